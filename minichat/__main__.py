@@ -1,0 +1,5 @@
+"""``python -m minichat``: the same as the ``minichat`` command."""
+
+from minichat.cli.app import main
+
+main()

@@ -1,0 +1,160 @@
+"""``ChatBackend``: the one interface every user interface talks to.
+
+A backend turns a list of messages into a stream of text pieces. Backends
+implement ``generate`` as a plain generator that yields text and returns an
+``Outcome`` (why it stopped, how many tokens); callers use ``stream``, which
+wraps that generator in a ``Stream``: iterate it for the text, then read
+``finish_reason`` and ``stats``. Closing or cancelling a ``Stream`` stops
+generation before the next token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from minichat.config import GenerationConfig
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "end_turn", "length", "cancelled"]
+"""Why a reply ended: a stop sequence, the model's end of turn, ``max_new_tokens``,
+or the caller cancelled it."""
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a backend's ``generate`` returns when it is done."""
+
+    finish_reason: FinishReason
+    prompt_tokens: int
+    new_tokens: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Measured by ``Stream`` around the backend's generator."""
+
+    prompt_tokens: int
+    new_tokens: int
+    time_to_first_token: float | None  # seconds from the call to the first text
+    total_seconds: float
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Decode speed: tokens after the first, over the time after the first."""
+        if self.time_to_first_token is None or self.new_tokens < 2:
+            return None
+        decode_time = self.total_seconds - self.time_to_first_token
+        return (self.new_tokens - 1) / decode_time if decode_time > 0 else None
+
+
+class Stream(Iterator[str]):
+    """The text of one reply as it is generated, then its outcome."""
+
+    def __init__(self, pieces: Generator[str, None, Outcome | None], cancel: threading.Event):
+        self._pieces = pieces
+        self._cancel = cancel
+        self._start = time.perf_counter()
+        self._first: float | None = None
+        self._parts: list[str] = []
+        self.outcome: Outcome | None = None
+        self.stats: Stats | None = None
+
+    def __next__(self) -> str:
+        if self.outcome is not None:
+            raise StopIteration
+        try:
+            piece = next(self._pieces)
+        except StopIteration as done:
+            outcome = done.value
+            if outcome is None:  # a backend that returns nothing ended its turn
+                outcome = Outcome("end_turn", 0, len(self._parts))
+            self._finish(outcome)
+            raise
+        if self._first is None:
+            self._first = time.perf_counter() - self._start
+        self._parts.append(piece)
+        return piece
+
+    def cancel(self) -> None:
+        """Ask the backend to stop before its next token (safe from another thread)."""
+        self._cancel.set()
+
+    def close(self) -> None:
+        """Stop now; what was generated so far stays in ``text``.
+
+        The backend is asked to stop and given one step to return its outcome
+        (with its token counts); one that ignores the request is closed hard.
+        """
+        if self.outcome is not None:
+            return
+        self._cancel.set()
+        outcome: Outcome | None = None
+        try:
+            next(self._pieces)
+        except StopIteration as done:
+            outcome = done.value
+        finally:
+            self._pieces.close()
+        if outcome is None or outcome.finish_reason != "cancelled":
+            outcome = Outcome("cancelled", outcome.prompt_tokens if outcome else 0, len(self._parts))
+        self._finish(outcome)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        return self.outcome.finish_reason if self.outcome else None
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.stats = Stats(
+            prompt_tokens=outcome.prompt_tokens,
+            new_tokens=outcome.new_tokens,
+            time_to_first_token=self._first,
+            total_seconds=time.perf_counter() - self._start,
+        )
+
+
+class ChatBackend(ABC):
+    """A chat model: formats messages, counts their tokens, streams replies."""
+
+    name: ClassVar[str]  # the kind of backend, e.g. "hf" or "echo"
+    model_id: str  # the model this instance serves, as the user named it
+    context_length: int  # prompt tokens + reply tokens may not exceed this
+
+    @abstractmethod
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Exactly how many tokens ``messages`` take as this backend formats them,
+        including the prompt that opens the assistant's reply."""
+
+    @abstractmethod
+    def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome | None]:
+        """Yield the reply's text piece by piece; stop once ``cancel`` is set."""
+
+    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
+        cancel = threading.Event()
+        return Stream(self.generate(messages, config, cancel), cancel)
+
+    def describe(self) -> str:
+        return f"{self.model_id} ({self.name}, context {self.context_length})"
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Free what the backend holds (weights, connections)."""

@@ -1,0 +1,220 @@
+"""``HFBackend``: any Hugging Face causal language model, on the shared engine.
+
+Loads a model folder, a hub id (where the hub or its local cache has it) or a
+GGUF file (converted once, see ``gguf``). Messages are formatted with the
+tokenizer's chat template, or a plain fallback for models without one; the
+shared engine in ``minichat.engine`` does the decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from minichat.backend import ChatBackend, Message, Outcome
+from minichat.backends.device import resolve_device, resolve_dtype
+from minichat.backends.gguf import ensure_converted
+from minichat.config import GenerationConfig
+from minichat.engine.decode import generate_text
+from minichat.errors import GenerationError, ModelLoadError, ModelNotFoundError
+
+# For base models with no chat template: plain "User:/Assistant:" turns, and a
+# stop sequence so the model does not go on to write the user's next line.
+FALLBACK_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}User: {{ m['content'] }}\n"
+    "{% else %}Assistant: {{ m['content'] }}\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+FALLBACK_STOPS = ("\nUser:",)
+# End-of-turn markers of common chat formats; whichever the vocabulary has ends a reply.
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
+DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
+
+
+class HFTokenModel:
+    """The engine's view of a transformers model: ids in, last logits out."""
+
+    def __init__(self, model: Any, context_length: int):
+        self.model = model
+        self.context_length = context_length
+        self.device = next(model.parameters()).device
+        self.cache: Any = None
+
+    def reset(self) -> None:
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache(config=self.model.config)
+
+    def forward(self, ids: Sequence[int]) -> torch.Tensor:
+        input_ids = torch.tensor([list(ids)], device=self.device)
+        out = self.model(
+            input_ids=input_ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1
+        )
+        return out.logits[0, -1]
+
+
+class HFBackend(ChatBackend):
+    name: ClassVar[str] = "hf"
+
+    def __init__(self, model: Any, tokenizer: Any, model_id: str):
+        self.model_id = model_id
+        self.tokenizer = tokenizer
+        self.extra_stops: tuple[str, ...] = ()
+        if not tokenizer.chat_template:
+            tokenizer.chat_template = FALLBACK_TEMPLATE
+            self.extra_stops = FALLBACK_STOPS
+        self.context_length = _context_length(model, tokenizer)
+        self.token_model = HFTokenModel(model, self.context_length)
+        self.end_ids = _end_of_turn_ids(model, tokenizer)
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        dicts = [m.to_dict() for m in messages]
+        try:
+            return self._apply_template(dicts)
+        except Exception:  # jinja2's TemplateError: some templates refuse a system turn
+            if not any(m.role == "system" for m in messages):
+                raise
+            return self._apply_template(_merge_system_into_first_user(dicts))
+
+    def _apply_template(self, dicts: list[dict[str, str]]) -> list[int]:
+        return list(
+            self.tokenizer.apply_chat_template(
+                dicts, add_generation_prompt=True, tokenize=True, return_dict=False
+            )
+        )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.encode(messages))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome]:
+        try:
+            return (
+                yield from generate_text(
+                    self.token_model,
+                    self.decode,
+                    self.encode(messages),
+                    config,
+                    end_ids=self.end_ids,
+                    cancel=cancel,
+                    extra_stops=self.extra_stops,
+                )
+            )
+        except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+            raise GenerationError(_oom_message(self.token_model.device)) from error
+        except RuntimeError as error:
+            if "can't allocate memory" in str(error) or "out of memory" in str(error):
+                raise GenerationError(_oom_message(self.token_model.device)) from error
+            raise
+
+    def describe(self) -> str:
+        dtype = str(self.token_model.model.dtype).removeprefix("torch.")
+        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
+
+    def close(self) -> None:
+        self.token_model.cache = None
+
+
+def load_hf(
+    source: str, *, device: str = "auto", dtype: str = "auto", model_id: str | None = None
+) -> HFBackend:
+    """Load a model folder, a ``.gguf`` file or a hub id onto ``device`` in ``dtype``."""
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    folder = _local_folder(source)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    local_only = folder is not None
+    where = str(folder) if folder is not None else source
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            where, dtype=torch_dtype, local_files_only=local_only
+        )
+    except OSError as error:
+        if folder is None:
+            raise ModelNotFoundError(
+                f"cannot load {source!r} from the Hugging Face hub or its local cache "
+                f"({error}); download it first, or give a local folder as hf:/path/to/model"
+            ) from error
+        raise ModelLoadError(f"cannot load the model in {where}: {error}") from error
+    except (ValueError, RuntimeError, KeyError) as error:
+        raise ModelLoadError(f"cannot load the model in {where}: {error}") from error
+    try:
+        model = model.to(target).eval()
+    except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+        raise ModelLoadError(
+            f"not enough memory for {source} on {target}; try --dtype bf16 or --device cpu"
+        ) from error
+    return HFBackend(model, tokenizer, model_id or source)
+
+
+def _local_folder(source: str) -> Path | None:
+    """The folder to load from, or None for a hub id; GGUF files are converted."""
+    path = Path(source).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelNotFoundError(f"no GGUF file at {path}")
+        return ensure_converted(path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{path} is not a transformers model folder (it has no config.json)"
+            )
+        return path
+    if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise ModelNotFoundError(
+            f"no model folder at {path}; give a folder with config.json, a .gguf file, "
+            "or a hub id like org/name"
+        )
+    return None
+
+
+def _context_length(model: Any, tokenizer: Any) -> int:
+    for value in (
+        getattr(model.config, "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    ):
+        if isinstance(value, int) and 0 < value < 10_000_000:
+            return value
+    return DEFAULT_CONTEXT
+
+
+def _end_of_turn_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list):
+            ids.update(source)
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[token] for token in END_OF_TURN_TOKENS if token in vocab)
+    return frozenset(ids)
+
+
+def _merge_system_into_first_user(dicts: list[dict[str, str]]) -> list[dict[str, str]]:
+    system = "\n\n".join(d["content"] for d in dicts if d["role"] == "system")
+    rest = [dict(d) for d in dicts if d["role"] != "system"]
+    if rest and rest[0]["role"] == "user":
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    return rest
+
+
+def _oom_message(device: torch.device) -> str:
+    return (
+        f"out of memory while generating on {device}; the conversation is kept. "
+        "Try a lower --max-tokens, --dtype bf16, or a smaller model"
+    )

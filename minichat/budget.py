@@ -1,0 +1,62 @@
+"""Token budgeting: prompt tokens + ``max_new_tokens`` must fit the context.
+
+Before every call the conversation is fitted: the system prompt stays, the
+newest message stays, and the oldest whole turns (a user message with the
+replies that follow it) are dropped first until it fits. What was dropped is
+reported so the interface can tell the user. Nothing is ever cut silently: if
+the newest message alone does not fit, ``PromptTooLongError`` says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from minichat.backend import Message
+from minichat.errors import PromptTooLongError
+
+CountTokens = Callable[[Sequence[Message]], int]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    messages: list[Message]  # what to send
+    prompt_tokens: int  # their exact token count
+    dropped_turns: int  # whole turns left out, oldest first
+    dropped_messages: int
+
+
+def ensure_fits(prompt_tokens: int, max_new_tokens: int, context_length: int) -> None:
+    """Raise unless the prompt leaves room for ``max_new_tokens`` in the context."""
+    available = context_length - max_new_tokens
+    if prompt_tokens > available:
+        raise PromptTooLongError(prompt_tokens, max(available, 0), context_length, max_new_tokens)
+
+
+def split_turns(messages: Sequence[Message]) -> tuple[list[Message], list[list[Message]]]:
+    """Leading system messages, then turns: each starts at a user message."""
+    head = 0
+    while head < len(messages) and messages[head].role == "system":
+        head += 1
+    turns: list[list[Message]] = []
+    for message in messages[head:]:
+        if message.role == "user" or not turns:
+            turns.append([message])
+        else:
+            turns[-1].append(message)
+    return list(messages[:head]), turns
+
+
+def fit(
+    messages: Sequence[Message], count: CountTokens, context_length: int, max_new_tokens: int
+) -> Fitted:
+    """Drop the oldest whole turns until the prompt fits; never the newest turn."""
+    system, turns = split_turns(messages)
+    for dropped in range(len(turns)):
+        kept = [*system, *(m for turn in turns[dropped:] for m in turn)]
+        tokens = count(kept)
+        if tokens + max_new_tokens <= context_length:
+            return Fitted(kept, tokens, dropped, sum(len(t) for t in turns[:dropped]))
+    newest = [*system, *(turns[-1] if turns else [])]
+    ensure_fits(count(newest), max_new_tokens, context_length)
+    raise AssertionError("unreachable: the newest turn fitted on its own")  # pragma: no cover

@@ -1,0 +1,137 @@
+"""The ``minichat`` command and its subcommands.
+
+``minichat`` alone chats when stdin is a terminal and answers stdin otherwise;
+``ask`` answers one prompt; ``chat`` opens the chat loop; ``models`` and
+``config`` show what is available and what is in effect. User errors print one
+line on stderr and exit 1; a bad flag is Click's usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from minichat.backend import ChatBackend
+from minichat.cli import linechat, oneshot
+from minichat.cli.options import with_settings
+from minichat.errors import MinichatError
+from minichat.settings import KEYS, Settings
+
+app = typer.Typer(
+    name="minichat",
+    help="Chat with local language models in the terminal.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object with stats")]
+VerboseFlag = Annotated[
+    bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
+]
+
+
+def load(settings: Settings) -> tuple[ChatBackend, float]:
+    from minichat.backends.registry import load_backend
+
+    start = time.perf_counter()
+    backend = load_backend(settings.model, device=settings.device, dtype=settings.dtype)
+    return backend, time.perf_counter() - start
+
+
+@app.callback(invoke_without_command=True)
+@with_settings
+def root(ctx: typer.Context, settings: Settings) -> None:
+    """Chat when run in a terminal; answer stdin when it is piped in."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if sys.stdin.isatty():
+        _chat(settings)
+    else:
+        prompt = oneshot.read_prompt(sys.stdin.buffer)
+        _answer(settings, prompt, as_json=False, verbose=False)
+
+
+@app.command()
+@with_settings
+def ask(
+    prompt: Annotated[
+        str | None, typer.Argument(help="the prompt; omit it or give - to read stdin")
+    ] = None,
+    as_json: JsonFlag = False,
+    verbose: VerboseFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Answer one prompt and exit."""
+    if prompt is None or prompt == "-":
+        text = oneshot.read_prompt(sys.stdin.buffer)
+    else:
+        text = oneshot.check_prompt(prompt)
+    _answer(settings, text, as_json=as_json, verbose=verbose)
+
+
+@app.command()
+@with_settings
+def chat(*, settings: Settings) -> None:
+    """Chat, keeping the conversation, until /exit or Ctrl+D."""
+    _chat(settings)
+
+
+@app.command()
+def models() -> None:
+    """List the models and backends minichat can use."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from minichat.backends.registry import DEFAULT_MODEL, list_models
+
+    table = Table("model", "backend", "description", "available", box=None)
+    for info in list_models():
+        name = f"{info.name} (default)" if info.name == DEFAULT_MODEL else info.name
+        status = "yes" if info.available else f"no: {info.note}"
+        table.add_row(name, info.backend, info.description, status)
+    Console().print(table)
+
+
+@app.command("config")
+@with_settings
+def show_config(*, settings: Settings) -> None:
+    """Show the effective settings and where each one came from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from minichat.settings import default_config_file
+
+    table = Table("setting", "value", "from", box=None)
+    for key in KEYS:
+        table.add_row(key, repr(settings.value(key)), settings.sources[key])
+    console = Console()
+    console.print(table)
+    file = settings.config_file or default_config_file()
+    console.print(f"config file: {file}{'' if file.is_file() else ' (none there)'}")
+
+
+def _answer(settings: Settings, prompt: str, *, as_json: bool, verbose: bool) -> None:
+    backend, seconds = load(settings)
+    code = oneshot.answer(
+        backend, settings, prompt, out=sys.stdout, err=sys.stderr,
+        as_json=as_json, verbose=verbose, load_seconds=seconds,
+    )
+    raise typer.Exit(code)
+
+
+def _chat(settings: Settings) -> None:
+    backend, _ = load(settings)
+    linechat.run(backend, settings, read_line=input, out=sys.stdout, err=sys.stderr)
+
+
+def main() -> None:
+    try:
+        app(prog_name="minichat")
+    except MinichatError as error:
+        print(f"minichat: error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,103 @@
+"""One prompt in, one reply out: ``minichat ask`` and ``echo ... | minichat``.
+
+The reply streams to stdout as raw text (or, with ``--json``, one JSON object
+with the text, why it ended, token counts and timings); notes and errors go to
+stderr so a pipe receives only the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import BinaryIO, TextIO
+
+from minichat.backend import ChatBackend
+from minichat.conversation import Conversation, Exchange
+from minichat.errors import InputError
+from minichat.settings import Settings
+
+EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
+
+
+def read_prompt(stdin: BinaryIO) -> str:
+    """The whole of stdin as a prompt: UTF-8 text, or a clear error."""
+    data = stdin.read()
+    if b"\x00" in data:
+        raise InputError("stdin looks like binary data (it has NUL bytes); pipe in UTF-8 text")
+    try:
+        return check_prompt(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"stdin is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
+            "convert it first, for example with iconv -t UTF-8"
+        ) from None
+
+
+def check_prompt(text: str) -> str:
+    if not text.strip():
+        raise InputError('the prompt is empty; give one: minichat ask "..." or echo "..." | minichat')
+    return text.strip("\n")
+
+
+def answer(
+    backend: ChatBackend,
+    settings: Settings,
+    prompt: str,
+    *,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool = False,
+    verbose: bool = False,
+    load_seconds: float = 0.0,
+) -> int:
+    """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C)."""
+    conversation = Conversation(settings.system)
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    exchange = conversation.exchange(
+        prompt, backend, settings.generation, on_text=None if as_json else write
+    )
+    if as_json:
+        out.write(json.dumps(to_json(backend, exchange, load_seconds), ensure_ascii=False) + "\n")
+    elif not exchange.reply.endswith("\n"):
+        out.write("\n")
+    if verbose:
+        err.write(stats_line(exchange) + "\n")
+    return EXIT_CANCELLED if exchange.cut_off else 0
+
+
+def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> dict[str, object]:
+    stats = exchange.stats
+    return {
+        "model": backend.model_id,
+        "text": exchange.reply,
+        "finish_reason": exchange.finish_reason,
+        "usage": {
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.new_tokens,
+            "total_tokens": stats.prompt_tokens + stats.new_tokens,
+        },
+        "dropped_turns": exchange.fitted.dropped_turns,
+        "timings": {
+            "load_s": round(load_seconds, 4),
+            "time_to_first_token_s": _round(stats.time_to_first_token),
+            "tokens_per_second": _round(stats.tokens_per_second),
+            "total_s": round(stats.total_seconds, 4),
+        },
+    }
+
+
+def stats_line(exchange: Exchange) -> str:
+    stats = exchange.stats
+    ttft = f"{stats.time_to_first_token:.2f} s" if stats.time_to_first_token is not None else "-"
+    speed = f"{stats.tokens_per_second:.1f} tok/s" if stats.tokens_per_second else "-"
+    return (
+        f"{stats.prompt_tokens} prompt + {stats.new_tokens} reply tokens, "
+        f"first token {ttft}, {speed}, ended: {exchange.finish_reason}"
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,53 @@
+"""Errors a user can cause, each with a message that says what to do.
+
+Everything minichat raises on purpose derives from ``MinichatError``; the CLI
+prints such an error as one line and exits non-zero. Any other exception is a
+bug and propagates with its traceback.
+
+    MinichatError
+    ├── ConfigError           a bad value or unknown key (flag, env, file, command)
+    ├── InputError            an empty prompt, or stdin that is not UTF-8 text
+    ├── ModelNotFoundError    an unknown model name, a missing path or package
+    ├── ModelLoadError        a corrupt model, an impossible device/dtype choice
+    ├── PromptTooLongError    the newest message cannot fit in the context
+    └── GenerationError       generation failed (out of memory, ...)
+"""
+
+from __future__ import annotations
+
+
+class MinichatError(Exception):
+    """Base of every error a user can cause; its message says what to do."""
+
+
+class ConfigError(MinichatError):
+    """A configuration value is out of range, of the wrong type, or unknown."""
+
+
+class InputError(MinichatError):
+    """The prompt itself cannot be used (empty, binary, not UTF-8)."""
+
+
+class ModelNotFoundError(MinichatError):
+    """No model answers to the name given, or what it needs is not installed."""
+
+
+class ModelLoadError(MinichatError):
+    """The model exists but cannot be loaded as asked."""
+
+
+class PromptTooLongError(MinichatError):
+    """Even with every older turn dropped, the prompt does not fit the context."""
+
+    def __init__(self, needed: int, available: int, context_length: int, max_new_tokens: int):
+        self.needed = needed
+        self.available = available
+        super().__init__(
+            f"the prompt needs {needed} tokens but only {available} fit "
+            f"(context {context_length} minus {max_new_tokens} reserved for the reply); "
+            "shorten the message or lower --max-tokens"
+        )
+
+
+class GenerationError(MinichatError):
+    """Generation failed part-way; the conversation is kept as it was."""

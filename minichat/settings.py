@@ -1,0 +1,138 @@
+"""Layered settings: defaults < config file < environment < flags.
+
+The config file is YAML (``config.yaml`` in the user's config directory, or
+``--config FILE``); the environment uses ``MINICHAT_<KEY>`` (``MINICHAT_MODEL``,
+``MINICHAT_TEMPERATURE``, ...). Each value is checked where it comes from, so an
+error names its source, and ``Settings.sources`` records where every effective
+value came from for ``minichat config``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minichat.backends.device import check_device_name, check_dtype_name
+from minichat.backends.registry import DEFAULT_MODEL
+from minichat.config import FIELD_NAMES, GenerationConfig, coerce
+from minichat.errors import ConfigError
+from minichat.paths import config_dir
+
+MODEL_KEYS = ("model", "device", "dtype", "system")
+KEYS = (*MODEL_KEYS, *FIELD_NAMES)
+ENV_PREFIX = "MINICHAT_"
+FLAG_NAMES = {"max_new_tokens": "max-tokens", "repetition_penalty": "repeat"}
+
+
+def flag_name(key: str) -> str:
+    """How the command line spells the flag for setting ``key``."""
+    return "--" + FLAG_NAMES.get(key, key.replace("_", "-"))
+
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    dtype: str = "auto"
+    system: str | None = None  # None: the model's own default system prompt, if any
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
+    config_file: Path | None = None
+
+    def value(self, key: str) -> Any:
+        if key in MODEL_KEYS:
+            return getattr(self, key)
+        return getattr(self.generation, key)
+
+
+def default_config_file() -> Path:
+    return config_dir() / "config.yaml"
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every layer; ``flags`` maps keys to what was given on the command line
+    (None for flags left out; text for numbers, to be parsed like any other input)."""
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, dict[str, Any]]] = []
+    file = config_file or default_config_file()
+    if config_file is not None or file.is_file():
+        layers.append((f"config file {file}", _read_config_file(file)))
+    for key in KEYS:
+        name = env_name(key)
+        if environ.get(name):
+            layers.append((f"env {name}", {key: environ[name]}))
+    for key, value in (flags or {}).items():
+        if value is not None and value != ():
+            layers.append((f"flag {flag_name(key)}", {key: value}))
+
+    values: dict[str, Any] = {}
+    sources = dict.fromkeys(KEYS, "default")
+    generation = GenerationConfig()
+    for source, layer in layers:
+        for key, raw in layer.items():
+            try:
+                value = _parse(key, raw)
+                if key in FIELD_NAMES:
+                    generation = generation.with_values(**{key: value})
+                else:
+                    values[key] = value
+            except ConfigError as error:
+                raise ConfigError(f"{source}: {error}") from None
+            sources[key] = source
+    return Settings(
+        **values,
+        generation=generation,
+        sources=sources,
+        config_file=file if file.is_file() else None,
+    )
+
+
+def _parse(key: str, raw: Any) -> Any:
+    if key not in KEYS:
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(KEYS)}"
+        raise ConfigError(f"unknown setting {key!r}{hint}")
+    if key in MODEL_KEYS:
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{key} must be a non-empty string, got {raw!r}")
+        if key == "device":
+            return check_device_name(raw)
+        if key == "dtype":
+            return check_dtype_name(raw)
+        return raw
+    if key == "stop" and isinstance(raw, (list, tuple)):
+        return tuple(raw)
+    return coerce(key, raw) if isinstance(raw, str) else raw
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of setting: value")
+    return {str(key): value for key, value in data.items()}
