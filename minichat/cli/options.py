@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from minichat.settings import load_settings
 
 MODEL_HELP = "model: smollm2 (default), echo, or hf:PATH (folder, .gguf, hub id)"
 PANEL = "Model and decoding"
+CONTEXT = "_context"  # Typer passes the click context here when the command has none
 
 SETTINGS_OPTIONS: dict[str, Any] = {
     "model": Annotated[
@@ -86,7 +86,8 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in SETTINGS_OPTIONS}
         # `minichat -t 0 ask ...`: flags given before the subcommand count too
-        parent = click.get_current_context().parent
+        context = kwargs.pop(CONTEXT) if CONTEXT in kwargs else kwargs["ctx"]
+        parent = context.parent
         for name, value in (parent.params if parent else {}).items():
             if name in given and given[name] in (None, ()):
                 given[name] = value
@@ -97,6 +98,9 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
         settings = load_settings(flags, config_file=config)
         return command(*args, settings=settings, **kwargs)
 
+    if not any(p.annotation is typer.Context for p in own):
+        added.append(inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY,
+                                       annotation=typer.Context))
     wrapper.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
     return wrapper
