@@ -1,0 +1,106 @@
+"""Shared fixtures: isolated user folders, a tiny real HF model, a scripted backend."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from minichat.backend import ChatBackend, Message, Outcome
+from minichat.config import GenerationConfig
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Keep every test away from the user's real config, cache and history."""
+    for name in ("CONFIG", "DATA"):
+        monkeypatch.setenv(f"MINICHAT_{name}_DIR", str(tmp_path / name.lower()))
+    for key in ("MODEL", "TEMPERATURE", "TOP_P", "TOP_K", "MAX_NEW_TOKENS", "SEED", "STOP",
+                "SYSTEM", "DEVICE", "DTYPE", "REPETITION_PENALTY"):
+        monkeypatch.delenv(f"MINICHAT_{key}", raising=False)
+    yield
+
+
+def build_byte_tokenizer(chat_template: str | None = CHATML):  # type: ignore[no-untyped-def]
+    """A real transformers tokenizer with one token per byte, plus ChatML specials."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    core = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|im_end|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def build_tiny_llama(vocab_size: int, seed: int = 0, context: int = 512):  # type: ignore[no-untyped-def]
+    """A randomly initialised two-layer Llama: real architecture, no download."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
+        eos_token_id=vocab_size - 2, bos_token_id=None, pad_token_id=None,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with a byte tokenizer, saved as a transformers folder."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = build_byte_tokenizer()
+    model = build_tiny_llama(len(tokenizer))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+class ScriptedBackend(ChatBackend):
+    """Replies with queued pieces, records every prompt it was sent."""
+
+    name: ClassVar[str] = "scripted"
+
+    def __init__(self, context_length: int = 4096):
+        self.model_id = "scripted"
+        self.context_length = context_length
+        self.replies: list[list[str]] = []
+        self.history: list[list[Message]] = []
+
+    def enqueue(self, pieces: Sequence[str]) -> None:
+        self.replies.append(list(pieces))
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(1 + len(m.content.split()) for m in messages) + 1
+
+    def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome]:
+        self.history.append(list(messages))
+        pieces = self.replies.pop(0) if self.replies else ["ok"]
+        sent = 0
+        for piece in pieces:
+            if cancel.is_set():
+                return Outcome("cancelled", self.count_tokens(messages), sent)
+            sent += 1
+            yield piece
+        return Outcome("end_turn", self.count_tokens(messages), sent)
+
+
+@pytest.fixture
+def scripted() -> ScriptedBackend:
+    return ScriptedBackend()

@@ -1,0 +1,79 @@
+"""Token budgeting: the fitted prompt always fits, keeps what it must, drops whole turns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from minichat.backend import Message
+from minichat.budget import fit, split_turns
+from minichat.errors import PromptTooLongError
+
+
+def count(messages: Sequence[Message]) -> int:
+    """Like a chat template: a few tokens per message, one per word, plus the reply opener."""
+    return sum(3 + len(m.content.split()) for m in messages) + 2
+
+
+words = st.lists(st.sampled_from(["a", "bb", "ccc"]), min_size=0, max_size=30).map(" ".join)
+turn = st.tuples(words, words).map(lambda p: [Message("user", p[0]), Message("assistant", p[1])])
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[Message]:
+    system = draw(st.one_of(st.none(), words))
+    turns = draw(st.lists(turn, max_size=8))
+    newest = Message("user", draw(words))
+    head = [Message("system", system)] if system is not None else []
+    return [*head, *(m for t in turns for m in t), newest]
+
+
+@given(messages=conversations(), context=st.integers(10, 400), reply=st.integers(1, 100))
+def test_fitted_prompt_fits_and_keeps_system_and_newest(
+    messages: list[Message], context: int, reply: int
+) -> None:
+    try:
+        fitted = fit(messages, count, context, reply)
+    except PromptTooLongError as error:
+        system, turns = split_turns(messages)
+        assert count([*system, *turns[-1]]) + reply > context  # truly could not fit
+        assert error.needed == count([*system, *turns[-1]])
+        return
+    assert fitted.prompt_tokens == count(fitted.messages)
+    assert fitted.prompt_tokens + reply <= context
+    assert fitted.messages[-1] == messages[-1]
+    if messages[0].role == "system":
+        assert fitted.messages[0] == messages[0]
+    # Only whole turns, oldest first: what is kept is the original's tail after the system prompt.
+    system, _ = split_turns(messages)
+    kept = fitted.messages[len(system):]
+    assert messages[len(messages) - len(kept):] == kept
+    assert kept[0].role == "user"
+    assert fitted.dropped_messages == len(messages) - len(system) - len(kept)
+
+
+@given(messages=conversations(), reply=st.integers(1, 50))
+def test_nothing_is_dropped_when_everything_fits(messages: list[Message], reply: int) -> None:
+    context = count(messages) + reply
+    fitted = fit(messages, count, context, reply)
+    assert fitted.messages == messages and fitted.dropped_turns == 0
+
+
+@given(messages=conversations(), reply=st.integers(1, 50))
+def test_drops_the_fewest_turns_needed(messages: list[Message], reply: int) -> None:
+    system, turns = split_turns(messages)
+    assume(len(turns) >= 2)
+    # A context that fits everything except the oldest turn.
+    context = count([*system, *(m for t in turns[1:] for m in t)]) + reply
+    assume(count(messages) + reply > context)
+    fitted = fit(messages, count, context, reply)
+    assert fitted.dropped_turns == 1
+
+
+def test_too_long_newest_message_is_an_error_not_a_cut() -> None:
+    messages = [Message("user", "word " * 100)]
+    with pytest.raises(PromptTooLongError, match="needs 105 tokens but only 40 fit"):
+        fit(messages, count, context_length=50, max_new_tokens=10)

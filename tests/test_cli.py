@@ -1,0 +1,138 @@
+"""The minichat command as a user runs it: real processes, exit codes, error lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def minichat(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "minichat", *args],
+        input=stdin, capture_output=True, timeout=120, env={**os.environ, **(env or {})},
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
+    )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], words: str) -> None:
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minichat: error: "), result.stderr
+    assert words in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_piped_prompt_prints_the_raw_reply() -> None:
+    result = minichat("-m", "echo", stdin=b"What is the capital of France?\n")
+    assert (result.returncode, result.stdout) == (0, "You said: What is the capital of France?\n")
+
+
+def test_ask_with_flags_and_json() -> None:
+    result = minichat("ask", "hello there", "-m", "echo", "-t", "0.7", "--top-p", "0.9",
+                      "--seed", "1", "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data["text"] == "You said: hello there"
+    assert data["finish_reason"] == "end_turn"
+    assert data["usage"]["completion_tokens"] == 4
+    assert data["usage"]["total_tokens"] == data["usage"]["prompt_tokens"] + 4
+    assert set(data["timings"]) >= {"load_s", "time_to_first_token_s", "tokens_per_second"}
+
+
+def test_flags_before_the_subcommand_count() -> None:
+    result = minichat("-m", "echo", "--stop", "capital", "ask", "the capital of France")
+    assert (result.returncode, result.stdout) == (0, "You said: the \n")
+
+
+def test_stop_and_max_tokens_reach_the_backend() -> None:
+    result = minichat("ask", "one two three four", "-m", "echo", "-n", "3", "--json")
+    data = json.loads(result.stdout)
+    assert data["text"] == "You said: one" and data["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "words"),
+    [
+        (["ask", "hi", "-m", "echo", "-t", "hot"], b"", "flag --temperature: temperature must be"),
+        (["ask", "hi", "-m", "echo", "--top-p", "2"], b"", "top_p must be in (0, 1]"),
+        (["ask", "hi", "-m", "ech"], b"", "unknown model 'ech' (did you mean echo?)"),
+        (["ask", "hi", "-m", "hf:/no/such/model"], b"", "no model folder at /no/such/model"),
+        (["ask", "hi", "-m", "echo", "--device", "tpu"], b"", "device must be one of"),
+        (["-m", "echo"], b"   \n", "the prompt is empty"),
+        (["-m", "echo"], b"caf\xe9\n", "stdin is not UTF-8 text (byte 0xe9 at offset 3)"),
+        (["-m", "echo"], b"\x7fELF\x00\x01", "binary data"),
+        (["ask", "word " * 5000, "-m", "echo"], b"", "shorten the message or lower --max-tokens"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(args: list[str], stdin: bytes, words: str) -> None:
+    assert_one_error_line(minichat(*args, stdin=stdin), words)
+
+
+def test_bad_environment_value_is_one_line() -> None:
+    result = minichat("ask", "hi", "-m", "echo", env={"MINICHAT_TOP_K": "many"})
+    assert_one_error_line(result, "env MINICHAT_TOP_K: top_k must be a whole number")
+
+
+def test_unknown_flag_is_a_usage_error() -> None:
+    result = minichat("ask", "hi", "--tempreature", "1")
+    assert result.returncode == 2 and "No such option" in result.stderr
+
+
+def test_impossible_device_and_dtype_are_refused_in_words(tiny_model_dir: Path) -> None:
+    result = minichat("ask", "hi", "-m", f"hf:{tiny_model_dir}", "--dtype", "fp16", "--device", "cpu")
+    assert_one_error_line(result, "--dtype fp16 on the CPU")
+    import torch
+
+    if not torch.cuda.is_available():
+        result = minichat("ask", "hi", "-m", f"hf:{tiny_model_dir}", "--device", "cuda")
+        assert_one_error_line(result, "CUDA is not available")
+
+
+def test_any_local_transformers_model(tiny_model_dir: Path) -> None:
+    result = minichat("ask", "hi", "-m", f"hf:{tiny_model_dir}", "-t", "0", "-n", "5", "--json",
+                      "--device", "cpu", "--dtype", "bf16")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["usage"]["completion_tokens"] <= 5
+
+
+def test_models_lists_the_default() -> None:
+    result = minichat("models")
+    assert result.returncode == 0
+    assert "smollm2 (default)" in result.stdout and "echo" in result.stdout
+
+
+def test_config_shows_values_and_their_sources(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("top_k: 12\n")
+    result = minichat("config", "--config", str(config), "-t", "0.2",
+                      env={"MINICHAT_SEED": "5", "COLUMNS": "200"})
+    assert result.returncode == 0
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "0.2" in lines["temperature"] and "flag --temperature" in lines["temperature"]
+    assert "12" in lines["top_k"] and f"config file {config}" in lines["top_k"]
+    assert "5" in lines["seed"] and "env MINICHAT_SEED" in lines["seed"]
+    assert "default" in lines["top_p"]
+
+
+def test_chat_loop_keeps_the_conversation() -> None:
+    result = minichat("chat", "-m", "echo", stdin=b"hello\nsecond line\n/exit\n")
+    assert result.returncode == 0
+    assert "You said: hello\n" in result.stdout and "You said: second line\n" in result.stdout
+
+
+def test_echo_path_never_imports_torch() -> None:
+    code = (
+        "import sys\nfrom minichat.cli.app import main\nsys.argv = ['minichat', 'ask', 'hi', '-m', 'echo']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().endswith("False"), result.stderr

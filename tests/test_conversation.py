@@ -1,0 +1,54 @@
+"""Conversation.exchange: one turn, fitted to the context, kept or rolled back."""
+
+from __future__ import annotations
+
+import pytest
+
+from minichat import Conversation, GenerationConfig, Message, PromptTooLongError
+from tests.conftest import ScriptedBackend
+
+CONFIG = GenerationConfig(max_new_tokens=10)
+
+
+def test_exchange_keeps_both_sides_and_streams_pieces(scripted: ScriptedBackend) -> None:
+    scripted.enqueue(["Hel", "lo", "!"])
+    conversation = Conversation(system="Be kind.")
+    seen: list[str] = []
+    exchange = conversation.exchange("hi", scripted, CONFIG, on_text=seen.append)
+    assert seen == ["Hel", "lo", "!"] and exchange.reply == "Hello!"
+    assert conversation.messages == [Message("user", "hi"), Message("assistant", "Hello!")]
+    assert scripted.history[0] == [Message("system", "Be kind."), Message("user", "hi")]
+
+
+def test_old_turns_are_dropped_and_reported() -> None:
+    backend = ScriptedBackend(context_length=30)
+    conversation = Conversation()
+    for word in ["one", "two", "three", "four"]:
+        backend.enqueue(["reply " * 3])
+        exchange = conversation.exchange(f"{word} " * 3, backend, CONFIG)
+    assert exchange.fitted.dropped_turns > 0
+    assert backend.history[-1][-1] == Message("user", "four " * 3)
+    assert len(conversation.messages) == 8  # the conversation itself keeps everything
+
+
+def test_a_refused_prompt_leaves_the_conversation_as_it_was(scripted: ScriptedBackend) -> None:
+    conversation = Conversation()
+    conversation.exchange("hello", scripted, CONFIG)
+    before = list(conversation.messages)
+    with pytest.raises(PromptTooLongError):
+        conversation.exchange("word " * 5000, scripted, CONFIG)
+    assert conversation.messages == before
+
+
+def test_ctrl_c_mid_stream_keeps_the_partial_reply(scripted: ScriptedBackend) -> None:
+    scripted.enqueue(["first ", "second ", "third"])
+    conversation = Conversation()
+
+    def interrupt_on_second(piece: str) -> None:
+        if piece == "second ":
+            raise KeyboardInterrupt
+
+    exchange = conversation.exchange("go", scripted, CONFIG, on_text=interrupt_on_second)
+    assert exchange.cut_off
+    assert exchange.reply == "first second "
+    assert conversation.messages[-1] == Message("assistant", "first second ")

