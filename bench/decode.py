@@ -218,7 +218,8 @@ def bench_cli(label: str, args: Sequence[str], repeats: int) -> CliResult:
 def print_header(n: int, repeats: int) -> None:
     print(
         f"minichat decode benchmark: model {MODEL}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} (the machine is shared: other load skews this)"
     )
     print(f"prompt: {PROMPT!r}; N = {n} new tokens; median of {repeats} run(s)")
 
@@ -248,10 +249,11 @@ def print_decode_table(results: Sequence[DtypeResult], n: int) -> None:
 
 
 def print_cli_table(results: Sequence[CliResult]) -> None:
+    width = max(len(r.label) for r in results)
     print()
-    print("{:<48} {:>9} {:>11}".format("command (warm cache)", "wall", "first byte"))
+    print(f"{'command (warm cache)':<{width}} {'wall':>9} {'first byte':>11}")
     for r in results:
-        print(f"{r.label:<48} {r.wall_s:>7.2f} s {r.first_byte_s:>9.2f} s")
+        print(f"{r.label:<{width}} {r.wall_s:>7.2f} s {r.first_byte_s:>9.2f} s")
     first = results[0].first_byte_s
     met = "met" if first <= FIRST_BYTE_TARGET_S else "NOT met"
     print(f"one-shot first byte target <= {FIRST_BYTE_TARGET_S:.0f} s: {met}")

@@ -110,7 +110,9 @@ class Stream(Iterator[str]):
         finally:
             self._pieces.close()
         if outcome is None or outcome.finish_reason != "cancelled":
-            outcome = Outcome("cancelled", outcome.prompt_tokens if outcome else 0, len(self._parts))
+            outcome = Outcome(
+                "cancelled", outcome.prompt_tokens if outcome else 0, len(self._parts)
+            )
         self._finish(outcome)
 
     @property

@@ -77,7 +77,9 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Generati
 
 def check_field_name(name: str) -> None:
     if name not in FIELD_NAMES:
-        raise ConfigError(f"unknown generation parameter {name!r}{_did_you_mean(name, FIELD_NAMES)}")
+        raise ConfigError(
+            f"unknown generation parameter {name!r}{_did_you_mean(name, FIELD_NAMES)}"
+        )
 
 
 def coerce(name: str, text: str) -> Any:

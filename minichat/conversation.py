@@ -50,8 +50,9 @@ class Conversation:
         """Send ``text`` and stream the reply through ``on_text``; keep both."""
         self.messages.append(Message("user", text))
         try:
-            fitted = fit(self.prompt(), backend.count_tokens, backend.context_length,
-                         config.max_new_tokens)
+            fitted = fit(
+                self.prompt(), backend.count_tokens, backend.context_length, config.max_new_tokens
+            )
             stream = backend.stream(fitted.messages, config)
             _pump(stream, on_text)
         except BaseException:

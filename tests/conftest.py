@@ -23,8 +23,19 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     """Keep every test away from the user's real config, cache and history."""
     for name in ("CONFIG", "DATA"):
         monkeypatch.setenv(f"MINICHAT_{name}_DIR", str(tmp_path / name.lower()))
-    for key in ("MODEL", "TEMPERATURE", "TOP_P", "TOP_K", "MAX_NEW_TOKENS", "SEED", "STOP",
-                "SYSTEM", "DEVICE", "DTYPE", "REPETITION_PENALTY"):
+    for key in (
+        "MODEL",
+        "TEMPERATURE",
+        "TOP_P",
+        "TOP_K",
+        "MAX_NEW_TOKENS",
+        "SEED",
+        "STOP",
+        "SYSTEM",
+        "DEVICE",
+        "DTYPE",
+        "REPETITION_PENALTY",
+    ):
         monkeypatch.delenv(f"MINICHAT_{key}", raising=False)
     yield
 
@@ -51,9 +62,16 @@ def build_tiny_llama(vocab_size: int, seed: int = 0, context: int = 512):  # typ
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
-        eos_token_id=vocab_size - 2, bos_token_id=None, pad_token_id=None,
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        eos_token_id=vocab_size - 2,
+        bos_token_id=None,
+        pad_token_id=None,
         tie_word_embeddings=True,
     )
     return LlamaForCausalLM(config).eval()

@@ -49,8 +49,8 @@ def test_fitted_prompt_fits_and_keeps_system_and_newest(
         assert fitted.messages[0] == messages[0]
     # Only whole turns, oldest first: what is kept is the original's tail after the system prompt.
     system, _ = split_turns(messages)
-    kept = fitted.messages[len(system):]
-    assert messages[len(messages) - len(kept):] == kept
+    kept = fitted.messages[len(system) :]
+    assert messages[len(messages) - len(kept) :] == kept
     assert kept[0].role == "user"
     assert fitted.dropped_messages == len(messages) - len(system) - len(kept)
 

@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 
-def minichat(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def minichat(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "minichat", *args],
-        input=stdin, capture_output=True, timeout=120, env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
     return subprocess.CompletedProcess(
         result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
@@ -37,8 +41,9 @@ def test_piped_prompt_prints_the_raw_reply() -> None:
 
 
 def test_ask_with_flags_and_json() -> None:
-    result = minichat("ask", "hello there", "-m", "echo", "-t", "0.7", "--top-p", "0.9",
-                      "--seed", "1", "--json")
+    result = minichat(
+        "ask", "hello there", "-m", "echo", "-t", "0.7", "--top-p", "0.9", "--seed", "1", "--json"
+    )
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert data["text"] == "You said: hello there"
@@ -88,7 +93,9 @@ def test_unknown_flag_is_a_usage_error() -> None:
 
 
 def test_impossible_device_and_dtype_are_refused_in_words(tiny_model_dir: Path) -> None:
-    result = minichat("ask", "hi", "-m", f"hf:{tiny_model_dir}", "--dtype", "fp16", "--device", "cpu")
+    result = minichat(
+        "ask", "hi", "-m", f"hf:{tiny_model_dir}", "--dtype", "fp16", "--device", "cpu"
+    )
     assert_one_error_line(result, "--dtype fp16 on the CPU")
     import torch
 
@@ -98,8 +105,21 @@ def test_impossible_device_and_dtype_are_refused_in_words(tiny_model_dir: Path) 
 
 
 def test_any_local_transformers_model(tiny_model_dir: Path) -> None:
-    result = minichat("ask", "hi", "-m", f"hf:{tiny_model_dir}", "-t", "0", "-n", "5", "--json",
-                      "--device", "cpu", "--dtype", "bf16")
+    result = minichat(
+        "ask",
+        "hi",
+        "-m",
+        f"hf:{tiny_model_dir}",
+        "-t",
+        "0",
+        "-n",
+        "5",
+        "--json",
+        "--device",
+        "cpu",
+        "--dtype",
+        "bf16",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["usage"]["completion_tokens"] <= 5
 
@@ -113,8 +133,9 @@ def test_models_lists_the_default() -> None:
 def test_config_shows_values_and_their_sources(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("top_k: 12\n")
-    result = minichat("config", "--config", str(config), "-t", "0.2",
-                      env={"MINICHAT_SEED": "5", "COLUMNS": "200"})
+    result = minichat(
+        "config", "--config", str(config), "-t", "0.2", env={"MINICHAT_SEED": "5", "COLUMNS": "200"}
+    )
     assert result.returncode == 0
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
     assert "0.2" in lines["temperature"] and "flag --temperature" in lines["temperature"]

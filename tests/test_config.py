@@ -42,7 +42,9 @@ def test_immutable_and_replace_validates() -> None:
 
 
 def test_unknown_keys_are_errors_with_a_suggestion() -> None:
-    with pytest.raises(ConfigError, match="unknown generation parameter 'temprature'.*'temperature'"):
+    with pytest.raises(
+        ConfigError, match="unknown generation parameter 'temprature'.*'temperature'"
+    ):
         GenerationConfig.from_mapping({"temprature": 0.5})
 
 

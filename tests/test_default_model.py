@@ -44,10 +44,16 @@ def test_token_count_matches_the_gguf_tokenizer_template(smollm2: ChatBackend) -
 
     path = smollm2_gguf()
     reference = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    messages = [Message("system", "You are terse."), Message("user", "Name three teas."),
-                Message("assistant", "Green, black, oolong."), Message("user", "And one more?")]
+    messages = [
+        Message("system", "You are terse."),
+        Message("user", "Name three teas."),
+        Message("assistant", "Green, black, oolong."),
+        Message("user", "And one more?"),
+    ]
     expected = reference.apply_chat_template(
-        [m.to_dict() for m in messages], add_generation_prompt=True, tokenize=True,
+        [m.to_dict() for m in messages],
+        add_generation_prompt=True,
+        tokenize=True,
         return_dict=False,
     )
     assert smollm2.count_tokens(messages) == len(expected)
@@ -66,14 +72,16 @@ def test_second_load_reuses_the_converted_cache(
     converted = gguf.converted_path(smollm2_gguf())
     assert converted.parent.parent == cache_dir and (converted / "model.safetensors").is_file()
     again = load_backend("smollm2", device="cpu", dtype="fp32")
-    assert "Paris" in Conversation().exchange("What is the capital of France?", again,
-                                              GREEDY).reply
+    assert "Paris" in Conversation().exchange("What is the capital of France?", again, GREEDY).reply
 
 
 def test_piped_one_shot_answers(cache_dir: Path, smollm2: ChatBackend) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "minichat", "--temperature", "0"],
-        input="What is the capital of France?", capture_output=True, text=True, timeout=300,
+        input="What is the capital of France?",
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
     )
     assert result.returncode == 0, result.stderr

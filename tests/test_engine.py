@@ -46,8 +46,14 @@ def model() -> torch.nn.Module:
 
 
 def run(token_model, config: GenerationConfig, end_ids=(), cancel=None):  # type: ignore[no-untyped-def]
-    gen = generate_text(token_model, one_char_per_id, PROMPT, config, end_ids=end_ids,
-                        cancel=cancel or threading.Event())
+    gen = generate_text(
+        token_model,
+        one_char_per_id,
+        PROMPT,
+        config,
+        end_ids=end_ids,
+        cancel=cancel or threading.Event(),
+    )
     pieces: list[str] = []
     while True:
         try:
@@ -83,8 +89,9 @@ def test_seeded_sampling_reproduces(model: torch.nn.Module) -> None:
     config = GenerationConfig(temperature=1.0, seed=123, max_new_tokens=30)
     first, _ = run(HFTokenModel(model, 512), config)
     again, _ = run(HFTokenModel(model, 512), config)
-    other, _ = run(HFTokenModel(model, 512), GenerationConfig(temperature=1.0, seed=124,
-                                                               max_new_tokens=30))
+    other, _ = run(
+        HFTokenModel(model, 512), GenerationConfig(temperature=1.0, seed=124, max_new_tokens=30)
+    )
     assert first == again != other
 
 

@@ -48,8 +48,9 @@ def test_top_p_keeps_the_smallest_set_reaching_p() -> None:
 
 def test_sampling_only_ever_picks_kept_tokens() -> None:
     logits = torch.tensor([4.0, 3.9, 0.0, 0.0, 0.0, 0.0])
-    sampler = Sampler(GenerationConfig(temperature=1.0, top_k=2, top_p=1.0, seed=0,
-                                       repetition_penalty=1.0))
+    sampler = Sampler(
+        GenerationConfig(temperature=1.0, top_k=2, top_p=1.0, seed=0, repetition_penalty=1.0)
+    )
     assert {sampler(logits, []) for _ in range(200)} == {0, 1}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,9 +52,11 @@ def test_no_stop_flushes_everything() -> None:
     cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
     stop=st.sampled_from(["<END>", "\nUser:", "aa", "E"]),
 )
-def test_any_split_gives_the_text_before_the_first_stop(text: str, cuts: list[int], stop: str) -> None:
+def test_any_split_gives_the_text_before_the_first_stop(
+    text: str, cuts: list[int], stop: str
+) -> None:
     bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
-    pieces = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
     out, stopped = run(pieces, [stop])
     index = text.find(stop)
     if index >= 0:

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from minichat.errors import ModelLoadError
 from minichat.paths import cache_dir
@@ -59,7 +60,7 @@ def _convert(gguf_file: Path, out: Path) -> None:
     logging.enable_progress_bar()  # the per-tensor dequantisation bar is our progress bar
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
     except Exception as error:  # the gguf reader raises many kinds on a bad file
         raise ModelLoadError(f"cannot read GGUF file {gguf_file}: {error}") from error
     finally:

@@ -56,7 +56,8 @@ class HFTokenModel:
         out = self.model(
             input_ids=input_ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1
         )
-        return out.logits[0, -1]
+        logits: torch.Tensor = out.logits[0, -1]
+        return logits
 
 
 class HFBackend(ChatBackend):
@@ -141,7 +142,7 @@ def load_hf(
     where = str(folder) if folder is not None else source
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             where, dtype=torch_dtype, local_files_only=local_only
         )
     except OSError as error:

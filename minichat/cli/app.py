@@ -118,8 +118,14 @@ def show_config(*, settings: Settings) -> None:
 def _answer(settings: Settings, prompt: str, *, as_json: bool, verbose: bool) -> None:
     backend, seconds = load(settings)
     code = oneshot.answer(
-        backend, settings, prompt, out=sys.stdout, err=sys.stderr,
-        as_json=as_json, verbose=verbose, load_seconds=seconds,
+        backend,
+        settings,
+        prompt,
+        out=sys.stdout,
+        err=sys.stderr,
+        as_json=as_json,
+        verbose=verbose,
+        load_seconds=seconds,
     )
     raise typer.Exit(code)
 

@@ -53,7 +53,6 @@ def run(
         out.write("\n" if not exchange.cut_off else " [cut off]\n")
         if exchange.fitted.dropped_turns:
             err.write(
-                f"(dropped the {exchange.fitted.dropped_turns} oldest turn(s) "
-                "to fit the context)\n"
+                f"(dropped the {exchange.fitted.dropped_turns} oldest turn(s) to fit the context)\n"
             )
     return conversation

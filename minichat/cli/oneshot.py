@@ -34,7 +34,9 @@ def read_prompt(stdin: BinaryIO) -> str:
 
 def check_prompt(text: str) -> str:
     if not text.strip():
-        raise InputError('the prompt is empty; give one: minichat ask "..." or echo "..." | minichat')
+        raise InputError(
+            'the prompt is empty; give one: minichat ask "..." or echo "..." | minichat'
+        )
     return text.strip("\n")
 
 

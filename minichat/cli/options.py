@@ -23,60 +23,95 @@ CONTEXT = "_context"  # Typer passes the click context here when the command has
 
 SETTINGS_OPTIONS: dict[str, Any] = {
     "model": Annotated[
-        str | None, typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, rich_help_panel=PANEL)
+        str | None,
+        typer.Option("--model", "-m", metavar="NAME", help=MODEL_HELP, rich_help_panel=PANEL),
     ],
     "device": Annotated[
         str | None,
-        typer.Option(metavar="NAME", help="auto, cpu, cuda, cuda:N or mps [default: auto]", rich_help_panel=PANEL),
+        typer.Option(
+            metavar="NAME",
+            help="auto, cpu, cuda, cuda:N or mps [default: auto]",
+            rich_help_panel=PANEL,
+        ),
     ],
     "dtype": Annotated[
-        str | None, typer.Option(metavar="NAME", help="auto, fp32, fp16 or bf16 [default: auto]",
-                                 rich_help_panel=PANEL)
+        str | None,
+        typer.Option(
+            metavar="NAME", help="auto, fp32, fp16 or bf16 [default: auto]", rich_help_panel=PANEL
+        ),
     ],
     "system": Annotated[
-        str | None, typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL)
+        str | None,
+        typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL),
     ],
     "temperature": Annotated[
         str | None,
-        typer.Option("--temperature", "-t", metavar="FLOAT",
-                     help="0 = greedy, up to 5 [default: 0.7]", rich_help_panel=PANEL),
+        typer.Option(
+            "--temperature",
+            "-t",
+            metavar="FLOAT",
+            help="0 = greedy, up to 5 [default: 0.7]",
+            rich_help_panel=PANEL,
+        ),
     ],
     "top_p": Annotated[
-        str | None, typer.Option(metavar="FLOAT", help="nucleus mass (0, 1] [default: 0.9]",
-                                 rich_help_panel=PANEL)
+        str | None,
+        typer.Option(
+            metavar="FLOAT", help="nucleus mass (0, 1] [default: 0.9]", rich_help_panel=PANEL
+        ),
     ],
     "top_k": Annotated[
-        str | None, typer.Option(metavar="INT", help="0 = no limit [default: 50]",
-                                 rich_help_panel=PANEL)
+        str | None,
+        typer.Option(metavar="INT", help="0 = no limit [default: 50]", rich_help_panel=PANEL),
     ],
     "max_new_tokens": Annotated[
         str | None,
-        typer.Option("--max-tokens", "-n", metavar="INT",
-                     help="longest reply, in tokens [default: 512]", rich_help_panel=PANEL),
+        typer.Option(
+            "--max-tokens",
+            "-n",
+            metavar="INT",
+            help="longest reply, in tokens [default: 512]",
+            rich_help_panel=PANEL,
+        ),
     ],
     "repetition_penalty": Annotated[
         str | None,
-        typer.Option("--repeat", "--repetition-penalty", metavar="FLOAT",
-                     help="1 = off [default: 1.1]", rich_help_panel=PANEL),
+        typer.Option(
+            "--repeat",
+            "--repetition-penalty",
+            metavar="FLOAT",
+            help="1 = off [default: 1.1]",
+            rich_help_panel=PANEL,
+        ),
     ],
     "seed": Annotated[
-        str | None, typer.Option(metavar="INT", help="fixed seed: reproducible sampling",
-                                 rich_help_panel=PANEL)
+        str | None,
+        typer.Option(
+            metavar="INT", help="fixed seed: reproducible sampling", rich_help_panel=PANEL
+        ),
     ],
     "stop": Annotated[
-        list[str] | None, typer.Option(metavar="TEXT", help="stop sequence (repeatable)",
-                                       rich_help_panel=PANEL)
+        list[str] | None,
+        typer.Option(metavar="TEXT", help="stop sequence (repeatable)", rich_help_panel=PANEL),
     ],
     "config": Annotated[
-        Path | None, typer.Option(metavar="FILE", help="YAML config file [default: the user config dir's]",
-                                  rich_help_panel=PANEL)
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="YAML config file [default: the user config dir's]",
+            rich_help_panel=PANEL,
+        ),
     ],
 }
 
 
 def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``command`` every settings flag; it receives them as ``settings``."""
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "settings"]
+    own = [
+        p
+        for p in inspect.signature(command, eval_str=True).parameters.values()
+        if p.name != "settings"
+    ]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
         for name, kind in SETTINGS_OPTIONS.items()
@@ -99,8 +134,9 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, settings=settings, **kwargs)
 
     if not any(p.annotation is typer.Context for p in own):
-        added.append(inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY,
-                                       annotation=typer.Context))
+        added.append(
+            inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        )
     wrapper.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
     return wrapper
