@@ -152,7 +152,8 @@ def test_chat_loop_keeps_the_conversation() -> None:
 
 def test_echo_path_never_imports_torch() -> None:
     code = (
-        "import sys\nfrom minichat.cli.app import main\nsys.argv = ['minichat', 'ask', 'hi', '-m', 'echo']\n"
+        "import sys\nfrom minichat.cli.app import main\n"
+        "sys.argv = ['minichat', 'ask', 'hi', '-m', 'echo']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

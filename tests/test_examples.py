@@ -1,0 +1,37 @@
+"""Every example runs as documented, so none of them rots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_custom_backend() -> None:
+    result = run(str(EXAMPLES / "custom_backend.py"))
+    assert result.returncode == 0, result.stderr
+    assert "> I like tea\nGreen, black or oolong?" in result.stdout
+    assert "6 messages kept" in result.stdout
+
+
+def test_one_shot() -> None:
+    result = run(str(EXAMPLES / "one_shot.py"), "Is tea hot?", "echo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("You said: Is tea hot?\n[")
+    assert "ended by end_turn" in result.stdout
+
+
+def test_config_file() -> None:
+    config = EXAMPLES / "config.yaml"
+    result = run("-m", "minichat", "config", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    temperature = next(line for line in result.stdout.splitlines() if "temperature" in line)
+    assert "0.3" in temperature and "config file" in temperature
