@@ -102,6 +102,10 @@ class Stream(Iterator[str]):
         if self.outcome is not None:
             return
         self._cancel.set()
+        if self._first is None and not self._parts:
+            self._pieces.close()  # never started, or nothing came yet: do not run it now
+            self._finish(Outcome("cancelled", 0, 0))
+            return
         outcome: Outcome | None = None
         try:
             next(self._pieces)

@@ -52,11 +52,13 @@ def fit(
 ) -> Fitted:
     """Drop the oldest whole turns until the prompt fits; never the newest turn."""
     system, turns = split_turns(messages)
-    for dropped in range(len(turns)):
+    tokens = 0
+    for dropped in range(max(len(turns), 1)):
         kept = [*system, *(m for turn in turns[dropped:] for m in turn)]
         tokens = count(kept)
         if tokens + max_new_tokens <= context_length:
             return Fitted(kept, tokens, dropped, sum(len(t) for t in turns[:dropped]))
-    newest = [*system, *(turns[-1] if turns else [])]
-    ensure_fits(count(newest), max_new_tokens, context_length)
-    raise AssertionError("unreachable: the newest turn fitted on its own")  # pragma: no cover
+    # the last try held only the system prompt and the newest turn
+    raise PromptTooLongError(
+        tokens, max(context_length - max_new_tokens, 0), context_length, max_new_tokens
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from minichat.backend import ChatBackend, Message, Stats, Stream
+from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
 
@@ -23,7 +23,7 @@ class Exchange:
 
     fitted: Fitted
     reply: str
-    finish_reason: str
+    finish_reason: FinishReason
     stats: Stats
 
     @property

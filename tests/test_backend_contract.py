@@ -55,9 +55,14 @@ def test_greedy_is_deterministic_and_bounded(backend: ChatBackend) -> None:
 
 
 def test_max_new_tokens_ends_with_length(backend: ChatBackend) -> None:
+    full = backend.stream(MESSAGES, GREEDY)
+    list(full)
+    assert full.stats is not None
     _, reason, new_tokens = reply(backend, GREEDY.with_values(max_new_tokens=3))
-    assert new_tokens <= 3
-    assert reason in ("length", "end_turn")
+    if full.stats.new_tokens > 3:  # the unbounded reply was longer: this one was cut
+        assert (reason, new_tokens) == ("length", 3)
+    else:
+        assert new_tokens == full.stats.new_tokens
 
 
 def test_stop_sequence_is_never_printed(backend: ChatBackend) -> None:
@@ -83,3 +88,26 @@ def test_prompt_too_long_is_refused_not_cut(backend: ChatBackend) -> None:
     huge = [Message("user", "tea " * (backend.context_length + 10))]
     with pytest.raises(PromptTooLongError):
         list(backend.stream(huge, GREEDY))
+
+
+def test_fallback_template_and_system_merge(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from minichat.backends.hf import HFBackend
+    from tests.conftest import build_byte_tokenizer
+
+    model = load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32").token_model.model
+    plain = HFBackend(model, build_byte_tokenizer(chat_template=None), "plain")
+    text = plain.tokenizer.decode(plain.encode(MESSAGES))
+    assert text == "Be brief.\n\nUser: Tell me about tea please\nAssistant:"
+    assert "\nUser:" in plain.extra_stops
+
+    no_system = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('no system role') }}{% endif %}"
+        "[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
+    )
+    strict = HFBackend(model, build_byte_tokenizer(chat_template=no_system), "strict")
+    text = strict.tokenizer.decode(strict.encode(MESSAGES))
+    assert text == "[user] Be brief.\n\nTell me about tea please\n[assistant] "
+    assert strict.end_ids == {strict.tokenizer.convert_tokens_to_ids("<|im_end|>")} | {
+        model.config.eos_token_id
+    }

@@ -77,3 +77,19 @@ def test_too_long_newest_message_is_an_error_not_a_cut() -> None:
     messages = [Message("user", "word " * 100)]
     with pytest.raises(PromptTooLongError, match="needs 105 tokens but only 40 fit"):
         fit(messages, count, context_length=50, max_new_tokens=10)
+
+
+def test_a_system_prompt_alone_fits_or_is_refused() -> None:
+    system = [Message("system", "be brief")]
+    assert fit(system, count, 100, 10).messages == system
+    with pytest.raises(PromptTooLongError):
+        fit(system, count, 12, 10)
+
+
+def test_the_oldest_turns_are_the_ones_dropped() -> None:
+    turns = [[Message("user", f"q{i} " * 5), Message("assistant", f"a{i} " * 5)] for i in range(4)]
+    messages = [Message("system", "s"), *(m for t in turns for m in t), Message("user", "now")]
+    context = count([messages[0], *turns[2], *turns[3], messages[-1]]) + 10
+    fitted = fit(messages, count, context, 10)
+    assert fitted.dropped_turns == 2 and fitted.dropped_messages == 4
+    assert fitted.messages == [messages[0], *turns[2], *turns[3], messages[-1]]

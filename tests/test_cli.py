@@ -158,3 +158,14 @@ def test_echo_path_never_imports_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().endswith("False"), result.stderr
+
+
+def test_corrupt_model_weights_are_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    result = minichat("ask", "hi", "-m", f"hf:{broken}")
+    assert_one_error_line(result, "corrupt or incomplete")

@@ -21,7 +21,7 @@ def test_interrupted_conversion_leaves_nothing_behind(
     fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def half_written(_: Path, out: Path) -> None:
-        out.mkdir()
+        out.mkdir(exist_ok=True)
         (out / "config.json").write_text("{}")
         (out / "model.safetensors").write_bytes(b"trunc")
         raise KeyboardInterrupt
@@ -39,7 +39,7 @@ def test_converts_once_then_reuses(fake_gguf: Path, monkeypatch: pytest.MonkeyPa
 
     def convert(_: Path, out: Path) -> None:
         calls.append(out)
-        out.mkdir()
+        out.mkdir(exist_ok=True)
         (out / "config.json").write_text("{}")
 
     monkeypatch.setattr(gguf, "_convert", convert)

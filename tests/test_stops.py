@@ -48,7 +48,7 @@ def test_no_stop_flushes_everything() -> None:
 
 
 @given(
-    text=st.text(alphabet="ab<>END \n", max_size=40),
+    text=st.text(alphabet="abc<>END \n", max_size=40),
     cuts=st.lists(st.integers(min_value=0, max_value=40), max_size=8),
     stop=st.sampled_from(["<END>", "\nUser:", "aa", "E"]),
 )

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def ensure_converted(gguf_file: Path) -> Path:
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     print(
         f"minichat: converting {gguf_file.name} to safetensors once, into {target} "
         "(about 15 s; later starts take under a second)",
@@ -42,6 +43,8 @@ def ensure_converted(gguf_file: Path) -> Path:
     )
     try:
         _convert(gguf_file, partial)
+        if target.exists():  # a stale, incomplete folder from an older minichat
+            shutil.rmtree(target)
         try:
             os.replace(partial, target)
         except OSError:

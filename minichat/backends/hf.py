@@ -152,8 +152,10 @@ def load_hf(
                 f"({error}); download it first, or give a local folder as hf:/path/to/model"
             ) from error
         raise ModelLoadError(f"cannot load the model in {where}: {error}") from error
-    except (ValueError, RuntimeError, KeyError) as error:
-        raise ModelLoadError(f"cannot load the model in {where}: {error}") from error
+    except Exception as error:  # safetensors, json and torch each raise their own kinds
+        raise ModelLoadError(
+            f"cannot load the model in {where} (corrupt or incomplete?): {error}"
+        ) from error
     try:
         model = model.to(target).eval()
     except (torch.cuda.OutOfMemoryError, MemoryError) as error:
@@ -168,9 +170,11 @@ def _load_tokenizer(folder: Path | None, source: str) -> Any:
     AutoTokenizer gives, in a fifth of the time (it skips resolving the class)."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-    if folder is not None and (folder / "tokenizer.json").is_file():
+    if folder is None:
+        return AutoTokenizer.from_pretrained(source)
+    if (folder / "tokenizer.json").is_file():
         return PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
-    return AutoTokenizer.from_pretrained(source, local_files_only=folder is not None)
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
 def _local_folder(source: str) -> Path | None:
@@ -221,6 +225,8 @@ def _merge_system_into_first_user(dicts: list[dict[str, str]]) -> list[dict[str,
     rest = [dict(d) for d in dicts if d["role"] != "system"]
     if rest and rest[0]["role"] == "user":
         rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    else:
+        rest.insert(0, {"role": "user", "content": system})
     return rest
 
 

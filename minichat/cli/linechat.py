@@ -1,8 +1,8 @@
 """A plain line-by-line chat loop over ``Conversation``.
 
 It reads one line per message and streams each reply as raw text; ``/exit``,
-``/quit`` or Ctrl+D leave, Ctrl+C stops a reply and keeps what came. It is the
-fallback the full REPL builds on, and what runs when input is not a terminal.
+``/quit`` or Ctrl+D leave, Ctrl+C stops a reply and keeps what came, and never
+ends the chat.
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ def run(
 
         try:
             exchange = conversation.exchange(line, backend, settings.generation, on_text=write)
+        except KeyboardInterrupt:  # before the reply began: nothing to keep
+            out.write("\n")
+            continue
         except MinichatError as error:
+            out.write("\n")
+            out.flush()
             err.write(f"error: {error}\n")
             continue
         out.write("\n" if not exchange.cut_off else " [cut off]\n")

@@ -30,7 +30,9 @@ class Sampler:
 
     def __call__(self, logits: torch.Tensor, recent: Sequence[int]) -> int:
         """Pick the next token id from one position's logits (shape: vocab)."""
-        logits = logits.float()
+        # Sample on the CPU: the seeded generator lives there, so a seed gives the
+        # same reply on every device, and one vocabulary-sized copy per token is cheap.
+        logits = logits.float().cpu()
         logits = apply_repetition_penalty(
             logits, recent[-REPETITION_WINDOW:], self.config.repetition_penalty
         )

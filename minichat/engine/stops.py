@@ -22,20 +22,34 @@ class StopMatcher:
         if self.stopped:
             return ""
         self._pending += text
-        cut = min((i for i in (self._pending.find(s) for s in self.stops) if i >= 0), default=-1)
-        if cut >= 0:
-            self.stopped = True
-            released, self._pending = self._pending[:cut], ""
-            return released
-        hold = self._held_back_length()
-        released = self._pending[: len(self._pending) - hold]
-        self._pending = self._pending[len(released) :]
+        found = self._earliest_match()
+        # Text that could still grow into a stop starts here; a stop that would
+        # begin before a complete match must be given the chance to complete, so
+        # that the earliest-starting stop wins however the text was split.
+        partial = len(self._pending) - self._held_back_length()
+        if found >= 0 and found <= partial:
+            return self._stop_at(found)
+        safe = partial if found < 0 else min(partial, found)
+        released, self._pending = self._pending[:safe], self._pending[safe:]
         return released
 
     def flush(self) -> str:
-        """The reply ended without a match: release what was held back."""
+        """The reply ended: release what was held back, up to any stop in it."""
+        if self.stopped:
+            return ""
+        found = self._earliest_match()
+        if found >= 0:
+            return self._stop_at(found)
         released, self._pending = self._pending, ""
-        return "" if self.stopped else released
+        return released
+
+    def _earliest_match(self) -> int:
+        return min((i for i in (self._pending.find(s) for s in self.stops) if i >= 0), default=-1)
+
+    def _stop_at(self, index: int) -> str:
+        self.stopped = True
+        released, self._pending = self._pending[:index], ""
+        return released
 
     def _held_back_length(self) -> int:
         """Length of the longest tail of the pending text that begins a stop string."""
