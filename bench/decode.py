@@ -243,9 +243,11 @@ def print_decode_table(results: Sequence[DtypeResult], n: int) -> None:
     ratio = shipped.decode_tps / default.decode_tps
     print(
         f"as shipped (engine at auto = bf16 vs generate at fp32): {ratio:.2f}x decode, "
-        f"ttft {shipped.ttft_s:.3f} s vs {default.ttft_s:.3f} s "
-        f"(target >= {ENGINE_TARGET:.1f}x: {'met' if ratio >= ENGINE_TARGET else 'NOT met'})"
+        f"ttft {shipped.ttft_s:.3f} s vs {default.ttft_s:.3f} s (a dtype gain, not the engine's)"
     )
+    worst = min(r.engine.decode_tps / r.generate.decode_tps for r in results)
+    verdict = "met" if worst >= ENGINE_TARGET else "NOT met"
+    print(f"engine >= {ENGINE_TARGET:.1f}x generate at the same dtype: {verdict} ({worst:.2f}x)")
 
 
 def print_cli_table(results: Sequence[CliResult]) -> None:
