@@ -11,6 +11,7 @@ import pytest
 
 from minichat.backend import ChatBackend, Message, Outcome
 from minichat.config import GenerationConfig
+from minichat.settings import KEYS, env_name
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -20,23 +21,12 @@ CHATML = (
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Keep every test away from the user's real config, cache and history."""
+    """Keep every test away from the user's real config, history and settings. The model
+    cache stays shared, so the default model is converted once per machine, not per test."""
     for name in ("CONFIG", "DATA"):
         monkeypatch.setenv(f"MINICHAT_{name}_DIR", str(tmp_path / name.lower()))
-    for key in (
-        "MODEL",
-        "TEMPERATURE",
-        "TOP_P",
-        "TOP_K",
-        "MAX_NEW_TOKENS",
-        "SEED",
-        "STOP",
-        "SYSTEM",
-        "DEVICE",
-        "DTYPE",
-        "REPETITION_PENALTY",
-    ):
-        monkeypatch.delenv(f"MINICHAT_{key}", raising=False)
+    for key in KEYS:
+        monkeypatch.delenv(env_name(key), raising=False)
     yield
 
 

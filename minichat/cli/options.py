@@ -15,10 +15,12 @@ from typing import Annotated, Any
 
 import typer
 
+from minichat.config import GenerationConfig
 from minichat.settings import load_settings
 
 MODEL_HELP = "model: smollm2 (default), echo, or hf:PATH (folder, .gguf, hub id)"
 PANEL = "Model and decoding"
+DEFAULTS = GenerationConfig()
 CONTEXT = "_context"  # Typer passes the click context here when the command has none
 
 SETTINGS_OPTIONS: dict[str, Any] = {
@@ -30,14 +32,14 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         str | None,
         typer.Option(
             metavar="NAME",
-            help="auto, cpu, cuda, cuda:N or mps [default: auto]",
+            help="auto, cpu, cuda, cuda:N or mps (default auto)",
             rich_help_panel=PANEL,
         ),
     ],
     "dtype": Annotated[
         str | None,
         typer.Option(
-            metavar="NAME", help="auto, fp32, fp16 or bf16 [default: auto]", rich_help_panel=PANEL
+            metavar="NAME", help="auto, fp32, fp16 or bf16 (default auto)", rich_help_panel=PANEL
         ),
     ],
     "system": Annotated[
@@ -50,19 +52,23 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             "--temperature",
             "-t",
             metavar="FLOAT",
-            help="0 = greedy, up to 5 [default: 0.7]",
+            help=f"0 = greedy, up to 5 (default {DEFAULTS.temperature:g})",
             rich_help_panel=PANEL,
         ),
     ],
     "top_p": Annotated[
         str | None,
         typer.Option(
-            metavar="FLOAT", help="nucleus mass (0, 1] [default: 0.9]", rich_help_panel=PANEL
+            metavar="FLOAT",
+            help=f"nucleus mass (0, 1] (default {DEFAULTS.top_p:g})",
+            rich_help_panel=PANEL,
         ),
     ],
     "top_k": Annotated[
         str | None,
-        typer.Option(metavar="INT", help="0 = no limit [default: 50]", rich_help_panel=PANEL),
+        typer.Option(
+            metavar="INT", help=f"0 = no limit (default {DEFAULTS.top_k})", rich_help_panel=PANEL
+        ),
     ],
     "max_new_tokens": Annotated[
         str | None,
@@ -70,7 +76,7 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             "--max-tokens",
             "-n",
             metavar="INT",
-            help="longest reply, in tokens [default: 512]",
+            help=f"longest reply, in tokens (default {DEFAULTS.max_new_tokens})",
             rich_help_panel=PANEL,
         ),
     ],
@@ -80,7 +86,7 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             "--repeat",
             "--repetition-penalty",
             metavar="FLOAT",
-            help="1 = off [default: 1.1]",
+            help=f"1 = off (default {DEFAULTS.repetition_penalty:g})",
             rich_help_panel=PANEL,
         ),
     ],
@@ -98,7 +104,7 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         Path | None,
         typer.Option(
             metavar="FILE",
-            help="YAML config file [default: the user config dir's]",
+            help="YAML config file (default the user config dir's)",
             rich_help_panel=PANEL,
         ),
     ],
