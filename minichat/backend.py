@@ -102,7 +102,7 @@ class Stream(Iterator[str]):
         if self.outcome is not None:
             return
         self._cancel.set()
-        if self._first is None and not self._parts:
+        if not self._parts:
             self._pieces.close()  # never started, or nothing came yet: do not run it now
             self._finish(Outcome("cancelled", 0, 0))
             return

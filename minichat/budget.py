@@ -58,7 +58,6 @@ def fit(
         tokens = count(kept)
         if tokens + max_new_tokens <= context_length:
             return Fitted(kept, tokens, dropped, sum(len(t) for t in turns[:dropped]))
-    # the last try held only the system prompt and the newest turn
-    raise PromptTooLongError(
-        tokens, max(context_length - max_new_tokens, 0), context_length, max_new_tokens
-    )
+    # the last try held only the system prompt and the newest turn, and did not fit
+    ensure_fits(tokens, max_new_tokens, context_length)
+    raise AssertionError("ensure_fits raises for a prompt that does not fit")
