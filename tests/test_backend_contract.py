@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from minichat import ChatBackend, GenerationConfig, Message, PromptTooLongError, load_backend
+from minichat.backends.native import load_native
 
 GREEDY = GenerationConfig(temperature=0, max_new_tokens=30, repetition_penalty=1.0)
 MESSAGES = [Message("system", "Be brief."), Message("user", "Tell me about tea please")]
@@ -15,6 +16,7 @@ MESSAGES = [Message("system", "Be brief."), Message("user", "Tell me about tea p
 BACKENDS: dict[str, Callable[[Path], ChatBackend]] = {
     "echo": lambda _: load_backend("echo"),
     "hf-tiny": lambda folder: load_backend(f"hf:{folder}", device="cpu", dtype="fp32"),
+    "native-tiny": lambda folder: load_native(folder, device="cpu", dtype="fp32"),
 }
 
 

@@ -87,3 +87,39 @@ def test_piped_one_shot_answers(cache_dir: Path, smollm2: ChatBackend) -> None:
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     assert "converting" not in result.stderr  # the module's first load already converted
+
+
+def test_native_path_matches_transformers_on_the_real_model(
+    smollm2: ChatBackend, cache_dir: Path
+) -> None:
+    from minichat.backends.hf import load_hf
+    from minichat.backends.native import NativeBackend
+
+    assert isinstance(smollm2, NativeBackend)
+    folder = gguf.converted_path(smollm2_gguf())
+    native = load_backend("smollm2", device="cpu", dtype="fp32")
+    reference = load_hf(str(folder), device="cpu", dtype="fp32")
+    config = GREEDY.with_values(max_new_tokens=48, repetition_penalty=1.0)
+    for question in ["What is the capital of France?", "Write a haiku about tea."]:
+        messages = [Message("user", question)]
+        assert native.count_tokens(messages) == reference.count_tokens(messages)
+        assert "".join(native.stream(messages, config)) == "".join(
+            reference.stream(messages, config)
+        )
+
+
+def test_the_default_model_starts_without_transformers(
+    cache_dir: Path, smollm2: ChatBackend
+) -> None:
+    code = (
+        "import sys\nfrom minichat import load_backend\nload_backend('smollm2')\n"
+        "print('transformers' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )
+    assert result.stdout.strip() == "False", result.stderr

@@ -16,24 +16,18 @@ from typing import Any, ClassVar
 import torch
 
 from minichat.backend import ChatBackend, Message, Outcome
+from minichat.backends.chat_format import (
+    FALLBACK_STOPS,
+    FALLBACK_TEMPLATE,
+    end_of_turn_ids,
+    render_with_system_fallback,
+)
 from minichat.backends.device import resolve_device, resolve_dtype
 from minichat.backends.gguf import ensure_converted
 from minichat.config import GenerationConfig
 from minichat.engine.decode import generate_text
-from minichat.errors import GenerationError, ModelLoadError, ModelNotFoundError
+from minichat.errors import ModelLoadError, ModelNotFoundError
 
-# For base models with no chat template: plain "User:/Assistant:" turns, and a
-# stop sequence so the model does not go on to write the user's next line.
-FALLBACK_TEMPLATE = (
-    "{% for m in messages %}"
-    "{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
-    "{% elif m['role'] == 'user' %}User: {{ m['content'] }}\n"
-    "{% else %}Assistant: {{ m['content'] }}\n{% endif %}"
-    "{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
-)
-FALLBACK_STOPS = ("\nUser:",)
-# End-of-turn markers of common chat formats; whichever the vocabulary has ends a reply.
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
 
 
@@ -72,23 +66,19 @@ class HFBackend(ChatBackend):
             self.extra_stops = FALLBACK_STOPS
         self.context_length = _context_length(model, tokenizer)
         self.token_model = HFTokenModel(model, self.context_length)
-        self.end_ids = _end_of_turn_ids(model, tokenizer)
+        self.end_ids = end_of_turn_ids(
+            tokenizer.get_vocab(), model.generation_config.eos_token_id, tokenizer.eos_token_id
+        )
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        dicts = [m.to_dict() for m in messages]
-        try:
-            return self._apply_template(dicts)
-        except Exception:  # jinja2's TemplateError: some templates refuse a system turn
-            if not any(m.role == "system" for m in messages):
-                raise
-            return self._apply_template(_merge_system_into_first_user(dicts))
-
-    def _apply_template(self, dicts: list[dict[str, str]]) -> list[int]:
-        return list(
-            self.tokenizer.apply_chat_template(
-                dicts, add_generation_prompt=True, tokenize=True, return_dict=False
+        def render(dicts: list[dict[str, str]]) -> list[int]:
+            return list(
+                self.tokenizer.apply_chat_template(
+                    dicts, add_generation_prompt=True, tokenize=True, return_dict=False
+                )
             )
-        )
+
+        return list(render_with_system_fallback(render, messages))
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.encode(messages))
@@ -99,24 +89,17 @@ class HFBackend(ChatBackend):
     def generate(
         self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
     ) -> Generator[str, None, Outcome]:
-        try:
-            return (
-                yield from generate_text(
-                    self.token_model,
-                    self.decode,
-                    self.encode(messages),
-                    config,
-                    end_ids=self.end_ids,
-                    cancel=cancel,
-                    extra_stops=self.extra_stops,
-                )
+        return (
+            yield from generate_text(
+                self.token_model,
+                self.decode,
+                self.encode(messages),
+                config,
+                end_ids=self.end_ids,
+                cancel=cancel,
+                extra_stops=self.extra_stops,
             )
-        except (torch.cuda.OutOfMemoryError, MemoryError) as error:
-            raise GenerationError(_oom_message(self.token_model.device)) from error
-        except RuntimeError as error:
-            if "can't allocate memory" in str(error) or "out of memory" in str(error):
-                raise GenerationError(_oom_message(self.token_model.device)) from error
-            raise
+        )
 
     def describe(self) -> str:
         dtype = str(self.token_model.model.dtype).removeprefix("torch.")
@@ -206,32 +189,3 @@ def _context_length(model: Any, tokenizer: Any) -> int:
         if isinstance(value, int) and 0 < value < 10_000_000:
             return value
     return DEFAULT_CONTEXT
-
-
-def _end_of_turn_ids(model: Any, tokenizer: Any) -> frozenset[int]:
-    ids: set[int] = set()
-    for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif isinstance(source, list):
-            ids.update(source)
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[token] for token in END_OF_TURN_TOKENS if token in vocab)
-    return frozenset(ids)
-
-
-def _merge_system_into_first_user(dicts: list[dict[str, str]]) -> list[dict[str, str]]:
-    system = "\n\n".join(d["content"] for d in dicts if d["role"] == "system")
-    rest = [dict(d) for d in dicts if d["role"] != "system"]
-    if rest and rest[0]["role"] == "user":
-        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
-    else:
-        rest.insert(0, {"role": "user", "content": system})
-    return rest
-
-
-def _oom_message(device: torch.device) -> str:
-    return (
-        f"out of memory while generating on {device}; the conversation is kept. "
-        "Try a lower --max-tokens, --dtype bf16, or a smaller model"
-    )

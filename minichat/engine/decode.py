@@ -21,6 +21,12 @@ from minichat.config import GenerationConfig
 from minichat.engine.detok import Decode, IncrementalDetokenizer
 from minichat.engine.sampling import Sampler
 from minichat.engine.stops import StopMatcher
+from minichat.errors import GenerationError
+
+OUT_OF_MEMORY = (
+    "out of memory while generating; the conversation is kept. "
+    "Try a lower --max-tokens, --dtype bf16, or a smaller model"
+)
 
 
 class TokenModel(Protocol):
@@ -33,7 +39,6 @@ class TokenModel(Protocol):
         """Append ``ids`` to the cached sequence; return the last position's logits."""
 
 
-@torch.inference_mode()
 def generate_text(
     model: TokenModel,
     decode: Decode,
@@ -44,10 +49,37 @@ def generate_text(
     cancel: threading.Event,
     extra_stops: Sequence[str] = (),
 ) -> Generator[str, None, Outcome]:
-    """Yield the reply to ``prompt_ids`` as text; return why and how long it was."""
+    """Yield the reply to ``prompt_ids`` as text; return why and how long it was.
+
+    Running out of memory becomes a ``GenerationError`` the interface can show.
+    """
+    try:
+        return (
+            yield from _decode(
+                model, decode, prompt_ids, config, end_ids, cancel, (*config.stop, *extra_stops)
+            )
+        )
+    except (torch.cuda.OutOfMemoryError, MemoryError) as error:
+        raise GenerationError(OUT_OF_MEMORY) from error
+    except RuntimeError as error:  # the CPU allocator's failure is a plain RuntimeError
+        if "can't allocate memory" in str(error):
+            raise GenerationError(OUT_OF_MEMORY) from error
+        raise
+
+
+@torch.inference_mode()
+def _decode(
+    model: TokenModel,
+    decode: Decode,
+    prompt_ids: Sequence[int],
+    config: GenerationConfig,
+    end_ids: Collection[int],
+    cancel: threading.Event,
+    stop: Sequence[str],
+) -> Generator[str, None, Outcome]:
     ensure_fits(len(prompt_ids), config.max_new_tokens, model.context_length)
     sampler = Sampler(config)
-    stops = StopMatcher((*config.stop, *extra_stops))
+    stops = StopMatcher(stop)
     detok = IncrementalDetokenizer(decode)
     recent = list(prompt_ids)
     new_tokens = 0

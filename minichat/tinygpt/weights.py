@@ -1,0 +1,121 @@
+"""Load Llama-family checkpoints (transformers layout) into TinyGPT.
+
+A transformers folder holds ``config.json`` and safetensors files named like
+``model.layers.3.self_attn.q_proj.weight``. ``llama_config`` says whether
+TinyGPT can run that architecture exactly (Llama without biases or RoPE
+scaling: SmolLM2, TinyLlama, ...); ``load_llama`` maps and fuses the tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from minichat.tinygpt.model import GPTConfig, TinyGPT, transpose_linears
+
+
+def llama_config(folder: Path) -> GPTConfig | None:
+    """TinyGPT's config for the model in ``folder``, or None if TinyGPT cannot run it."""
+    try:
+        hf = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rope = hf.get("rope_scaling") or hf.get("rope_parameters") or {}
+    heads, dim = hf.get("num_attention_heads"), hf.get("hidden_size")
+    supported = (
+        hf.get("model_type") == "llama"
+        and not hf.get("attention_bias")
+        and not hf.get("mlp_bias")
+        and hf.get("hidden_act", "silu") == "silu"
+        and rope.get("rope_type", "default") == "default"
+        and isinstance(heads, int)
+        and isinstance(dim, int)
+        and hf.get("head_dim", dim // heads) == dim // heads
+        and (_safetensors_files(folder) != [])
+    )
+    if not supported:
+        return None
+    return GPTConfig(
+        vocab_size=hf["vocab_size"],
+        dim=dim,
+        n_layers=hf["num_hidden_layers"],
+        n_heads=heads,
+        n_kv_heads=hf.get("num_key_value_heads", heads),
+        ffn_dim=hf["intermediate_size"],
+        context_length=hf.get("max_position_embeddings", 2048),
+        rope_theta=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
+        norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    )
+
+
+def load_llama(
+    folder: Path, config: GPTConfig, dtype: torch.dtype, device: torch.device
+) -> TinyGPT:
+    """Build TinyGPT with the weights in ``folder`` (raises on missing or odd tensors)."""
+    from safetensors.torch import load_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for file in _safetensors_files(folder):
+        tensors.update(load_file(str(file)))
+    with _no_random_init():
+        model = TinyGPT(config)
+    model.load_state_dict(_to_tinygpt(tensors, config), strict=True, assign=True)
+    if config.tie_embeddings:
+        model.lm_head.weight = model.embed.weight
+    model = model.to(device=device, dtype=dtype).eval()
+    if device.type == "cpu" and dtype == torch.float32:
+        transpose_linears(model)
+    return model
+
+
+def _to_tinygpt(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str, Any]:
+    def take(name: str) -> torch.Tensor:
+        if name not in hf:
+            raise KeyError(f"the checkpoint has no tensor {name}")
+        return hf.pop(name)
+
+    state = {
+        "embed.weight": take("model.embed_tokens.weight"),
+        "norm.weight": take("model.norm.weight"),
+    }
+    if config.tie_embeddings:
+        hf.pop("lm_head.weight", None)  # some tied checkpoints store the copy anyway
+        state["lm_head.weight"] = state["embed.weight"]
+    else:
+        state["lm_head.weight"] = take("lm_head.weight")
+    for i in range(config.n_layers):
+        p, b = f"model.layers.{i}.", f"blocks.{i}."
+        attn = [take(f"{p}self_attn.{x}_proj.weight") for x in "qkv"]
+        state[b + "qkv.weight"] = torch.cat(attn)
+        state[b + "out.weight"] = take(f"{p}self_attn.o_proj.weight")
+        state[b + "gate_up.weight"] = torch.cat(
+            [take(f"{p}mlp.gate_proj.weight"), take(f"{p}mlp.up_proj.weight")]
+        )
+        state[b + "down.weight"] = take(f"{p}mlp.down_proj.weight")
+        state[b + "attn_norm.weight"] = take(f"{p}input_layernorm.weight")
+        state[b + "mlp_norm.weight"] = take(f"{p}post_attention_layernorm.weight")
+    return state
+
+
+@contextmanager
+def _no_random_init() -> Iterator[None]:
+    """Build layers without drawing random weights that are overwritten at once
+    (about a second for the default model); the meta device would avoid it too,
+    but its first use imports a large part of torch."""
+    saved = nn.Linear.reset_parameters, nn.Embedding.reset_parameters
+    nn.Linear.reset_parameters = nn.Embedding.reset_parameters = lambda self: None  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        nn.Linear.reset_parameters, nn.Embedding.reset_parameters = saved  # type: ignore[method-assign]
+
+
+def _safetensors_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.safetensors"))
