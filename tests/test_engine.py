@@ -128,3 +128,19 @@ def test_cancel_stops_before_the_next_token(model: torch.nn.Module) -> None:
 def test_prompt_that_leaves_no_room_is_refused(model: torch.nn.Module) -> None:
     with pytest.raises(PromptTooLongError):
         run(HFTokenModel(model, 10), GREEDY)
+
+
+def test_running_out_of_memory_is_a_clear_error() -> None:
+    from minichat.errors import GenerationError
+
+    class Exhausted:
+        context_length = 512
+
+        def reset(self) -> None:
+            pass
+
+        def forward(self, ids: Sequence[int]) -> torch.Tensor:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 9 GB")
+
+    with pytest.raises(GenerationError, match="out of memory while generating"):
+        run(Exhausted(), GREEDY)

@@ -36,12 +36,17 @@ class GPTConfig:
 
 
 class KVCache:
-    """Keys and values of every layer for one sequence, allocated once up front."""
+    """Keys and values of every layer for one sequence, allocated once up front.
+
+    The memory is reserved for the whole context but left uninitialised: positions
+    past ``length`` are never read, and the operating system commits pages only as
+    they are written.
+    """
 
     def __init__(self, config: GPTConfig, dtype: torch.dtype, device: torch.device):
         shape = (config.n_layers, 1, config.n_kv_heads, config.context_length, config.head_dim)
-        self.keys = torch.zeros(shape, dtype=dtype, device=device)
-        self.values = torch.zeros(shape, dtype=dtype, device=device)
+        self.keys = torch.empty(shape, dtype=dtype, device=device)
+        self.values = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions filled so far
 
 
