@@ -29,6 +29,7 @@ or the caller cancelled it."""
 class Message:
     role: Role
     content: str
+    cut_off: bool = False  # a reply stopped part-way (Ctrl+C); kept, and shown as such
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}
@@ -90,8 +91,12 @@ class Stream(Iterator[str]):
         return piece
 
     def cancel(self) -> None:
-        """Ask the backend to stop before its next token (safe from another thread)."""
+        """Ask the backend to stop before its next token (safe from a signal handler)."""
         self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
     def close(self) -> None:
         """Stop now; what was generated so far stays in ``text``.

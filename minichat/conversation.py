@@ -9,7 +9,10 @@ partial reply, marked as cut off.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
@@ -59,17 +62,57 @@ class Conversation:
             self.messages.pop()
             raise
         assert stream.outcome is not None and stream.stats is not None
-        self.messages.append(Message("assistant", stream.text))
+        cut_off = stream.outcome.finish_reason == "cancelled"
+        self.messages.append(Message("assistant", stream.text, cut_off=cut_off))
         return Exchange(fitted, stream.text, stream.outcome.finish_reason, stream.stats)
+
+    def undo(self) -> bool:
+        """Remove the last exchange (the user's message and the reply to it)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if self.messages[index].role == "user":
+                del self.messages[index:]
+                return True
+        return False
+
+    def take_last_question(self) -> str | None:
+        """Remove the last exchange and return its question, to ask it again."""
+        last = next((m.content for m in reversed(self.messages) if m.role == "user"), None)
+        if last is not None:
+            self.undo()
+        return last
 
 
 def _pump(stream: Stream, on_text: Callable[[str], object] | None) -> None:
-    """Feed the stream to ``on_text``; Ctrl+C stops it and keeps what came."""
+    """Feed the stream to ``on_text``; Ctrl+C stops it and keeps what came.
+
+    In the main thread the first Ctrl+C only asks the backend to stop, so the
+    model finishes the token it is computing and the reply ends cleanly with its
+    counts; a second Ctrl+C interrupts at once.
+    """
+    with _ctrl_c_cancels(stream):
+        try:
+            for piece in stream:
+                if on_text is not None:
+                    on_text(piece)
+        except KeyboardInterrupt:
+            pass  # close() marks the reply cancelled and keeps its text
+        finally:
+            stream.close()
+
+
+@contextmanager
+def _ctrl_c_cancels(stream: Stream) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stream.cancelled:
+            raise KeyboardInterrupt
+        stream.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        for piece in stream:
-            if on_text is not None:
-                on_text(piece)
-    except KeyboardInterrupt:
-        pass  # close() marks the reply cancelled and keeps its text
+        yield
     finally:
-        stream.close()
+        signal.signal(signal.SIGINT, previous)

@@ -51,4 +51,30 @@ def test_ctrl_c_mid_stream_keeps_the_partial_reply(scripted: ScriptedBackend) ->
     exchange = conversation.exchange("go", scripted, CONFIG, on_text=interrupt_on_second)
     assert exchange.cut_off
     assert exchange.reply == "first second "
-    assert conversation.messages[-1] == Message("assistant", "first second ")
+    assert conversation.messages[-1] == Message("assistant", "first second ", cut_off=True)
+
+
+def test_a_real_ctrl_c_cancels_between_tokens_with_counts(scripted: ScriptedBackend) -> None:
+    import signal
+
+    scripted.enqueue(["one ", "two ", "three ", "four"])
+    conversation = Conversation()
+
+    def press_ctrl_c_after_two(piece: str) -> None:
+        if piece == "two ":
+            signal.raise_signal(signal.SIGINT)
+
+    exchange = conversation.exchange("go", scripted, CONFIG, on_text=press_ctrl_c_after_two)
+    assert exchange.reply == "one two " and exchange.cut_off
+    assert exchange.stats.new_tokens == 2  # the backend's own count: it stopped cleanly
+    assert exchange.stats.prompt_tokens == scripted.count_tokens([Message("user", "go")])
+
+
+def test_undo_and_retry_remove_whole_exchanges(scripted: ScriptedBackend) -> None:
+    conversation = Conversation()
+    conversation.exchange("a", scripted, CONFIG)
+    conversation.exchange("b", scripted, CONFIG)
+    assert conversation.take_last_question() == "b"
+    assert [m.content for m in conversation.messages] == ["a", "ok"]
+    assert conversation.undo() and conversation.messages == []
+    assert not conversation.undo() and conversation.take_last_question() is None
