@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from minichat.backend import ChatBackend
-from minichat.cli import linechat, oneshot
+from minichat.cli import oneshot
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
 from minichat.settings import KEYS, Settings
@@ -76,9 +78,17 @@ def ask(
 
 @app.command()
 @with_settings
-def chat(*, settings: Settings) -> None:
-    """Chat, keeping the conversation, until /exit or Ctrl+D."""
-    _chat(settings)
+def chat(
+    plain: Annotated[bool, typer.Option(help="raw text instead of Markdown")] = False,
+    no_history: Annotated[bool, typer.Option(help="keep no input history on disk")] = False,
+    resume: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="continue a chat saved with /save")
+    ] = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Chat, keeping the conversation, until /exit or Ctrl+D; /help lists commands."""
+    _chat(settings, plain=plain, history=not no_history, resume=resume)
 
 
 @app.command()
@@ -130,9 +140,35 @@ def _answer(settings: Settings, prompt: str, *, as_json: bool, verbose: bool) ->
     raise typer.Exit(code)
 
 
-def _chat(settings: Settings) -> None:
+def _chat(
+    settings: Settings, *, plain: bool = False, history: bool = True, resume: Path | None = None
+) -> None:
+    from rich.console import Console
+
+    from minichat.backends.registry import load_backend
+    from minichat.repl.loop import Repl, line_reader
+    from minichat.repl.session import ChatSession
+
+    if resume is not None and not settings.sources["model"].startswith("flag"):
+        from minichat import transcript
+
+        settings = replace(settings, model=transcript.load(resume).model)
     backend, _ = load(settings)
-    linechat.run(backend, settings, read_line=input, out=sys.stdout, err=sys.stderr)
+    session = ChatSession.start(
+        backend,
+        settings,
+        load_model=lambda name: load_backend(name, device=settings.device, dtype=settings.dtype),
+    )
+    repl = Repl(session, Console(), plain=plain or not sys.stdout.isatty())
+    if resume is not None:
+        session.load(resume)
+        repl.show_history()
+    if sys.stdin.isatty():
+        from minichat.repl.prompt import prompt_reader
+
+        repl.run(prompt_reader(session, history=history))
+    else:
+        repl.run(line_reader(sys.stdin.readline))
 
 
 def main() -> None:

@@ -1,0 +1,101 @@
+"""Reading the user's input with prompt-toolkit.
+
+History persists across runs in the user's data directory (``--no-history``
+keeps it in memory); Ctrl+R searches it. Enter sends, Esc+Enter or Alt+Enter
+adds a line, bracketed paste keeps pasted text whole. Tab completes slash
+commands and their arguments from the command table; the bottom toolbar shows
+the model, the key parameters and how much of the context is in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+from minichat.paths import data_dir
+from minichat.repl.commands import BY_NAME, COMMANDS, PARAMETER_NAMES
+from minichat.repl.session import ChatSession
+
+MODEL_NAMES = ("smollm2", "echo", "hf:")
+STOP_ACTIONS = ("add ", "clear")
+
+
+def history_file() -> Path:
+    return data_dir() / "history"
+
+
+class SlashCompleter(Completer):
+    """Completes /commands, then each command's argument as its table entry says."""
+
+    def __init__(self) -> None:
+        self.paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/"):
+            return
+        name, space, arg = text[1:].partition(" ")
+        if not space:
+            for command in COMMANDS:
+                if command.name.startswith(name):
+                    yield Completion(f"/{command.name}", -len(text), display_meta=command.help)
+            return
+        kind = BY_NAME[name].completes if name in BY_NAME else ""
+        if kind == "files":
+            yield from self.paths.get_completions(Document(arg, len(arg)), event)
+            return
+        word = arg.split(" ")[-1]
+        choices: Iterable[str] = {
+            "params": [f"{key}=" for key in PARAMETER_NAMES],
+            "models": MODEL_NAMES,
+            "commands": [c.name for c in COMMANDS],
+            "stop": STOP_ACTIONS,
+        }.get(kind, [])
+        for choice in choices:
+            if choice.startswith(word):
+                yield Completion(choice, -len(word))
+
+
+def toolbar_text(session: ChatSession) -> str:
+    c = session.config
+    context = f"{session.context_used}/{session.backend.context_length}"
+    return (
+        f" {session.backend.model_id} │ temp {c.temperature:g} top_p {c.top_p:g} "
+        f"top_k {c.top_k} max {c.max_new_tokens}"
+        f"{' seed ' + str(c.seed) if c.seed is not None else ''} │ context {context} tokens "
+    )
+
+
+def key_bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+def prompt_reader(session: ChatSession, *, history: bool = True, **io: Any) -> Callable[[str], str]:
+    """A function that shows ``prompt`` and returns one input (Ctrl+C/D as exceptions).
+    ``io`` may give prompt-toolkit's ``input`` and ``output`` (tests use a pipe)."""
+    store: History = InMemoryHistory()
+    if history:
+        history_file().parent.mkdir(parents=True, exist_ok=True)
+        store = FileHistory(str(history_file()))
+    prompt_session: PromptSession[str] = PromptSession(
+        history=store,
+        completer=SlashCompleter(),
+        complete_while_typing=False,
+        key_bindings=key_bindings(),
+        bottom_toolbar=lambda: toolbar_text(session),
+        **io,
+    )
+    return lambda text: prompt_session.prompt(text)

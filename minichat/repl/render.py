@@ -1,0 +1,81 @@
+"""Showing a reply as it streams: Markdown through Rich, or plain text.
+
+``MarkdownRenderer`` keeps only the unfinished tail of the reply in a Rich
+``Live`` region: each block that is complete (it ends at a blank line outside a
+code fence) is printed once, for good, into the scrollback. So a reply taller
+than the screen never freezes the display, and code blocks are highlighted.
+``PlainRenderer`` writes the raw text, for ``--plain`` and non-terminals.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
+
+CODE_THEME = "monokai"
+
+
+class Renderer(Protocol):
+    def feed(self, text: str) -> None: ...
+
+    def finish(self, cut_off: bool) -> None: ...
+
+
+def markdown(text: str) -> Markdown:
+    return Markdown(text, code_theme=CODE_THEME)
+
+
+def complete_blocks_end(text: str) -> int:
+    """Where the last complete Markdown block ends: after a blank line outside fences."""
+    end, in_fence, position = 0, False, 0
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        elif not line.strip() and not in_fence and line.endswith("\n"):
+            end = position
+    return end
+
+
+class MarkdownRenderer:
+    def __init__(self, console: Console):
+        self.console = console
+        self.pending = ""
+        self.live = Live(
+            console=console, refresh_per_second=12, transient=True, vertical_overflow="crop"
+        )
+        self.live.start()
+
+    def feed(self, text: str) -> None:
+        self.pending += text
+        end = complete_blocks_end(self.pending)
+        if end:
+            done, self.pending = self.pending[:end], self.pending[end:]
+            self.console.print(markdown(done))
+        self.live.update(markdown(self.pending))
+
+    def finish(self, cut_off: bool) -> None:
+        self.live.stop()
+        if self.pending.strip():
+            self.console.print(markdown(self.pending))
+        if cut_off:
+            self.console.print("[cut off]", style="dim", markup=False)
+
+
+class PlainRenderer:
+    def __init__(self, console: Console):
+        self.console = console
+        self.ends_with_newline = True
+
+    def feed(self, text: str) -> None:
+        self.console.file.write(text)
+        self.console.file.flush()
+        self.ends_with_newline = text.endswith("\n")
+
+    def finish(self, cut_off: bool) -> None:
+        tail = " [cut off]" if cut_off else ""
+        self.console.file.write(tail + ("" if self.ends_with_newline and not tail else "\n"))
+        self.console.file.flush()

@@ -1,0 +1,90 @@
+"""Saving and loading a chat: conversation, parameters and model as one JSON file.
+
+Files are written atomically (a temporary file in the same folder, then a
+rename), so an interrupted save never leaves a broken file and an older save
+under the same name survives until the new one is complete. Loading checks
+everything before anything changes, and says what is wrong with a bad file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from minichat.backend import Message
+from minichat.config import GenerationConfig
+from minichat.errors import ConfigError, MinichatError
+
+FORMAT = "minichat-chat"
+VERSION = 1
+ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    model: str
+    system: str | None
+    config: GenerationConfig
+    messages: list[Message]
+
+
+def save(path: Path, transcript: Transcript) -> None:
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": transcript.model,
+        "system": transcript.system,
+        "parameters": transcript.config.to_dict(),
+        "messages": [
+            {"role": m.role, "content": m.content, **({"cut_off": True} if m.cut_off else {})}
+            for m in transcript.messages
+        ],
+    }
+    write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def load(path: Path) -> Transcript:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MinichatError(f"no saved chat at {path}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise MinichatError(f"{path} is not a saved minichat chat: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise MinichatError(f'{path} is not a saved minichat chat (no "format": "{FORMAT}")')
+    try:
+        config = GenerationConfig.from_mapping(dict(data.get("parameters") or {}))
+        messages = [_message(m) for m in data.get("messages", [])]
+        model, system = data.get("model"), data.get("system")
+        if not isinstance(model, str) or not (system is None or isinstance(system, str)):
+            raise ValueError("model must be a string and system a string or null")
+    except (ConfigError, ValueError, TypeError, KeyError) as error:
+        raise MinichatError(f"{path} is damaged: {error}") from None
+    return Transcript(model, system, config, messages)
+
+
+def _message(data: Any) -> Message:
+    if not isinstance(data, dict) or data.get("role") not in ROLES:
+        raise ValueError(f"a message must have a role of {' or '.join(ROLES)}: {data!r}")
+    if not isinstance(data.get("content"), str):
+        raise ValueError(f"a message's content must be text: {data!r}")
+    return Message(data["role"], data["content"], cut_off=bool(data.get("cut_off", False)))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
