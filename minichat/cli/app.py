@@ -79,8 +79,10 @@ def ask(
 @app.command()
 @with_settings
 def chat(
-    plain: Annotated[bool, typer.Option(help="raw text instead of Markdown")] = False,
-    no_history: Annotated[bool, typer.Option(help="keep no input history on disk")] = False,
+    plain: Annotated[bool, typer.Option("--plain", help="raw text instead of Markdown")] = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="keep no input history on disk")
+    ] = False,
     resume: Annotated[
         Path | None, typer.Option(metavar="FILE", help="continue a chat saved with /save")
     ] = None,
