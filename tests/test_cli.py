@@ -169,3 +169,20 @@ def test_corrupt_model_weights_are_one_line(tiny_model_dir: Path, tmp_path: Path
     weights.write_bytes(weights.read_bytes()[:1000])
     result = minichat("ask", "hi", "-m", f"hf:{broken}")
     assert_one_error_line(result, "corrupt or incomplete")
+
+
+def test_chat_resume_continues_a_saved_chat(tmp_path: Path) -> None:
+    saved = tmp_path / "chat.json"
+    first = minichat("chat", "-m", "echo", "-t", "0.3", stdin=f"hello\n/save {saved}\n".encode())
+    assert first.returncode == 0 and saved.is_file()
+    result = minichat("chat", "--resume", str(saved), stdin=b"/params\nagain\n")
+    assert result.returncode == 0, result.stderr
+    assert ">>> hello\nYou said: hello\n" in result.stdout  # the history is shown again
+    assert "You said: again" in result.stdout
+    temperature = next(line for line in result.stdout.splitlines() if "temperature" in line)
+    assert "0.3" in temperature and "/load chat.json" in temperature
+    damaged = tmp_path / "bad.json"
+    damaged.write_text("{not json")
+    assert_one_error_line(
+        minichat("chat", "--resume", str(damaged)), "is not a saved minichat chat"
+    )
