@@ -8,14 +8,13 @@ shared engine in ``minichat.engine`` does the decoding.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
-from minichat.backend import ChatBackend, Message, Outcome
+from minichat.backend import Message
 from minichat.backends.chat_format import (
     FALLBACK_STOPS,
     FALLBACK_TEMPLATE,
@@ -24,8 +23,7 @@ from minichat.backends.chat_format import (
 )
 from minichat.backends.device import resolve_device, resolve_dtype
 from minichat.backends.gguf import ensure_converted
-from minichat.config import GenerationConfig
-from minichat.engine.decode import generate_text
+from minichat.backends.local import LocalBackend
 from minichat.errors import ModelLoadError, ModelNotFoundError
 
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
@@ -38,6 +36,7 @@ class HFTokenModel:
         self.model = model
         self.context_length = context_length
         self.device = next(model.parameters()).device
+        self.dtype = model.dtype
         self.cache: Any = None
 
     def reset(self) -> None:
@@ -54,7 +53,7 @@ class HFTokenModel:
         return logits
 
 
-class HFBackend(ChatBackend):
+class HFBackend(LocalBackend):
     name: ClassVar[str] = "hf"
 
     def __init__(self, model: Any, tokenizer: Any, model_id: str):
@@ -80,33 +79,8 @@ class HFBackend(ChatBackend):
 
         return list(render_with_system_fallback(render, messages))
 
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self.encode(messages))
-
     def decode(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
-
-    def generate(
-        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
-    ) -> Generator[str, None, Outcome]:
-        return (
-            yield from generate_text(
-                self.token_model,
-                self.decode,
-                self.encode(messages),
-                config,
-                end_ids=self.end_ids,
-                cancel=cancel,
-                extra_stops=self.extra_stops,
-            )
-        )
-
-    def describe(self) -> str:
-        dtype = str(self.token_model.model.dtype).removeprefix("torch.")
-        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
-
-    def close(self) -> None:
-        self.token_model.cache = None
 
 
 def load_hf(

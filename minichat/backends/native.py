@@ -9,18 +9,16 @@ transformers import entirely.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 
-from minichat.backend import ChatBackend, Message, Outcome
+from minichat.backend import Message
 from minichat.backends.chat_format import ChatFormat
 from minichat.backends.device import resolve_device, resolve_dtype
-from minichat.config import GenerationConfig
-from minichat.engine.decode import generate_text
+from minichat.backends.local import LocalBackend
 from minichat.errors import ModelLoadError
 from minichat.tinygpt.model import KVCache, TinyGPT
 from minichat.tinygpt.weights import llama_config, load_llama
@@ -33,6 +31,7 @@ class NativeTokenModel:
         self.model = model
         self.context_length = model.config.context_length
         self.device = model.embed.weight.device
+        self.dtype = model.embed.weight.dtype
         self.cache: KVCache | None = None
 
     def reset(self) -> None:
@@ -46,7 +45,7 @@ class NativeTokenModel:
         return logits
 
 
-class NativeBackend(ChatBackend):
+class NativeBackend(LocalBackend):
     name: ClassVar[str] = "native"
 
     def __init__(self, model: TinyGPT, chat_format: ChatFormat, model_id: str):
@@ -54,31 +53,14 @@ class NativeBackend(ChatBackend):
         self.format = chat_format
         self.token_model = NativeTokenModel(model)
         self.context_length = model.config.context_length
+        self.end_ids = chat_format.end_ids
+        self.extra_stops = chat_format.extra_stops
 
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self.format.encode(messages))
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        return self.format.encode(messages)
 
-    def generate(
-        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
-    ) -> Generator[str, None, Outcome]:
-        return (
-            yield from generate_text(
-                self.token_model,
-                self.format.decode,
-                self.format.encode(messages),
-                config,
-                end_ids=self.format.end_ids,
-                cancel=cancel,
-                extra_stops=self.format.extra_stops,
-            )
-        )
-
-    def describe(self) -> str:
-        dtype = str(self.token_model.model.embed.weight.dtype).removeprefix("torch.")
-        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
-
-    def close(self) -> None:
-        self.token_model.cache = None
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.format.decode(ids)
 
 
 def supports(folder: Path) -> bool:
