@@ -315,3 +315,17 @@ def test_toolbar_shows_model_parameters_and_context(echo: ChatSession) -> None:
 def no_real_terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TERM", "dumb")
     yield
+
+
+def test_bracketed_paste_keeps_long_text_whole(scripted: ScriptedBackend) -> None:
+    pasted = "line one\nline two\n\n    indented code\n" + "x" * 3000
+    session = make_session(scripted)
+    drive(session, f"\x1b[200~{pasted}\x1b[201~{ENTER}/exit{ENTER}")
+    assert scripted.history[0][-1] == Message("user", pasted)
+
+
+def test_ctrl_r_searches_the_history(scripted: ScriptedBackend) -> None:
+    session = make_session(scripted)
+    drive(session, f"alpha question{ENTER}beta question{ENTER}/exit{ENTER}", history=True)
+    drive(session, f"\x12alph{ENTER}{ENTER}/exit{ENTER}", history=True)  # Ctrl+R, accept, send
+    assert scripted.history[-1][-1] == Message("user", "alpha question")
