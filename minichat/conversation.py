@@ -74,12 +74,27 @@ class Conversation:
                 return True
         return False
 
-    def take_last_question(self) -> str | None:
-        """Remove the last exchange and return its question, to ask it again."""
-        last = next((m.content for m in reversed(self.messages) if m.role == "user"), None)
-        if last is not None:
-            self.undo()
-        return last
+    def retry(
+        self,
+        backend: ChatBackend,
+        config: GenerationConfig,
+        on_text: Callable[[str], object] | None = None,
+    ) -> Exchange | None:
+        """Ask the last question again; the old exchange goes only once a new reply came.
+        Returns None when there is nothing to retry."""
+        last = next(
+            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
+            None,
+        )
+        if last is None:
+            return None
+        removed = self.messages[last:]
+        del self.messages[last:]
+        try:
+            return self.exchange(removed[0].content, backend, config, on_text)
+        except BaseException:
+            self.messages.extend(removed)
+            raise
 
 
 def _pump(stream: Stream, on_text: Callable[[str], object] | None) -> None:

@@ -45,7 +45,7 @@ class PromptTooLongError(MinichatError):
         super().__init__(
             f"the prompt needs {needed} tokens but only {available} fit "
             f"(context {context_length} minus {max_new_tokens} reserved for the reply); "
-            "shorten the message or lower --max-tokens"
+            "shorten the message or lower the reply limit (--max-tokens, /max_tokens)"
         )
 
 

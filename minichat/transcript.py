@@ -33,6 +33,7 @@ class Transcript:
 
 
 def save(path: Path, transcript: Transcript) -> None:
+    """Write the chat to ``path``; a path that cannot be written is a ``MinichatError``."""
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -44,7 +45,12 @@ def save(path: Path, transcript: Transcript) -> None:
             for m in transcript.messages
         ],
     }
-    write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    if path.is_dir():
+        raise MinichatError(f"{path} is a folder; give a file name, e.g. {path / 'chat.json'}")
+    try:
+        write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    except OSError as error:
+        raise MinichatError(f"cannot save to {path}: {error.strerror or error}") from None
 
 
 def load(path: Path) -> Transcript:

@@ -75,7 +75,11 @@ def test_stop_and_max_tokens_reach_the_backend() -> None:
         (["-m", "echo"], b"   \n", "the prompt is empty"),
         (["-m", "echo"], b"caf\xe9\n", "stdin is not UTF-8 text (byte 0xe9 at offset 3)"),
         (["-m", "echo"], b"\x7fELF\x00\x01", "binary data"),
-        (["ask", "word " * 5000, "-m", "echo"], b"", "shorten the message or lower --max-tokens"),
+        (
+            ["ask", "word " * 5000, "-m", "echo"],
+            b"",
+            "shorten the message or lower the reply limit (--max-tokens",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(args: list[str], stdin: bytes, words: str) -> None:
@@ -180,9 +184,19 @@ def test_chat_resume_continues_a_saved_chat(tmp_path: Path) -> None:
     assert ">>> hello\nYou said: hello\n" in result.stdout  # the history is shown again
     assert "You said: again" in result.stdout
     temperature = next(line for line in result.stdout.splitlines() if "temperature" in line)
-    assert "0.3" in temperature and "/load chat.json" in temperature
+    assert "0.3" in temperature and "--resume chat.json" in temperature
     damaged = tmp_path / "bad.json"
     damaged.write_text("{not json")
     assert_one_error_line(
         minichat("chat", "--resume", str(damaged)), "is not a saved minichat chat"
+    )
+
+
+def test_a_piped_chat_keeps_notes_off_stdout_and_fails_on_errors() -> None:
+    result = minichat("chat", "-m", "echo", stdin=b"hi\n/temp 9\n/nosuch\n")
+    assert result.returncode == 1
+    assert result.stdout == "You said: hi\n"
+    assert "temperature must be in [0, 5]" in result.stderr and "/nosuch" in result.stderr
+    assert (
+        minichat("chat", "-m", "echo", stdin=b'"""one\ntwo"""\n').stdout == "You said: one\ntwo\n"
     )

@@ -70,11 +70,26 @@ def test_a_real_ctrl_c_cancels_between_tokens_with_counts(scripted: ScriptedBack
     assert exchange.stats.prompt_tokens == scripted.count_tokens([Message("user", "go")])
 
 
-def test_undo_and_retry_remove_whole_exchanges(scripted: ScriptedBackend) -> None:
+def test_undo_removes_whole_exchanges(scripted: ScriptedBackend) -> None:
     conversation = Conversation()
     conversation.exchange("a", scripted, CONFIG)
     conversation.exchange("b", scripted, CONFIG)
-    assert conversation.take_last_question() == "b"
+    assert conversation.undo()
     assert [m.content for m in conversation.messages] == ["a", "ok"]
     assert conversation.undo() and conversation.messages == []
-    assert not conversation.undo() and conversation.take_last_question() is None
+    assert not conversation.undo()
+
+
+def test_retry_replaces_the_last_reply_only_when_a_new_one_came(scripted: ScriptedBackend) -> None:
+    conversation = Conversation()
+    assert conversation.retry(scripted, CONFIG) is None
+    scripted.enqueue(["first"])
+    scripted.enqueue(["second"])
+    conversation.exchange("q", scripted, CONFIG)
+    exchange = conversation.retry(scripted, CONFIG)
+    assert exchange is not None and exchange.reply == "second"
+    assert [m.content for m in conversation.messages] == ["q", "second"]
+    before = list(conversation.messages)
+    with pytest.raises(PromptTooLongError):
+        conversation.retry(scripted, CONFIG.with_values(max_new_tokens=4095))
+    assert conversation.messages == before

@@ -188,7 +188,6 @@ def test_clear_undo_retry(scripted: ScriptedBackend) -> None:
         "removed the last exchange",
         "removed the last exchange",
         "nothing to undo",
-        "usage: /undo",
         "C",
         "new conversation (system prompt and parameters kept)",
     ]
@@ -329,3 +328,69 @@ def test_ctrl_r_searches_the_history(scripted: ScriptedBackend) -> None:
     drive(session, f"alpha question{ENTER}beta question{ENTER}/exit{ENTER}", history=True)
     drive(session, f"\x12alph{ENTER}{ENTER}/exit{ENTER}", history=True)  # Ctrl+R, accept, send
     assert scripted.history[-1][-1] == Message("user", "alpha question")
+
+
+def test_odd_input_never_ends_the_chat(echo: ChatSession, tmp_path: Path) -> None:
+    keys = (
+        ENTER.join(
+            [
+                '/set stop="a',  # an unclosed quote
+                "/stop add C:\\new\\x",  # backslashes are kept as typed
+                '/stop add "\\nUser:"',  # a quoted string takes escapes
+                "/stop add [/x]",  # not Rich markup
+                "/system [bold]Be[/bold] terse",
+                "/params",
+                f"/save {tmp_path}",  # a folder
+                "/save /proc/nope/chat.json",  # cannot be written
+                "/max_tokens 100000",
+                "still here",
+                "/exit",
+            ]
+        )
+        + ENTER
+    )
+    out = drive(echo, keys)
+    assert "cannot read 'stop=\"a'" in out and "usage: /set KEY=VALUE" in out
+    assert echo.config.stop == ("C:\\new\\x", "\nUser:", "[/x]")
+    assert "'[/x]'" in out and "'[bold]Be[/bold] terse'" in out
+    assert f"error: {tmp_path} is a folder" in out
+    assert "error: cannot save to /proc/nope/chat.json" in out
+    assert "max_new_tokens must be below the context length (4096), got 100000" in out
+    assert lines(out)[-1] == "You said: still here"
+
+
+def test_a_failed_retry_keeps_the_exchange(scripted: ScriptedBackend) -> None:
+    scripted.enqueue(["first reply"])
+    session = make_session(scripted)
+    small = ScriptedBackend(context_length=8)
+    drive(session, f"question{ENTER}/exit{ENTER}")
+    session.backend = small  # a backend whose context the question no longer fits
+    out = drive(session, f"/retry{ENTER}/exit{ENTER}")
+    assert "error: the prompt needs" in out
+    assert [m.content for m in session.conversation.messages] == ["question", "first reply"]
+
+
+def test_context_in_use_follows_undo(echo: ChatSession) -> None:
+    drive(echo, f"one{ENTER}two three{ENTER}/undo{ENTER}/exit{ENTER}")
+    assert echo.context_used == echo.backend.count_tokens(echo.conversation.prompt())
+    drive(echo, f"/clear{ENTER}/exit{ENTER}")
+    assert echo.context_used == 0
+
+
+def test_streamed_markdown_keeps_paragraph_breaks(scripted: ScriptedBackend) -> None:
+    scripted.enqueue(["para one\n\n", "para two\n\n", "para three"])
+    out = drive(make_session(scripted), f"go{ENTER}/exit{ENTER}", plain=False)
+    assert "para one\n\npara two\n\npara three" in "\n".join(lines(out))
+
+
+def test_the_live_tail_never_outgrows_the_screen() -> None:
+    from minichat.repl.render import visible_tail
+
+    code = "```python\n" + "\n".join(f"print({i})" for i in range(50))
+    assert visible_tail(code, 10).splitlines() == [
+        "```python",
+        *[f"print({i})" for i in range(41, 50)],
+    ]
+    prose = "\n".join(f"line {i}" for i in range(30))
+    assert visible_tail(prose, 5).splitlines() == [f"line {i}" for i in range(25, 30)]
+    assert visible_tail("short", 5) == "short"

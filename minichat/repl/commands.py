@@ -8,6 +8,7 @@ and nothing a command refuses touches the conversation.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import shlex
 from collections.abc import Callable
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 class UsageError(Exception):
     """The command's argument is missing or wrong; the message says why."""
+
+
+class Refused(Exception):
+    """The command cannot be done now (nothing to undo, ...); the message says why."""
 
 
 class ExitRepl(Exception):
@@ -77,7 +82,11 @@ def _apply(repl: Repl, texts: dict[str, str], source: str) -> None:
 
 def cmd_set(repl: Repl, args: str) -> None:
     pairs = {}
-    for item in shlex.split(args):
+    try:
+        items = shlex.split(args)
+    except ValueError as error:  # an unclosed quote
+        raise UsageError(f"cannot read {args!r}: {error}") from None
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in PARAMETER_NAMES:
             known = ", ".join(sorted(PARAMETER_NAMES))
@@ -92,13 +101,25 @@ def cmd_stop(repl: Repl, args: str) -> None:
     action, _, text = args.strip().partition(" ")
     stops = repl.session.config.stop
     if action == "add" and text:
-        text = text.encode().decode("unicode_escape") if "\\" in text else text
-        repl.session.set_parameters("/stop", stop=(*stops, text))
+        repl.session.set_parameters("/stop", stop=(*stops, stop_text(text)))
     elif action == "clear" and not text:
         repl.session.set_parameters("/stop", stop=())
     elif action:
         raise UsageError("use /stop add TEXT, /stop clear, or /stop alone to list them")
     repl.note("stop sequences: " + (", ".join(map(repr, repl.session.config.stop)) or "none"))
+
+
+def stop_text(text: str) -> str:
+    """The text as typed, or a quoted Python string for escapes: "\\nUser:"."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as error:
+            raise UsageError(f"cannot read the quoted text {text}: {error}") from None
+        if not isinstance(value, str) or not value:
+            raise UsageError("a stop sequence must be non-empty text")
+        return value
+    return text
 
 
 def cmd_params(repl: Repl, args: str) -> None:
@@ -146,21 +167,19 @@ def cmd_clear(repl: Repl, args: str) -> None:
 
 def cmd_undo(repl: Repl, args: str) -> None:
     if not repl.session.conversation.undo():
-        raise UsageError("nothing to undo")
+        raise Refused("nothing to undo")
+    repl.session.refresh_context()
     repl.note("removed the last exchange")
 
 
 def cmd_retry(repl: Repl, args: str) -> None:
-    question = repl.session.conversation.take_last_question()
-    if question is None:
-        raise UsageError("nothing to retry")
-    repl.ask(question)
+    if not repl.retry():
+        raise Refused("nothing to retry")
 
 
 def cmd_save(repl: Repl, args: str) -> None:
-    name = args.strip() or datetime.now().strftime("chat-%Y%m%d-%H%M%S.json")
-    path = Path(name).expanduser()
-    if not args.strip():
+    path = Path(args.strip() or datetime.now().strftime("chat-%Y%m%d-%H%M%S.json")).expanduser()
+    if path.parent == Path(".") and not str(path).startswith("."):  # a bare name
         path = data_dir() / "chats" / path
     repl.session.save(path)
     repl.note(f"saved {len(repl.session.conversation.messages)} messages to {path}")
@@ -170,6 +189,8 @@ def cmd_load(repl: Repl, args: str) -> None:
     if not args.strip():
         raise UsageError("give the file to load")
     path = Path(args.strip()).expanduser()
+    if not path.exists() and path.parent == Path("."):  # a bare name: the /save folder
+        path = data_dir() / "chats" / path
     note = repl.session.load(path)
     if note:
         repl.warn(note)
@@ -257,5 +278,7 @@ def dispatch(repl: Repl, line: str) -> None:
         return
     try:
         command.run(repl, args)
+    except Refused as error:
+        repl.warn(str(error))
     except UsageError as error:
         repl.warn(f"{error}\nusage: /{command.name} {command.usage}".rstrip())

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from minichat.conversation import Exchange
 from minichat.errors import MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
 from minichat.repl.render import MarkdownRenderer, PlainRenderer, Renderer, markdown
@@ -25,23 +27,38 @@ BLOCK = '"""'
 
 
 class Repl:
-    def __init__(self, session: ChatSession, console: Console, *, plain: bool = False):
+    def __init__(
+        self,
+        session: ChatSession,
+        console: Console,
+        *,
+        plain: bool = False,
+        notices: Console | None = None,
+    ):
         self.session = session
-        self.console = console
+        self.console = console  # replies and tables
+        self.notices = notices or console  # notes and warnings (stderr when piped)
         self.plain = plain
+        self.errors = 0  # warnings shown: a piped chat with errors exits non-zero
 
     # --- output -----------------------------------------------------------------------
     def note(self, text: str) -> None:
-        self.console.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
+        self.notices.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
-        self.console.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
+        self.errors += 1
+        self.notices.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         table = Table(*headers, box=None, pad_edge=False, highlight=False)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # user text is never markup
         self.console.print(table)
+
+    def banner(self) -> None:
+        self.note(
+            f"minichat · {self.session.backend.describe()} · /help for commands, Ctrl+D to leave"
+        )
 
     def renderer(self) -> Renderer:
         return PlainRenderer(self.console) if self.plain else MarkdownRenderer(self.console)
@@ -60,6 +77,26 @@ class Repl:
     # --- a turn -----------------------------------------------------------------------
     def ask(self, text: str) -> None:
         session = self.session
+        self._turn(
+            lambda show: session.conversation.exchange(
+                text, session.backend, session.config, on_text=show
+            )
+        )
+
+    def retry(self) -> bool:
+        """Ask the last question again; False when there is none."""
+        session = self.session
+        result: list[bool] = []
+
+        def run(show: Callable[[str], None]) -> Exchange | None:
+            exchange = session.conversation.retry(session.backend, session.config, show)
+            result.append(exchange is not None)
+            return exchange
+
+        self._turn(run)
+        return not result or result[0]
+
+    def _turn(self, run: Callable[[Callable[[str], None]], Exchange | None]) -> None:
         renderer: Renderer | None = None
 
         def show(piece: str) -> None:
@@ -68,28 +105,27 @@ class Repl:
             renderer.feed(piece)
 
         try:
-            exchange = session.conversation.exchange(
-                text, session.backend, session.config, on_text=show
-            )
+            exchange = run(show)
         except MinichatError as error:
             if renderer is not None:
-                renderer.finish(cut_off=True)
+                renderer.finish(cut_off=False)
             self.warn(f"error: {error}")
             return
+        if exchange is None:
+            return
         (renderer or self.renderer()).finish(exchange.cut_off)
-        session.record(exchange)
+        self.session.record(exchange)
         dropped = exchange.fitted.dropped_turns
         if dropped:
             self.note(
                 f"(the {dropped} oldest turn{'s' if dropped > 1 else ''} left out to fit the "
-                f"{session.backend.context_length}-token context; /clear starts afresh)"
+                f"{self.session.backend.context_length}-token context; /clear starts afresh)"
             )
 
     # --- the loop ---------------------------------------------------------------------
-    def run(self, read: Callable[[str], str]) -> None:
-        self.note(
-            f"minichat · {self.session.backend.describe()} · /help for commands, Ctrl+D to leave"
-        )
+    def run(self, read: Callable[[str], str], *, banner: bool = True) -> None:
+        if banner:
+            self.banner()
         while True:
             try:
                 line = read_message(read)
@@ -106,25 +142,27 @@ class Repl:
                     self.ask(line)
             except ExitRepl:
                 break
+            except KeyboardInterrupt:  # Ctrl+C while a model loads or a prompt is counted
+                self.warn("cancelled")
             except MinichatError as error:
                 self.warn(f"error: {error}")
+            except Exception as error:  # a bug: say so, but never lose the conversation
+                self.warn(f"internal error ({type(error).__name__}: {error}); the chat goes on")
 
 
 def read_message(read: Callable[[str], str]) -> str:
-    """One message: a line, or a block of lines between \"\"\" marks."""
-    line = read(PROMPT)
-    if not line.lstrip().startswith(BLOCK):
-        return line
-    first = line.lstrip()[len(BLOCK) :]
-    if first.rstrip().endswith(BLOCK):  # """all on one line"""
-        return first.rstrip()[: -len(BLOCK)]
-    lines = [first]
-    while True:
-        more = read(CONTINUATION)
-        if more.rstrip().endswith(BLOCK):
-            lines.append(more.rstrip()[: -len(BLOCK)])
-            return "\n".join(lines).strip("\n")
-        lines.append(more)
+    """One message: a line, or a block between triple-quote marks (typed in one prompt
+    with prompt-toolkit, or over several lines from a plain reader)."""
+    text = read(PROMPT)
+    if not text.lstrip().startswith(BLOCK):
+        return text
+    body = text.lstrip()[len(BLOCK) :]
+    while not body.rstrip().endswith(BLOCK):
+        try:
+            body += "\n" + read(CONTINUATION)
+        except EOFError:  # input ended inside the block: send what there is
+            return body.strip("\n")
+    return body.rstrip()[: -len(BLOCK)].strip("\n")
 
 
 def line_reader(stream: Callable[[], str]) -> Callable[[str], str]:

@@ -3,7 +3,8 @@
 History persists across runs in the user's data directory (``--no-history``
 keeps it in memory); Ctrl+R searches it. Enter sends, Esc+Enter or Alt+Enter
 adds a line, bracketed paste keeps pasted text whole. Tab completes slash
-commands and their arguments from the command table; the bottom toolbar shows
+commands and their arguments from the command table; inside a triple-quote
+block Enter adds a line, so the block is one message and one history entry; the bottom toolbar shows
 the model, the key parameters and how much of the context is in use.
 """
 
@@ -14,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import get_app
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
@@ -24,6 +27,7 @@ from minichat.repl.commands import BY_NAME, COMMANDS, PARAMETER_NAMES
 from minichat.repl.session import ChatSession
 
 MODEL_NAMES = ("smollm2", "echo", "hf:")
+BLOCK = '"""'  # opens and closes a multi-line message, as in ollama
 STOP_ACTIONS = ("add ", "clear")
 
 
@@ -73,10 +77,18 @@ def toolbar_text(session: ChatSession) -> str:
     )
 
 
+@Condition
+def in_open_block() -> bool:
+    """The input began a triple-quote block that is not closed yet."""
+    text = get_app().current_buffer.text.strip()
+    return text.startswith(BLOCK) and (text == BLOCK or not text.endswith(BLOCK))
+
+
 def key_bindings() -> KeyBindings:
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
+    @bindings.add("enter", filter=in_open_block)
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 

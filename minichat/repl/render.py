@@ -44,6 +44,7 @@ class MarkdownRenderer:
     def __init__(self, console: Console):
         self.console = console
         self.pending = ""
+        self.blocks = 0  # complete blocks printed so far
         self.live = Live(
             console=console, refresh_per_second=12, transient=True, vertical_overflow="crop"
         )
@@ -54,15 +55,34 @@ class MarkdownRenderer:
         end = complete_blocks_end(self.pending)
         if end:
             done, self.pending = self.pending[:end], self.pending[end:]
-            self.console.print(markdown(done))
-        self.live.update(markdown(self.pending))
+            self._print_block(done)
+        self.live.update(markdown(visible_tail(self.pending, self.console.size.height - 2)))
 
     def finish(self, cut_off: bool) -> None:
         self.live.stop()
         if self.pending.strip():
-            self.console.print(markdown(self.pending))
+            self._print_block(self.pending)
         if cut_off:
             self.console.print("[cut off]", style="dim", markup=False)
+
+    def _print_block(self, text: str) -> None:
+        if self.blocks:
+            self.console.print()  # the blank line that separated the blocks
+        self.console.print(markdown(text))
+        self.blocks += 1
+
+
+def visible_tail(text: str, height: int) -> str:
+    """The last lines of an unfinished block that fit the screen, so the live region
+    never grows past it (a taller one cannot be redrawn). Inside a code fence the
+    fence's opening line is kept, so the tail is still highlighted as code."""
+    lines = text.splitlines()
+    if len(lines) <= height:
+        return text
+    fences = [line for line in lines if line.lstrip().startswith(("```", "~~~"))]
+    if len(fences) % 2 == 1:  # inside the last fence: keep its opening line on top
+        return "\n".join([fences[-1], *lines[-(height - 1) :]])
+    return "\n".join(lines[-height:])
 
 
 class PlainRenderer:

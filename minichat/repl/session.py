@@ -16,7 +16,7 @@ from minichat import transcript
 from minichat.backend import ChatBackend, Stats
 from minichat.config import GenerationConfig
 from minichat.conversation import Conversation, Exchange
-from minichat.errors import MinichatError
+from minichat.errors import ConfigError, MinichatError
 from minichat.settings import Settings
 
 LoadModel = Callable[[str], ChatBackend]
@@ -53,8 +53,19 @@ class ChatSession:
 
     def set_parameters(self, source: str, **values: Any) -> None:
         """Change parameters through validation; on an error nothing changes."""
-        self.config = self.config.with_values(**values)
+        config = self.config.with_values(**values)
+        if config.max_new_tokens >= self.backend.context_length:
+            raise ConfigError(
+                f"max_new_tokens must be below the context length "
+                f"({self.backend.context_length}), got {config.max_new_tokens}"
+            )
+        self.config = config
         self.sources.update(dict.fromkeys(values, source))
+
+    def refresh_context(self) -> None:
+        """Recount the tokens the conversation takes now (after /undo, /model, /load)."""
+        prompt = self.conversation.prompt()
+        self.context_used = self.backend.count_tokens(prompt) if prompt else 0
 
     def record(self, exchange: Exchange) -> None:
         stats: Stats = exchange.stats
@@ -71,11 +82,11 @@ class ChatSession:
         self.backend.close()
         self.backend = backend
         self.sources["model"] = f"/model {name}"
-        self.context_used = 0
+        self.refresh_context()
 
     def clear(self) -> None:
         self.conversation.messages.clear()
-        self.context_used = 0
+        self.refresh_context()
 
     def save(self, path: Path) -> None:
         transcript.save(
@@ -89,16 +100,21 @@ class ChatSession:
         )
 
     def load(self, path: Path) -> str | None:
-        """Restore a saved chat; returns a note if its model could not be loaded."""
-        saved = transcript.load(path)
+        """Restore a saved chat and its model; returns a note when the saved model
+        could not be loaded (the chat is restored anyway)."""
+        return self.restore(transcript.load(path), f"/load {path.name}")
+
+    def restore(
+        self, saved: transcript.Transcript, source: str, *, keep_model: bool = False
+    ) -> str | None:
         note = None
-        if saved.model != self.backend.model_id:
+        if saved.model != self.backend.model_id and not keep_model:
             try:
                 self.swap_model(saved.model)
             except MinichatError as error:  # keep the chat even if its model is gone
                 note = f"kept {self.backend.model_id}: cannot load {saved.model} ({error})"
         self.config = saved.config
-        self.sources.update(dict.fromkeys(saved.config.to_dict(), f"/load {path.name}"))
+        self.sources.update(dict.fromkeys(saved.config.to_dict(), source))
         self.conversation = Conversation(saved.system, list(saved.messages))
-        self.context_used = 0
+        self.refresh_context()
         return note
