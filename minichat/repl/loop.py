@@ -111,6 +111,10 @@ class Repl:
                 renderer.finish(cut_off=False)
             self.warn(f"error: {error}")
             return
+        except BaseException:  # a second Ctrl+C: give the screen and terminal back
+            if renderer is not None:
+                renderer.finish(cut_off=True)
+            raise
         if exchange is None:
             return
         (renderer or self.renderer()).finish(exchange.cut_off)

@@ -9,7 +9,8 @@ than the screen never freezes the display, and code blocks are highlighted.
 
 from __future__ import annotations
 
-from typing import Protocol
+import sys
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.live import Live
@@ -48,6 +49,7 @@ class MarkdownRenderer:
         self.live = Live(
             console=console, refresh_per_second=12, transient=True, vertical_overflow="crop"
         )
+        self.echo = _EchoOff()  # keys typed meanwhile would shift the live region
         self.live.start()
 
     def feed(self, text: str) -> None:
@@ -60,6 +62,7 @@ class MarkdownRenderer:
 
     def finish(self, cut_off: bool) -> None:
         self.live.stop()
+        self.echo.restore()
         if self.pending.strip():
             self._print_block(self.pending)
         if cut_off:
@@ -70,6 +73,31 @@ class MarkdownRenderer:
             self.console.print()  # the blank line that separated the blocks
         self.console.print(markdown(text))
         self.blocks += 1
+
+
+class _EchoOff:
+    """Turn off the terminal's echo of typed keys (and of ^C) until ``restore``."""
+
+    def __init__(self) -> None:
+        self.saved: list[Any] | None = None
+        try:
+            import termios
+
+            if sys.stdin.isatty():
+                fd = sys.stdin.fileno()
+                self.saved = termios.tcgetattr(fd)
+                quiet = termios.tcgetattr(fd)
+                quiet[3] &= ~(termios.ECHO | termios.ECHOCTL)
+                termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        except (ImportError, OSError, ValueError):  # not a POSIX terminal: nothing to do
+            self.saved = None
+
+    def restore(self) -> None:
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self.saved)
+            self.saved = None
 
 
 def visible_tail(text: str, height: int) -> str:
