@@ -94,6 +94,38 @@ def chat(
 
 
 @app.command()
+@with_settings
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    queue: Annotated[
+        int, typer.Option(metavar="N", help="requests that may wait; more get 503")
+    ] = 16,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KEY",
+            envvar="MINICHAT_API_KEY",
+            help="require Authorization: Bearer KEY (env MINICHAT_API_KEY)",
+        ),
+    ] = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Serve the model over the OpenAI chat-completions API (/v1/chat/completions)."""
+    import uvicorn
+
+    from minichat.server.app import create_app
+
+    if queue < 0:
+        raise MinichatError("--queue must be 0 or more")
+    backend, _ = load(settings)
+    server_app = create_app(backend, settings.generation, api_key=api_key, queue_limit=queue)
+    print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
+    uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
+@app.command()
 def models() -> None:
     """List the models and backends minichat can use."""
     from rich.console import Console
