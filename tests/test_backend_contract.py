@@ -20,8 +20,17 @@ BACKENDS: dict[str, Callable[[Path], ChatBackend]] = {
 }
 
 
-@pytest.fixture(params=sorted(BACKENDS), scope="module")
+@pytest.fixture(params=[*sorted(BACKENDS), "openai-remote"], scope="module")
 def backend(request: pytest.FixtureRequest, tiny_model_dir: Path) -> Iterator[ChatBackend]:
+    if request.param == "openai-remote":  # minichat serve on loopback, reached over HTTP
+        from minichat.backends.remote import OpenAIBackend
+        from tests.test_server import serving
+
+        with serving(load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32")) as url:
+            remote = OpenAIBackend(f"hf:{tiny_model_dir}", url)
+            yield remote
+            remote.close()
+        return
     backend = BACKENDS[request.param](tiny_model_dir)
     yield backend
     backend.close()

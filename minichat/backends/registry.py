@@ -54,6 +54,10 @@ def load_backend(name: str, *, device: str = "auto", dtype: str = "auto") -> Cha
         return EchoBackend()
     if name == DEFAULT_MODEL:
         return load_local(smollm2_gguf(), device=device, dtype=dtype, model_id=name)
+    if name.startswith("openai:"):
+        from minichat.backends.remote import load_openai
+
+        return load_openai(name.removeprefix("openai:"))
     if name.startswith("hf:") and len(name) > 3:
         from minichat.backends.hf import load_hf
 
@@ -105,5 +109,11 @@ def list_models() -> list[ModelInfo]:
         ModelInfo("echo", "echo", "repeats your message; no model, for tests and demos", True),
         ModelInfo(
             "hf:PATH", "hf", "any transformers causal LM: a folder, a .gguf file or a hub id", True
+        ),
+        ModelInfo(
+            "openai:MODEL@URL",
+            "openai",
+            "a model on any OpenAI-compatible server (vLLM, Ollama, minichat serve)",
+            True,
         ),
     ]

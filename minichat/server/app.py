@@ -27,7 +27,7 @@ from minichat.backend import ChatBackend, Stream
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.server.schema import ChatRequest
+from minichat.server.schema import ChatRequest, TokenizeRequest
 
 FINISH_REASONS = {"stop": "stop", "end_turn": "stop", "length": "length", "cancelled": "stop"}
 RETRY_AFTER_SECONDS = 1
@@ -104,7 +104,7 @@ def create_app(
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Any) -> Any:
-        if api_key and request.url.path.startswith("/v1/"):
+        if api_key and request.url.path != "/health":
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
                 return ApiError(
@@ -136,6 +136,17 @@ def create_app(
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [model_card(backend)]}
+
+    @app.post("/tokenize")
+    async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
+        """vLLM's endpoint: the exact prompt length, so remote clients can budget."""
+        if body.model != backend.model_id:
+            raise ApiError(
+                400, f"unknown model {body.model!r}", code="model_not_found", param="model"
+            )
+        messages = [m.message() for m in body.messages]
+        count = await asyncio.to_thread(backend.count_tokens, messages)
+        return {"count": count, "max_model_len": backend.context_length}
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(body: ChatRequest) -> Any:

@@ -20,10 +20,11 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "developer"]
     content: str | list[dict[str, Any]]
 
-    def text(self) -> str:
+    def message(self) -> Message:
+        role = "system" if self.role == "developer" else self.role
         if isinstance(self.content, str):
-            return self.content
-        return "".join(str(part.get("text", "")) for part in self.content)  # text parts only
+            return Message(role, self.content)
+        return Message(role, "".join(str(p.get("text", "")) for p in self.content))  # text only
 
 
 class StreamOptions(BaseModel):
@@ -48,9 +49,7 @@ class ChatRequest(BaseModel):
     repetition_penalty: float | None = None  # minichat's extra
 
     def chat_messages(self) -> list[Message]:
-        return [
-            Message("system" if m.role == "developer" else m.role, m.text()) for m in self.messages
-        ]
+        return [m.message() for m in self.messages]
 
     def generation(self, defaults: GenerationConfig) -> GenerationConfig:
         """The request's parameters over the server's; raises ConfigError when out of range."""
@@ -65,3 +64,12 @@ class ChatRequest(BaseModel):
             "repetition_penalty": self.repetition_penalty,
         }
         return defaults.with_values(**{k: v for k, v in values.items() if v is not None})
+
+
+class TokenizeRequest(BaseModel):
+    """vLLM's /tokenize body for chats (``add_generation_prompt`` is always on here)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)

@@ -1,0 +1,107 @@
+"""OpenAIBackend against minichat serve over a real socket, and its error paths."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from minichat import (
+    Conversation,
+    GenerationConfig,
+    GenerationError,
+    ModelLoadError,
+    ModelNotFoundError,
+    load_backend,
+)
+from tests.test_server import Slow, serving
+
+
+def test_chat_through_the_remote_backend_keeps_the_conversation() -> None:
+    with serving(load_backend("echo")) as url:
+        remote = load_backend(f"openai:echo@{url}")
+        assert remote.context_length == 4096
+        conversation = Conversation(system="Be brief.")
+        first = conversation.exchange("hello", remote, GenerationConfig())
+        second = conversation.exchange("again", remote, GenerationConfig())
+        assert (first.reply, second.reply) == ("You said: hello", "You said: again")
+        assert second.stats.prompt_tokens == load_backend("echo").count_tokens(
+            conversation.prompt()[:-1]
+        )
+
+
+def test_bad_specs_and_unreachable_servers_are_clear() -> None:
+    with pytest.raises(ModelNotFoundError, match="write openai:MODEL@http"):
+        load_backend("openai:llama3")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once closed
+    with pytest.raises(ModelLoadError, match="cannot reach .* is the server running"):
+        load_backend(f"openai:x@http://127.0.0.1:{port}/v1")
+    with (
+        serving(load_backend("echo")) as url,
+        pytest.raises(ModelNotFoundError, match="has no model 'gpt-9' \\(it has: echo\\)"),
+    ):
+        load_backend(f"openai:gpt-9@{url}")
+
+
+def test_a_server_error_or_a_dropped_connection_keeps_the_conversation() -> None:
+    with serving(load_backend("echo"), api_key="k") as url:
+        os.environ["OPENAI_API_KEY"] = "k"
+        try:
+            remote = load_backend(f"openai:echo@{url}")
+        finally:
+            del os.environ["OPENAI_API_KEY"]
+        conversation = Conversation()
+        conversation.exchange("hello", remote, GenerationConfig())
+        remote.http.headers["Authorization"] = "Bearer wrong"  # type: ignore[attr-defined]
+        with pytest.raises(GenerationError, match="answered 401: missing or wrong API key"):
+            conversation.exchange("again", remote, GenerationConfig())
+        assert [m.content for m in conversation.messages] == ["hello", "You said: hello"]
+
+    with serving(Slow()) as url:
+        remote = load_backend(f"openai:slow@{url}")
+    # the server is gone now: the next reply fails in words, nothing is lost
+    conversation = Conversation()
+    with pytest.raises(GenerationError, match="lost the connection|cannot reach"):
+        conversation.exchange("hi", remote, GenerationConfig())
+    assert conversation.messages == []
+
+
+def test_minichat_serve_command_and_the_official_client() -> None:
+    openai = pytest.importorskip("openai")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "minichat", "serve", "-m", "echo", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
+        reply = client.chat.completions.create(
+            model="echo", messages=[{"role": "user", "content": "over the wire"}]
+        )
+        assert reply.choices[0].message.content == "You said: over the wire"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert f"serving echo (echo, context 4096) on http://127.0.0.1:{port}/v1" in (
+        server.stderr.read() if server.stderr else ""
+    )
