@@ -22,7 +22,8 @@ from minichat.config import FIELD_NAMES, GenerationConfig, coerce
 from minichat.errors import ConfigError
 from minichat.paths import config_dir
 
-MODEL_KEYS = ("model", "device", "dtype", "system")
+MODEL_KEYS = ("model", "device", "dtype", "system", "openai_api_key")
+SECRET_KEYS = ("openai_api_key",)  # shown masked by `minichat config`
 KEYS = (*MODEL_KEYS, *FIELD_NAMES)
 ENV_PREFIX = "MINICHAT_"
 FLAG_NAMES = {"max_new_tokens": "max-tokens", "repetition_penalty": "repeat"}
@@ -43,6 +44,7 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     system: str | None = None  # None: the model's own default system prompt, if any
+    openai_api_key: str | None = None  # for openai:MODEL@URL; OPENAI_API_KEY also works
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
     config_file: Path | None = None

@@ -105,3 +105,19 @@ def test_minichat_serve_command_and_the_official_client() -> None:
     assert f"serving echo (echo, context 4096) on http://127.0.0.1:{port}/v1" in (
         server.stderr.read() if server.stderr else ""
     )
+
+
+def test_the_key_can_come_from_the_config_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.test_cli import minichat
+
+    config = Path(str(tmp_path)) / "config.yaml"
+    config.write_text("openai_api_key: k3y\n")
+    with serving(load_backend("echo"), api_key="k3y") as url:
+        result = minichat("ask", "hi", "-m", f"openai:echo@{url}", "--config", str(config))
+        assert (result.returncode, result.stdout) == (0, "You said: hi\n"), result.stderr
+        refused = minichat("ask", "hi", "-m", f"openai:echo@{url}")
+        assert refused.returncode == 1 and "401" in refused.stderr
+    shown = minichat("config", "--config", str(config), env={"COLUMNS": "200"}).stdout
+    assert "'***'" in shown and "k3y" not in shown

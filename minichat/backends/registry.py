@@ -46,8 +46,11 @@ def smollm2_gguf() -> Path:
     )
 
 
-def load_backend(name: str, *, device: str = "auto", dtype: str = "auto") -> ChatBackend:
-    """The backend serving model ``name`` (see ``list_models``)."""
+def load_backend(
+    name: str, *, device: str = "auto", dtype: str = "auto", api_key: str | None = None
+) -> ChatBackend:
+    """The backend serving model ``name`` (see ``list_models``); ``api_key`` is for
+    remote servers (default: ``OPENAI_API_KEY``)."""
     if name == "echo":
         from minichat.backends.echo import EchoBackend
 
@@ -57,7 +60,7 @@ def load_backend(name: str, *, device: str = "auto", dtype: str = "auto") -> Cha
     if name.startswith("openai:"):
         from minichat.backends.remote import load_openai
 
-        return load_openai(name.removeprefix("openai:"))
+        return load_openai(name.removeprefix("openai:"), api_key)
     if name.startswith("hf:") and len(name) > 3:
         from minichat.backends.hf import load_hf
 

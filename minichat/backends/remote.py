@@ -161,6 +161,6 @@ class OpenAIBackend(ChatBackend):
         self.http.close()
 
 
-def load_openai(spec: str) -> OpenAIBackend:
+def load_openai(spec: str, api_key: str | None = None) -> OpenAIBackend:
     model, url = parse_spec(spec)
-    return OpenAIBackend(model, url, os.environ.get("OPENAI_API_KEY"))
+    return OpenAIBackend(model, url, api_key or os.environ.get("OPENAI_API_KEY"))

@@ -20,7 +20,7 @@ from minichat.backend import ChatBackend
 from minichat.cli import oneshot
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
-from minichat.settings import KEYS, Settings
+from minichat.settings import KEYS, SECRET_KEYS, Settings
 
 app = typer.Typer(
     name="minichat",
@@ -40,7 +40,12 @@ def load(settings: Settings) -> tuple[ChatBackend, float]:
     from minichat.backends.registry import load_backend
 
     start = time.perf_counter()
-    backend = load_backend(settings.model, device=settings.device, dtype=settings.dtype)
+    backend = load_backend(
+        settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        api_key=settings.openai_api_key,
+    )
     return backend, time.perf_counter() - start
 
 
@@ -152,7 +157,9 @@ def show_config(*, settings: Settings) -> None:
 
     table = Table("setting", "value", "from", box=None)
     for key in KEYS:
-        table.add_row(key, repr(settings.value(key)), settings.sources[key])
+        value = settings.value(key)
+        shown = "'***'" if key in SECRET_KEYS and value else repr(value)
+        table.add_row(key, shown, settings.sources[key])
     console = Console()
     console.print(table)
     file = settings.config_file or default_config_file()
@@ -198,7 +205,9 @@ def _chat(
     session = ChatSession.start(
         backend,
         settings,
-        load_model=lambda name: load_backend(name, device=settings.device, dtype=settings.dtype),
+        load_model=lambda name: load_backend(
+            name, device=settings.device, dtype=settings.dtype, api_key=settings.openai_api_key
+        ),
     )
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
