@@ -169,10 +169,14 @@ def create_app(
             events = stream_events(backend, gate, fitted, config, reply_id, include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
         await gate.enter()
+        stream = backend.stream(fitted.messages, config)
+        worker = asyncio.get_running_loop().run_in_executor(None, read_all, stream)
+        worker.add_done_callback(lambda _: gate.leave())  # free once the model is
         try:
-            stream, text = await asyncio.to_thread(generate_all, backend, fitted, config)
-        finally:
-            gate.leave()
+            text = await worker
+        except asyncio.CancelledError:  # the client left: stop before the next token
+            stream.cancel()
+            raise
         return completion(reply_id, backend, stream, text)
 
     return app
@@ -190,15 +194,11 @@ def fit_request(backend: ChatBackend, body: ChatRequest, config: GenerationConfi
         raise ApiError(400, str(error), code="context_length_exceeded", param="messages") from None
 
 
-def generate_all(
-    backend: ChatBackend, fitted: Fitted, config: GenerationConfig
-) -> tuple[Stream, str]:
-    stream = backend.stream(fitted.messages, config)
+def read_all(stream: Stream) -> str:
     try:
-        text = "".join(stream)
+        return "".join(stream)
     except MinichatError as error:
         raise ApiError(500, str(error), kind="server_error") from None
-    return stream, text
 
 
 async def stream_events(
