@@ -9,15 +9,13 @@ partial reply, marked as cut off.
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
+from minichat.interrupts import first_ctrl_c
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ def _pump(stream: Stream, on_text: Callable[[str], object] | None) -> None:
     model finishes the token it is computing and the reply ends cleanly with its
     counts; a second Ctrl+C interrupts at once.
     """
-    with _ctrl_c_cancels(stream):
+    with first_ctrl_c(stream.cancel):
         try:
             for piece in stream:
                 if on_text is not None:
@@ -113,21 +111,3 @@ def _pump(stream: Stream, on_text: Callable[[str], object] | None) -> None:
             pass  # close() marks the reply cancelled and keeps its text
         finally:
             stream.close()
-
-
-@contextmanager
-def _ctrl_c_cancels(stream: Stream) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_sigint(signum: int, frame: object) -> None:
-        if stream.cancelled:
-            raise KeyboardInterrupt
-        stream.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -9,8 +9,6 @@ everything before anything changes, and says what is wrong with a bad file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError
+from minichat.files import write_atomically
 
 FORMAT = "minichat-chat"
 VERSION = 1
@@ -79,18 +78,3 @@ def _message(data: Any) -> Message:
     if not isinstance(data.get("content"), str):
         raise ValueError(f"a message's content must be text: {data!r}")
     return Message(data["role"], data["content"], cut_off=bool(data.get("cut_off", False)))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -112,3 +112,45 @@ class ScriptedBackend(ChatBackend):
 @pytest.fixture
 def scripted() -> ScriptedBackend:
     return ScriptedBackend()
+
+
+def arithmetic_chats(count: int) -> list[list[Message]]:
+    """Small, regular chats: enough structure for a tokenizer and a model to learn."""
+    chats = []
+    for i in range(count):
+        a, b = i % 10, (i * 7) % 10
+        chats.append(
+            [
+                Message("user", f"what is {a} plus {b}?"),
+                Message("assistant", f"{a} plus {b} is {a + b}."),
+                Message("user", "thanks!"),
+                Message("assistant", "you are welcome."),
+            ]
+        )
+    return chats
+
+
+TINY_SHAPE = dict(  # a TinyGPT small enough to train in seconds
+    vocab_size=512, dim=48, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=96, context_length=128
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised TinyGPT checkpoint with a BPE tokenizer trained on chats."""
+    import torch
+
+    from minichat.tinygpt.model import GPTConfig
+    from minichat.tinygpt.tokenizer import save_tokenizer, train_tokenizer
+    from minichat.tinygpt.train import new_model
+    from minichat.tinygpt.weights import save_llama
+
+    folder = tmp_path_factory.mktemp("tinygpt")
+    texts = [m.content for chat in arithmetic_chats(50) for m in chat]
+    tokenizer = train_tokenizer(texts, 512)
+    # untied: with tied embeddings a random model only repeats the last token it saw
+    shape = {**TINY_SHAPE, "vocab_size": tokenizer.get_vocab_size(), "tie_embeddings": False}
+    config = GPTConfig(**shape)  # type: ignore[arg-type]
+    save_tokenizer(tokenizer, folder, config.context_length)
+    save_llama(new_model(config, seed=0), folder, torch.float32, {})
+    return folder

@@ -20,8 +20,14 @@ BACKENDS: dict[str, Callable[[Path], ChatBackend]] = {
 }
 
 
-@pytest.fixture(params=[*sorted(BACKENDS), "openai-remote"], scope="module")
+@pytest.fixture(params=[*sorted(BACKENDS), "tinygpt", "openai-remote"], scope="module")
 def backend(request: pytest.FixtureRequest, tiny_model_dir: Path) -> Iterator[ChatBackend]:
+    if request.param == "tinygpt":  # a random TinyGPT checkpoint, as minichat train writes it
+        folder = request.getfixturevalue("tiny_checkpoint")
+        tiny = load_backend(f"tiny:{folder}", device="cpu", dtype="fp32")
+        yield tiny
+        tiny.close()
+        return
     if request.param == "openai-remote":  # minichat serve on loopback, reached over HTTP
         from minichat.backends.remote import OpenAIBackend
         from tests.test_server import serving

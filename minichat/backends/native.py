@@ -69,7 +69,12 @@ def supports(folder: Path) -> bool:
 
 
 def load_native(
-    folder: Path, *, device: str = "auto", dtype: str = "auto", model_id: str | None = None
+    folder: Path,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    model_id: str | None = None,
+    kind: type[NativeBackend] = NativeBackend,
 ) -> NativeBackend:
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
@@ -83,4 +88,4 @@ def load_native(
         raise ModelLoadError(
             f"cannot load the model in {folder} (corrupt or incomplete?): {error}"
         ) from error
-    return NativeBackend(model, chat_format, model_id or str(folder))
+    return kind(model, chat_format, model_id or str(folder))

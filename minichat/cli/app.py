@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from minichat.backend import ChatBackend
-from minichat.cli import oneshot
+from minichat.cli import oneshot, train
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
 from minichat.settings import KEYS, SECRET_KEYS, Settings
@@ -144,6 +144,9 @@ def models() -> None:
         status = "yes" if info.available else f"no: {info.note}"
         table.add_row(name, info.backend, info.description, status)
     Console().print(table)
+
+
+app.command("train")(train.train)
 
 
 @app.command("config")

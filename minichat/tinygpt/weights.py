@@ -4,6 +4,8 @@ A transformers folder holds ``config.json`` and safetensors files named like
 ``model.layers.3.self_attn.q_proj.weight``. ``llama_config`` says whether
 TinyGPT can run that architecture exactly (Llama without biases or RoPE
 scaling: SmolLM2, TinyLlama, ...); ``load_llama`` maps and fuses the tensors.
+``save_llama`` writes TinyGPT in the same layout, so a checkpoint we train
+loads here, in transformers (``hf:PATH``) and in any tool that reads Llama.
 """
 
 from __future__ import annotations
@@ -73,6 +75,68 @@ def load_llama(
     if device.type == "cpu" and dtype == torch.float32:
         transpose_linears(model)
     return model
+
+
+def save_llama(model: TinyGPT, folder: Path, dtype: torch.dtype, extra: dict[str, Any]) -> None:
+    """Write ``config.json`` (with ``extra`` under ``"minichat"``) and ``model.safetensors``."""
+    from safetensors.torch import save_file
+
+    from minichat.files import replacing, write_atomically
+
+    state = {
+        name: tensor.detach().to(dtype).contiguous()
+        for name, tensor in _to_llama(model.state_dict(), model.config).items()
+    }
+    with replacing(folder / "model.safetensors") as temporary:
+        save_file(state, str(temporary), metadata={"format": "pt"})
+    config = {**hf_config(model.config), "torch_dtype": str(dtype).removeprefix("torch.")}
+    write_atomically(
+        folder / "config.json", json.dumps({**config, "minichat": extra}, indent=2) + "\n"
+    )
+
+
+def hf_config(config: GPTConfig) -> dict[str, Any]:
+    """``config`` as a transformers ``LlamaConfig``."""
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.dim,
+        "num_hidden_layers": config.n_layers,
+        "num_attention_heads": config.n_heads,
+        "num_key_value_heads": config.n_kv_heads,
+        "intermediate_size": config.ffn_dim,
+        "max_position_embeddings": config.context_length,
+        "rope_theta": config.rope_theta,
+        "rms_norm_eps": config.norm_eps,
+        "tie_word_embeddings": config.tie_embeddings,
+        "hidden_act": "silu",
+        "attention_bias": False,
+        "mlp_bias": False,
+    }
+
+
+def _to_llama(state: dict[str, torch.Tensor], config: GPTConfig) -> dict[str, torch.Tensor]:
+    """The inverse of ``_to_tinygpt``: split the fused matrices, rename everything."""
+    head, kv = config.n_heads * config.head_dim, config.n_kv_heads * config.head_dim
+    out = {
+        "model.embed_tokens.weight": state["embed.weight"],
+        "model.norm.weight": state["norm.weight"],
+    }
+    if not config.tie_embeddings:
+        out["lm_head.weight"] = state["lm_head.weight"]
+    for i in range(config.n_layers):
+        p, b = f"model.layers.{i}.", f"blocks.{i}."
+        q, k, v = torch.split(state[b + "qkv.weight"], [head, kv, kv])
+        out |= {f"{p}self_attn.q_proj.weight": q, f"{p}self_attn.k_proj.weight": k}
+        out[f"{p}self_attn.v_proj.weight"] = v
+        out[f"{p}self_attn.o_proj.weight"] = state[b + "out.weight"]
+        gate, up = state[b + "gate_up.weight"].chunk(2)
+        out |= {f"{p}mlp.gate_proj.weight": gate, f"{p}mlp.up_proj.weight": up}
+        out[f"{p}mlp.down_proj.weight"] = state[b + "down.weight"]
+        out[f"{p}input_layernorm.weight"] = state[b + "attn_norm.weight"]
+        out[f"{p}post_attention_layernorm.weight"] = state[b + "mlp_norm.weight"]
+    return out
 
 
 def _to_tinygpt(hf: dict[str, torch.Tensor], config: GPTConfig) -> dict[str, Any]:
