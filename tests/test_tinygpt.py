@@ -237,3 +237,17 @@ def test_a_damaged_training_state_cannot_be_resumed(tmp_path: Path) -> None:
     (tmp_path / "training_state.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="damaged"):
         load_state(tmp_path)
+
+
+# -- the shipped checkpoint -----------------------------------------------------------
+
+
+def test_the_shipped_tiny_chitchat_model_answers_in_words() -> None:
+    from tests.test_cli import minichat
+
+    result = minichat("ask", "hi, how are you?", "--model", "tiny-chitchat", "--json", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["finish_reason"] == "end_turn"  # it ends its turn by itself
+    words = answer["text"].split()
+    assert 1 <= len(words) <= 60 and sum(w.isascii() for w in words) == len(words)

@@ -49,12 +49,17 @@ def train(
     ] = "fp32",
 ) -> None:
     """Train a TinyGPT chat model from scratch (or --resume one) and save checkpoints."""
+    import importlib.util
     from dataclasses import replace
 
     from minichat.backends.device import resolve_device
     from minichat.tinygpt import recipe
     from minichat.tinygpt.train import TrainConfig
 
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError(
+            "minichat train draws its loss curve with matplotlib: pip install 'minichat[train]'"
+        )
     dtypes = _dtypes()
     if weights_dtype not in dtypes:
         raise InputError(f"--weights-dtype must be fp32 or bf16, not {weights_dtype!r}")

@@ -90,7 +90,7 @@ class History:
 class Progress:
     step: int  # steps done
     loss: float  # training loss of the last step
-    tokens_per_second: float  # over the steps since the last report
+    tokens_per_second: float  # training tokens per second since this run started
     validation_loss: float | None  # measured at this step, if it was an evaluation step
 
 
@@ -208,21 +208,26 @@ class Trainer:
     def validation_loss(self) -> float | None:
         return self.history.validation[-1][1] if self.history.validation else None
 
+    def train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """One optimisation step on one batch; returns its loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, self.config)
+        loss = loss_of(self.model, inputs.to(self.device), targets.to(self.device), self.amp)
+        loss.backward()  # type: ignore[no-untyped-call]
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return loss.item()
+
     def run(self, report: Callable[[Progress], None] = lambda progress: None) -> None:
         """Train until ``config.steps`` or ``stop``; a checkpoint is saved either way."""
         config, tokens, started = self.config, 0, time.perf_counter()
         losses: list[float] = []
         while self.step < config.steps and not self.stop.is_set():
             inputs, targets = self.sample(self.generator)
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(self.step, config)
-            loss = loss_of(self.model, inputs.to(self.device), targets.to(self.device), self.amp)
-            loss.backward()  # type: ignore[no-untyped-call]
-            nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.step += 1
-            losses.append(loss.item())
+            loss = self.train_step(inputs, targets)
+            losses.append(loss)
             tokens += inputs.numel()
             validation = None
             if self.step % config.eval_every == 0 or self.step == config.steps:
@@ -232,7 +237,7 @@ class Trainer:
                 self.history.train.append((self.step, sum(losses) / len(losses)))
                 losses = []
             elapsed = time.perf_counter() - started
-            report(Progress(self.step, loss.item(), tokens / max(elapsed, 1e-9), validation))
+            report(Progress(self.step, loss, tokens / max(elapsed, 1e-9), validation))
             if self.step % config.save_every == 0 and self.step < config.steps:
                 self.save(self)
         if losses:
