@@ -136,3 +136,8 @@ def list_models() -> list[ModelInfo]:
             True,
         ),
     ]
+
+
+def completion_names() -> list[str]:
+    """Model names as a user types them: whole names, and prefixes (``hf:``) for the rest."""
+    return [m.name.split(":")[0] + ":" if ":" in m.name else m.name for m in list_models()]

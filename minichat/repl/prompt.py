@@ -22,11 +22,11 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
+from minichat.backends.registry import completion_names
 from minichat.paths import data_dir
 from minichat.repl.commands import BY_NAME, COMMANDS, PARAMETER_NAMES
 from minichat.repl.session import ChatSession
 
-MODEL_NAMES = ("smollm2", "echo", "hf:")
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama
 STOP_ACTIONS = ("add ", "clear")
 
@@ -56,12 +56,15 @@ class SlashCompleter(Completer):
             yield from self.paths.get_completions(Document(arg, len(arg)), event)
             return
         word = arg.split(" ")[-1]
-        choices: Iterable[str] = {
-            "params": [f"{key}=" for key in PARAMETER_NAMES],
-            "models": MODEL_NAMES,
-            "commands": [c.name for c in COMMANDS],
-            "stop": STOP_ACTIONS,
-        }.get(kind, [])
+        choices: Iterable[str] = (
+            completion_names()
+            if kind == "models"
+            else {
+                "params": [f"{key}=" for key in PARAMETER_NAMES],
+                "commands": [c.name for c in COMMANDS],
+                "stop": STOP_ACTIONS,
+            }.get(kind, [])
+        )
         for choice in choices:
             if choice.startswith(word):
                 yield Completion(choice, -len(word))
