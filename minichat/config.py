@@ -119,3 +119,15 @@ def _check_float(
 def _did_you_mean(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def fitting_reply_limit(config: GenerationConfig, context_length: int) -> GenerationConfig:
+    """``config`` with the default reply limit cut to half of a short context, so that a
+    model with a small window (TinyGPT's 256 tokens) still has room for the prompt. Only
+    for a limit left at its default: one the user chose is never changed."""
+    limit = min(GenerationConfig.max_new_tokens, max(1, context_length // 2))
+    return (
+        dataclasses.replace(config, max_new_tokens=limit)
+        if limit != config.max_new_tokens
+        else config
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from minichat.backends.device import check_device_name, check_dtype_name
 from minichat.backends.registry import DEFAULT_MODEL
-from minichat.config import FIELD_NAMES, GenerationConfig, coerce
+from minichat.config import FIELD_NAMES, GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
 from minichat.paths import config_dir
 
@@ -48,6 +48,12 @@ class Settings:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
     config_file: Path | None = None
+
+    def generation_for(self, context_length: int) -> GenerationConfig:
+        """The decoding parameters for a model with this context length."""
+        if self.sources.get("max_new_tokens", "default") != "default":
+            return self.generation
+        return fitting_reply_limit(self.generation, context_length)
 
     def value(self, key: str) -> Any:
         if key in MODEL_KEYS:

@@ -394,3 +394,15 @@ def test_the_live_tail_never_outgrows_the_screen() -> None:
     prose = "\n".join(f"line {i}" for i in range(30))
     assert visible_tail(prose, 5).splitlines() == [f"line {i}" for i in range(25, 30)]
     assert visible_tail("short", 5) == "short"
+
+
+def test_the_default_reply_limit_fits_a_short_context() -> None:
+    short = make_session(ScriptedBackend(context_length=256))
+    assert short.config.max_new_tokens == 128  # half the context, not the default 512
+    short.load_model = lambda name: ScriptedBackend(context_length=8192)
+    short.swap_model("long")
+    assert short.config.max_new_tokens == 512
+    chosen = make_session(ScriptedBackend(context_length=8192), max_new_tokens="300")
+    chosen.load_model = lambda name: ScriptedBackend(context_length=1024)
+    chosen.swap_model("short")
+    assert chosen.config.max_new_tokens == 300  # the user's own limit is never changed

@@ -125,7 +125,9 @@ def serve(
     if queue < 0:
         raise MinichatError("--queue must be 0 or more")
     backend, _ = load(settings)
-    server_app = create_app(backend, settings.generation, api_key=api_key, queue_limit=queue)
+    server_app = create_app(
+        backend, settings.generation_for(backend.context_length), api_key=api_key, queue_limit=queue
+    )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
 

@@ -59,12 +59,16 @@ def answer(
         out.flush()
 
     exchange = conversation.exchange(
-        prompt, backend, settings.generation, on_text=None if as_json else write
+        prompt,
+        backend,
+        settings.generation_for(backend.context_length),
+        on_text=None if as_json else write,
     )
     if as_json:
         out.write(json.dumps(to_json(backend, exchange, load_seconds), ensure_ascii=False) + "\n")
     elif not exchange.reply.endswith("\n"):
         out.write("\n")
+    out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
         err.write(stats_line(exchange) + "\n")
     return EXIT_CANCELLED if exchange.cut_off else 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from minichat import transcript
 from minichat.backend import ChatBackend, Stats
-from minichat.config import GenerationConfig
+from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.conversation import Conversation, Exchange
 from minichat.errors import ConfigError, MinichatError
 from minichat.settings import Settings
@@ -45,7 +45,7 @@ class ChatSession:
     def start(cls, backend: ChatBackend, settings: Settings, load_model: LoadModel) -> ChatSession:
         return cls(
             backend=backend,
-            config=settings.generation,
+            config=settings.generation_for(backend.context_length),
             conversation=Conversation(settings.system),
             load_model=load_model,
             sources=dict(settings.sources),
@@ -82,6 +82,8 @@ class ChatSession:
         self.backend.close()
         self.backend = backend
         self.sources["model"] = f"/model {name}"
+        if self.sources.get("max_new_tokens", "default") == "default":
+            self.config = fitting_reply_limit(self.config, backend.context_length)
         self.refresh_context()
 
     def clear(self) -> None:
