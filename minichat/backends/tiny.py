@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from minichat.backends.device import resolve_device
 from minichat.backends.native import NativeBackend, load_native
 from minichat.errors import ModelLoadError, ModelNotFoundError
 
@@ -31,6 +32,10 @@ def load_tiny(folder: Path, *, device: str, dtype: str, model_id: str) -> Native
         raise ModelLoadError(
             f"{folder} is not a complete TinyGPT checkpoint: {', '.join(missing)} missing"
         )
+    if dtype == "auto" and resolve_device(device).type == "cpu":
+        # a model this small is bound by per-token overhead, not memory: fp32 decodes
+        # faster than bf16 here and keeps its speed late in the context (bench/train.py)
+        dtype = "fp32"
     backend = load_native(folder, device=device, dtype=dtype, model_id=model_id, kind=TinyBackend)
     vocabulary = backend.format.tokenizer.get_vocab_size(with_added_tokens=True)
     if vocabulary > backend.token_model.model.config.vocab_size:
