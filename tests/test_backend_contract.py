@@ -15,7 +15,7 @@ MESSAGES = [Message("system", "Be brief."), Message("user", "Tell me about tea p
 
 BACKENDS: dict[str, Callable[[Path], ChatBackend]] = {
     "echo": lambda _: load_backend("echo"),
-    "hf-tiny": lambda folder: load_backend(f"hf:{folder}", device="cpu", dtype="fp32"),
+    "hf-tiny": lambda folder: load_backend(f"hf:{folder}", device="cpu", dtype="fp32", engine="hf"),
     "native-tiny": lambda folder: load_native(folder, device="cpu", dtype="fp32"),
 }
 
@@ -32,7 +32,9 @@ def backend(request: pytest.FixtureRequest, tiny_model_dir: Path) -> Iterator[Ch
         from minichat.backends.remote import OpenAIBackend
         from tests.test_server import serving
 
-        with serving(load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32")) as url:
+        with serving(
+            load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32", engine="hf")
+        ) as url:
             remote = OpenAIBackend(f"hf:{tiny_model_dir}", url)
             yield remote
             remote.close()
@@ -111,7 +113,9 @@ def test_fallback_template_and_system_merge(tiny_model_dir: Path, tmp_path: Path
     from minichat.backends.hf import HFBackend
     from tests.conftest import build_byte_tokenizer
 
-    model = load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32").token_model.model
+    model = load_backend(
+        f"hf:{tiny_model_dir}", device="cpu", dtype="fp32", engine="hf"
+    ).token_model.model
     plain = HFBackend(model, build_byte_tokenizer(chat_template=None), "plain")
     text = plain.tokenizer.decode(plain.encode(MESSAGES))
     assert text == "Be brief.\n\nUser: Tell me about tea please\nAssistant:"

@@ -55,7 +55,7 @@ def test_logits_match_transformers(tiny_model_dir: Path, hf_model, dtype: torch.
 def test_greedy_reply_matches_the_transformers_backend(tiny_model_dir: Path) -> None:
     config = GenerationConfig(temperature=0, max_new_tokens=40, repetition_penalty=1.0)
     native = load_native(tiny_model_dir, device="cpu", dtype="fp32")
-    hf = load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32")
+    hf = load_backend(f"hf:{tiny_model_dir}", device="cpu", dtype="fp32", engine="hf")
     for messages in CONVERSATIONS:
         a, b = native.stream(messages, config), hf.stream(messages, config)
         assert "".join(a) == "".join(b)

@@ -196,7 +196,7 @@ def test_save_then_load_gives_identical_outputs(trained_checkpoint: tuple[Path, 
 def test_the_checkpoint_loads_in_transformers_too(trained_checkpoint: tuple[Path, Trainer]) -> None:
     folder = trained_checkpoint[0]
     tiny = load_backend(f"tiny:{folder}", device="cpu", dtype="fp32")
-    hf = load_backend(f"hf:{folder}", device="cpu", dtype="fp32")
+    hf = load_backend(f"hf:{folder}", device="cpu", dtype="fp32", engine="hf")
     messages = [Message("user", "what is 4 plus 1?")]
     config = GenerationConfig(temperature=0, max_new_tokens=12)
     assert tiny.count_tokens(messages) == hf.count_tokens(messages)

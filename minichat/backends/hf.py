@@ -89,7 +89,7 @@ def load_hf(
     """Load a model folder, a ``.gguf`` file or a hub id onto ``device`` in ``dtype``."""
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
-    folder = _local_folder(source)
+    folder = local_folder(source)
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging
 
@@ -134,7 +134,7 @@ def _load_tokenizer(folder: Path | None, source: str) -> Any:
     return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
-def _local_folder(source: str) -> Path | None:
+def local_folder(source: str) -> Path | None:
     """The folder to load from, or None for a hub id; GGUF files are converted."""
     path = Path(source).expanduser()
     if path.suffix == ".gguf":

@@ -9,6 +9,7 @@ transformers import entirely.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -19,9 +20,12 @@ from minichat.backend import Message
 from minichat.backends.chat_format import ChatFormat
 from minichat.backends.device import resolve_device, resolve_dtype
 from minichat.backends.local import LocalBackend
-from minichat.errors import ModelLoadError
-from minichat.tinygpt.model import KVCache, TinyGPT
-from minichat.tinygpt.weights import llama_config, load_llama
+from minichat.errors import ConfigError, ModelLoadError
+from minichat.files import replacing
+from minichat.paths import cache_dir
+from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
+from minichat.tinygpt.quant import Quant, quantize
+from minichat.tinygpt.weights import empty_model, llama_config, load_llama, load_llama_fp32
 
 
 class NativeTokenModel:
@@ -75,17 +79,64 @@ def load_native(
     dtype: str = "auto",
     model_id: str | None = None,
     kind: type[NativeBackend] = NativeBackend,
+    quant: Quant = "none",
 ) -> NativeBackend:
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
+    if quant != "none":
+        check_quant(quant, target, dtype)
     config = llama_config(folder)
     if config is None:
         raise ModelLoadError(f"{folder} is not a Llama-family model the native path can run")
     try:
-        model = load_llama(folder, config, torch_dtype, target)
+        if quant == "none":
+            model = load_llama(folder, config, torch_dtype, target)
+        else:
+            model = load_quantized(folder, config, quant)
         chat_format = ChatFormat(folder)
     except Exception as error:  # safetensors, json and tokenizers each raise their own kinds
         raise ModelLoadError(
             f"cannot load the model in {folder} (corrupt or incomplete?): {error}"
         ) from error
     return kind(model, chat_format, model_id or str(folder))
+
+
+def check_quant(quant: Quant, device: torch.device, dtype: str) -> None:
+    if device.type != "cpu":
+        raise ConfigError(
+            f"--quant {quant} runs on the CPU only; on {device.type} use --quant none"
+        )
+    if dtype not in ("auto", "bf16"):
+        raise ConfigError(
+            f"--quant {quant} computes in bf16; leave --dtype at auto or use --quant none"
+        )
+
+
+def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
+    """TinyGPT with quantized matrices (bf16 elsewhere), from the cache when it has them.
+
+    The cache is keyed by the weights' path, size and time, the format and the torch
+    version (the int4 layout is the kernel's own); it is written atomically.
+    """
+    from safetensors.torch import load_file, save_file
+
+    cached = quantized_path(folder, quant)
+    if cached.is_file():
+        model = empty_model(config)
+        quantize(model, quant, empty=True)
+        model.load_state_dict(load_file(str(cached)), strict=True, assign=True)
+        return model.eval()
+    model = load_llama_fp32(folder, config)  # quantize from the stored values, not bf16
+    quantize(model, quant)
+    model = model.to(torch.bfloat16).eval()
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    with replacing(cached) as temporary:
+        save_file(state, str(temporary))
+    return model
+
+
+def quantized_path(folder: Path, quant: Quant) -> Path:
+    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.glob("*.safetensors")]
+    key = f"{folder.resolve()}:{stats}:{quant}:{torch.__version__}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_dir() / "quantized" / f"{folder.name}-{quant}-{digest}.safetensors"

