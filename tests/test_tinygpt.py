@@ -245,7 +245,7 @@ def test_a_damaged_training_state_cannot_be_resumed(tmp_path: Path) -> None:
 def test_the_shipped_tiny_chitchat_model_answers_in_words() -> None:
     from tests.test_cli import minichat
 
-    result = minichat("ask", "hi, how are you?", "--model", "tiny-chitchat", "--json", "--seed", "1")
+    result = minichat("ask", "hi, how are you?", "-m", "tiny-chitchat", "--json", "--seed", "1")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["finish_reason"] == "end_turn"  # it ends its turn by itself
