@@ -261,6 +261,7 @@ def test_parameters_go_through_generation_config(scripted: ScriptedBackend) -> N
     assert chat.set_parameter("top_k", 40.0) == (40, "top_k = 40")  # a slider's float
     assert chat.set_parameter("seed", 7) == (7, "seed = 7")
     assert chat.set_parameter("seed", None) == (None, "seed = None")  # an empty box: random
+    assert chat.set_parameter("temperature", None) == (0.3, "")  # elsewhere: no change
     value, notice = chat.set_parameter("top_p", 0)
     assert (value, notice) == (0.9, "error: top_p must be in (0, 1], got 0")
     value, notice = chat.set_parameter("max_new_tokens", 4096)

@@ -134,6 +134,9 @@ def build(chat: WebChat) -> gr.Blocks:
             return run
 
         def swap(name: str) -> tuple[Any, ...]:
+            if name.strip() == chat.session.backend.model_id:
+                # the dropdown reports a pick again when it loses focus: keep the page as it is
+                return tuple(gr.skip() for _ in [*shown, *controls])
             view = chat.swap_model(name)
             return (*show(view), *fill(chat.controls()))
 

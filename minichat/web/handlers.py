@@ -248,7 +248,9 @@ class WebChat:
         the new one is refused) and a notice saying which."""
         if field not in FIELD_NAMES or field == "stop":
             raise ValueError(f"no control sets {field!r}")  # a wiring bug, not a user error
-        if field == "seed" and value in (None, ""):
+        if value is None and field != "seed":  # a box left empty: nothing to change
+            return self.session.config.to_dict()[field], ""
+        if field == "seed" and value == "":
             value = None  # an empty seed box: random sampling
         elif field in INT_FIELDS and isinstance(value, float) and value.is_integer():
             value = int(value)  # number boxes and sliders hand over floats
