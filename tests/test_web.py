@@ -7,6 +7,7 @@ Stop and "busy" are checked at exact points of a reply rather than by timing.
 from __future__ import annotations
 
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -336,3 +337,13 @@ def test_web_flags() -> None:
     assert result.returncode == 0
     for flag in ("--host", "--port", "--share", "--model", "--temperature", "--stop"):
         assert flag in result.stdout
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    pytest.importorskip("gradio")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = minichat("web", "--model", "echo", "--port", str(port))
+    assert_one_error_line(result, f"cannot serve on 127.0.0.1:{port}: the port is in use")

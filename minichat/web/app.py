@@ -181,9 +181,10 @@ def serve(chat: WebChat, *, host: str, port: int, share: bool) -> None:
             css=CSS,
             footer_links=[],
         )
-    except OSError as error:  # the port is taken, or the address is not this machine's
+    except OSError as error:  # gradio's own words name its settings, not our flags
         raise MinichatError(
-            f"cannot serve on {host}:{port} ({error}); try another --port"
+            f"cannot serve on {host}:{port}: the port is in use or the address is not this "
+            "machine's; pick another --port or --host"
         ) from error
     where = local_url + (f" and {share_url}" if share_url else "")
     print(
