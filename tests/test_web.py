@@ -30,7 +30,7 @@ from minichat.repl.session import ChatSession
 from minichat.settings import load_settings
 from minichat.web.handlers import BUSY, View, WebChat, stop_lines
 from tests.conftest import ScriptedBackend
-from tests.test_cli import assert_one_error_line, minichat
+from tests.test_cli import assert_one_error_line, imported, minichat
 
 
 class Fed(ChatBackend):
@@ -322,14 +322,9 @@ def test_without_gradio_web_says_what_to_install() -> None:
 
 
 def test_help_imports_neither_gradio_nor_torch() -> None:
-    code = (
-        "import sys\nfrom minichat.cli.app import main\nsys.argv = ['minichat', '--help']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('gradio' in sys.modules, 'torch' in sys.modules)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "web" in result.stdout
-    assert result.stdout.strip().endswith("False False"), result.stderr
+    printed, loaded = imported("--help", modules=("gradio", "torch"))
+    assert "web" in printed
+    assert loaded == {"gradio": False, "torch": False}
 
 
 def test_web_flags() -> None:

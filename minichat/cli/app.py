@@ -36,6 +36,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object wi
 VerboseFlag = Annotated[
     bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
 ]
+HostOption = Annotated[str, typer.Option(help="address to listen on")]
+PortOption = Annotated[int, typer.Option(help="port to listen on")]
 
 
 def load(settings: Settings) -> tuple[ChatBackend, float]:
@@ -105,8 +107,8 @@ def chat(
 @app.command()
 @with_settings
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     queue: Annotated[
         int, typer.Option(metavar="N", help="requests that may wait; more get 503")
     ] = 16,
@@ -137,8 +139,8 @@ def serve(
 @app.command()
 @with_settings
 def web(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 7860,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 7860,
     share: Annotated[
         bool, typer.Option("--share", help="also publish a public gradio.live link")
     ] = False,
