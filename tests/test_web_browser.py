@@ -3,7 +3,8 @@
 A real `minichat web --model echo` subprocess on a loopback port, Debian's
 chromium through its chromedriver (Selenium is pointed at both, so nothing is
 downloaded): send a message, change the temperature, reload, try a model that
-does not exist, swap to the default model, and watch its reply stream in.
+does not exist, swap to the default model, watch its reply stream in, then
+Stop, Undo, Retry and Clear.
 Set MINICHAT_WEB_SCREENSHOT=docs/web.png to refresh the README's screenshot.
 """
 
@@ -100,6 +101,7 @@ def browser() -> Iterator[object]:
 
 
 def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -112,8 +114,13 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
         return str(page.find_element(By.ID, element_id).text)
 
     def wait_until(what: str, check: Callable[[], object], timeout: float = 30) -> None:
-        try:
-            WebDriverWait(page, timeout, poll_frequency=0.1).until(lambda _: check())
+        try:  # an element the page redraws between two looks is looked at again
+            WebDriverWait(
+                page,
+                timeout,
+                poll_frequency=0.1,
+                ignored_exceptions=[StaleElementReferenceException],
+            ).until(lambda _: check())
         except Exception:
             page.save_screenshot(str(tmp_path / "failed.png"))
             raise AssertionError(
@@ -191,3 +198,17 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
     page.save_screenshot(str(tmp_path / "web.png"))
     if shot:
         page.save_screenshot(shot)
+
+    # Stop keeps what came, marked; Undo takes the exchange away; Retry asks again; Clear
+    send("Tell me a long story about a brave little dragon.")
+    wait_until("a long reply under way", lambda: len(replies()) == 3 and len(replies()[2]) > 20)
+    page.find_element(By.ID, "stop-reply").click()
+    wait_until("the reply stopped", lambda: "cut off" in text("status"), timeout=WAIT)
+    assert replies()[-1].endswith("[cut off]")
+    page.find_element(By.ID, "undo").click()
+    wait_until("the undo", lambda: len(replies()) == 2)
+    page.find_element(By.ID, "retry").click()
+    wait_until("the retried answer", lambda: "tokens/s" in text("status"), timeout=WAIT)
+    assert len(replies()) == 2 and "Paris" in replies()[-1]
+    page.find_element(By.ID, "clear").click()
+    wait_until("the cleared chat", lambda: replies() == [] and "new conversation" in text("notice"))
