@@ -146,7 +146,8 @@ def test_one_action_at_a_time(fed: Fed) -> None:
     chat = web(fed)
     views = chat.send("first")
     next(views)
-    assert last(chat.send("second")).notice == BUSY
+    refused = last(chat.send("second"))
+    assert refused.notice == BUSY and refused.draft == "second"
     assert chat.undo().notice == BUSY
     assert chat.clear().notice == BUSY
     assert chat.swap_model("echo").notice == BUSY

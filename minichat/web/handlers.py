@@ -156,8 +156,8 @@ class WebChat:
         which the conversation already treats as Ctrl+C: the reply ends and is kept.
         """
         with self._hold() as held:
-            if not held:
-                yield self.view(BUSY)
+            if not held:  # the message stays in the box, to be sent when the chat is free
+                yield View(self.messages(), self.status(), BUSY, draft)
                 return
             self._stop.clear()
             pieces: queue.Queue[str | None] = queue.Queue()
