@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chat test test-fast lint bench clean
+.PHONY: setup browser chat test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -19,10 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The browser test drives Debian's chromium and chromedriver (no browser is downloaded at
+# run time); installed here when missing and we are root, as in CI.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	else echo "no chromium: the browser test is skipped (fails under CI); apt-get install chromium chromium-driver"; fi
+
 chat: setup
 	$(BIN)/minichat chat
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 test-fast: setup

@@ -154,14 +154,24 @@ def test_chat_loop_keeps_the_conversation() -> None:
     assert "You said: hello\n" in result.stdout and "You said: second line\n" in result.stdout
 
 
-def test_echo_path_never_imports_torch() -> None:
+def imported(*argv: str, modules: tuple[str, ...]) -> tuple[str, dict[str, bool]]:
+    """Run ``minichat ARGV`` in a fresh interpreter: what it printed, and which of
+    ``modules`` it imported."""
     code = (
-        "import sys\nfrom minichat.cli.app import main\n"
-        "sys.argv = ['minichat', 'ask', 'hi', '-m', 'echo']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+        f"import sys\nfrom minichat.cli.app import main\nsys.argv = {['minichat', *argv]!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(*(name in sys.modules for name in {modules!r}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip().endswith("False"), result.stderr
+    *printed, last = result.stdout.strip().splitlines() or [""]
+    words = last.split()
+    assert len(words) == len(modules) and set(words) <= {"True", "False"}, result.stderr
+    return "\n".join(printed), dict(zip(modules, (w == "True" for w in words), strict=True))
+
+
+def test_echo_path_never_imports_torch() -> None:
+    _, loaded = imported("ask", "hi", "-m", "echo", modules=("torch",))
+    assert loaded == {"torch": False}
 
 
 def test_corrupt_model_weights_are_one_line(tiny_model_dir: Path, tmp_path: Path) -> None:

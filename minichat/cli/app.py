@@ -1,7 +1,8 @@
 """The ``minichat`` command and its subcommands.
 
 ``minichat`` alone chats when stdin is a terminal and answers stdin otherwise;
-``ask`` answers one prompt; ``chat`` opens the chat loop; ``models`` and
+``ask`` answers one prompt; ``chat`` opens the chat loop; ``serve`` and ``web``
+put a model behind an HTTP API and a browser page; ``models`` and
 ``config`` show what is available and what is in effect. User errors print one
 line on stderr and exit 1; a bad flag is Click's usage error (exit 2).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -34,19 +36,23 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object wi
 VerboseFlag = Annotated[
     bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
 ]
+HostOption = Annotated[str, typer.Option(help="address to listen on")]
+PortOption = Annotated[int, typer.Option(help="port to listen on")]
 
 
 def load(settings: Settings) -> tuple[ChatBackend, float]:
+    start = time.perf_counter()
+    backend = loader(settings)(settings.model)
+    return backend, time.perf_counter() - start
+
+
+def loader(settings: Settings) -> Callable[[str], ChatBackend]:
+    """Load a model by name on the device, dtype and key the settings give."""
     from minichat.backends.registry import load_backend
 
-    start = time.perf_counter()
-    backend = load_backend(
-        settings.model,
-        device=settings.device,
-        dtype=settings.dtype,
-        api_key=settings.openai_api_key,
+    return lambda name: load_backend(
+        name, device=settings.device, dtype=settings.dtype, api_key=settings.openai_api_key
     )
-    return backend, time.perf_counter() - start
 
 
 @app.callback(invoke_without_command=True)
@@ -101,8 +107,8 @@ def chat(
 @app.command()
 @with_settings
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     queue: Annotated[
         int, typer.Option(metavar="N", help="requests that may wait; more get 503")
     ] = 16,
@@ -130,6 +136,30 @@ def serve(
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@with_settings
+def web(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 7860,
+    share: Annotated[
+        bool, typer.Option("--share", help="also publish a public gradio.live link")
+    ] = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Chat in the browser: a local web page over the same models and settings."""
+    from minichat.web import require_gradio
+
+    require_gradio()  # before a model loads for nothing
+    from minichat.repl.session import ChatSession
+    from minichat.web.app import serve
+    from minichat.web.handlers import WebChat
+
+    backend, _ = load(settings)
+    session = ChatSession.start(backend, settings, load_model=loader(settings))
+    serve(WebChat(session), host=host, port=port, share=share)
 
 
 @app.command()
@@ -192,7 +222,6 @@ def _chat(
     from rich.console import Console
 
     from minichat import transcript
-    from minichat.backends.registry import load_backend
     from minichat.repl.loop import Repl, line_reader
     from minichat.repl.session import ChatSession
 
@@ -207,13 +236,7 @@ def _chat(
             backend, _ = load(settings)
     else:
         backend, _ = load(settings)
-    session = ChatSession.start(
-        backend,
-        settings,
-        load_model=lambda name: load_backend(
-            name, device=settings.device, dtype=settings.dtype, api_key=settings.openai_api_key
-        ),
-    )
+    session = ChatSession.start(backend, settings, load_model=loader(settings))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
         session,

@@ -1,0 +1,195 @@
+"""The page: a Gradio Blocks layout, each control wired to one ``WebChat`` handler.
+
+Only layout and wiring live here; what a control does lives in ``handlers``.
+Parameter controls apply on release (a slider let go, a box left), not on every
+keystroke, so a half-typed number is never refused. ``page.load`` fills every
+control from the session, so a reloaded tab shows the chat as it is.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gradio as gr
+
+from minichat.errors import MinichatError
+from minichat.web.handlers import Controls, View, WebChat
+
+CSS = """
+#status { font-size: 0.85em; opacity: 0.75; }
+#notice p { margin: 0; color: var(--color-accent); }
+"""
+
+# parameter controls: field -> (label, minimum, maximum, step); max_new_tokens is sized
+# to the model's context
+SLIDERS: dict[str, tuple[str, float, float, float]] = {
+    "temperature": ("Temperature (0 = greedy)", 0.0, 5.0, 0.05),
+    "top_p": ("Top-p", 0.01, 1.0, 0.01),
+    "top_k": ("Top-k (0 = all)", 0, 200, 1),
+    "max_new_tokens": ("Max new tokens", 1, 4096, 1),
+    "repetition_penalty": ("Repetition penalty (1 = off)", 0.5, 2.0, 0.05),
+}
+
+
+def build(chat: WebChat) -> gr.Blocks:
+    """The page over ``chat``; every tab that opens it shows the same chat."""
+    start = chat.controls()
+    page = gr.Blocks(title="minichat", analytics_enabled=False)
+    with page:
+        with gr.Row():
+            with gr.Column(scale=3):
+                conversation = gr.Chatbot(
+                    label="minichat",
+                    elem_id="chat",
+                    height=460,
+                    feedback_options=None,
+                    buttons=["copy"],
+                )
+                status = gr.Markdown(elem_id="status")
+                notice = gr.Markdown(elem_id="notice")
+                with gr.Row():
+                    message = gr.Textbox(
+                        show_label=False,
+                        placeholder="Message (Enter sends, Shift+Enter adds a line)",
+                        elem_id="message",
+                        scale=5,
+                        lines=1,
+                        max_lines=8,
+                        autofocus=True,
+                    )
+                    send = gr.Button("Send", variant="primary", elem_id="send", scale=1)
+                with gr.Row():
+                    stop = gr.Button("Stop", elem_id="stop-reply", size="sm")
+                    retry = gr.Button("Retry", elem_id="retry", size="sm")
+                    undo = gr.Button("Undo", elem_id="undo", size="sm")
+                    clear = gr.Button("Clear", elem_id="clear", size="sm")
+            with gr.Column(scale=1, min_width=260):
+                model = gr.Dropdown(
+                    choices=start.models,
+                    value=start.model,
+                    label="Model (pick one, or type hf:PATH, tiny:PATH, openai:MODEL@URL)",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="model",
+                )
+                system = gr.Textbox(
+                    label="System prompt",
+                    placeholder="none: the model's own",
+                    lines=2,
+                    elem_id="system",
+                )
+                sliders = {
+                    field: gr.Slider(
+                        minimum,
+                        maximum,
+                        label=label,
+                        step=step,
+                        elem_id=field,
+                        buttons=[],  # no reset: it would go back to the page's first value
+                    )
+                    for field, (label, minimum, maximum, step) in SLIDERS.items()
+                }
+                seed = gr.Number(
+                    label="Seed (empty: random)", precision=0, minimum=0, elem_id="seed"
+                )
+                stops = gr.Textbox(
+                    label='Stop sequences, one a line ("\\n" in quotes for escapes)',
+                    lines=2,
+                    elem_id="stops",
+                )
+
+        shown = [conversation, status, notice]
+        controls = [model, system, *sliders.values(), seed, stops]
+
+        def show(view: View) -> tuple[Any, ...]:
+            return view.messages, view.status, view.notice
+
+        def load() -> tuple[Any, ...]:
+            return (*show(chat.view()), *fill(chat.controls()))
+
+        def fill(now: Controls) -> tuple[Any, ...]:
+            values = now.config
+            return (
+                gr.Dropdown(choices=now.models, value=now.model),
+                now.system,
+                *(
+                    gr.Slider(
+                        minimum=min(low, values[field]),
+                        maximum=_maximum(field, high, values[field], now.context_length),
+                        value=values[field],
+                    )
+                    for field, (_, low, high, _) in SLIDERS.items()
+                ),
+                values["seed"],
+                now.stop,
+            )
+
+        def streamed(turn: Callable[..., Iterator[View]]) -> Callable[..., Iterator[Any]]:
+            def run(*args: Any) -> Iterator[tuple[Any, ...]]:
+                for view in turn(*args):
+                    yield (*show(view), view.draft)
+
+            return run
+
+        def swap(name: str) -> tuple[Any, ...]:
+            if name.strip() == chat.session.backend.model_id:
+                # the dropdown reports a pick again when it loses focus: keep the page as it is
+                return tuple(gr.skip() for _ in [*shown, *controls])
+            view = chat.swap_model(name)
+            return (*show(view), *fill(chat.controls()))
+
+        def setter(field: str) -> Callable[[Any], tuple[Any, str]]:
+            return lambda value: chat.set_parameter(field, value)
+
+        page.load(load, outputs=[*shown, *controls])
+        for trigger in (message.submit, send.click):
+            trigger(streamed(chat.send), inputs=message, outputs=[*shown, message])
+        retry.click(streamed(chat.retry), outputs=[*shown, message])
+        stop.click(chat.stop, concurrency_limit=None)  # beside the running reply, not after it
+        undo.click(lambda: show(chat.undo()), outputs=shown)
+        for trigger in (clear.click, conversation.clear):  # the chat pane has a bin icon too
+            trigger(lambda: show(chat.clear()), outputs=shown)
+        model.input(swap, inputs=model, outputs=[*shown, *controls])
+        system.blur(lambda text: show(chat.set_system(text)), inputs=system, outputs=shown)
+        for field, slider in sliders.items():
+            slider.release(setter(field), inputs=slider, outputs=[slider, notice])
+        for trigger in (seed.blur, seed.submit):
+            trigger(setter("seed"), inputs=seed, outputs=[seed, notice])
+        stops.blur(chat.set_stop, inputs=stops, outputs=[stops, notice])
+    return page
+
+
+def _maximum(field: str, high: float, value: float, context_length: int) -> float:
+    if field == "max_new_tokens":
+        return max(context_length - 1, 1)  # ChatSession refuses a reply as long as the context
+    return max(high, value)  # a value set by flag beyond the usual range still shows
+
+
+def serve(chat: WebChat, *, host: str, port: int, share: bool) -> None:
+    """Serve the page until Ctrl+C; the address in use is one line on stderr."""
+    page = build(chat)
+    try:
+        _, local_url, share_url = page.queue().launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            inbrowser=False,
+            quiet=True,
+            prevent_thread_lock=True,
+            css=CSS,
+            footer_links=[],
+        )
+    except OSError as error:  # gradio's own words name its settings, not our flags
+        raise MinichatError(
+            f"cannot serve on {host}:{port}: the port is in use or the address is not this "
+            "machine's; pick another --port or --host"
+        ) from error
+    where = local_url + (f" and {share_url}" if share_url else "")
+    print(
+        f"minichat: {chat.session.backend.describe()} at {where} (Ctrl+C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
+    page.block_thread()
