@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from minichat.backends.device import check_device_name, check_dtype_name
-from minichat.backends.registry import DEFAULT_MODEL
+from minichat.backends.registry import DEFAULT_MODEL, check_engine
 from minichat.config import FIELD_NAMES, GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
 from minichat.paths import config_dir
 
-MODEL_KEYS = ("model", "device", "dtype", "system", "openai_api_key")
+MODEL_KEYS = ("model", "device", "dtype", "engine", "quant", "system", "openai_api_key")
 SECRET_KEYS = ("openai_api_key",)  # shown masked by `minichat config`
 KEYS = (*MODEL_KEYS, *FIELD_NAMES)
 ENV_PREFIX = "MINICHAT_"
@@ -43,6 +43,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
     dtype: str = "auto"
+    engine: str = "auto"  # local path: fast (TinyGPT's code), hf (transformers) or auto
+    quant: str = "auto"  # fast path weights: none, int8, int4; auto: int4 for smollm2 on CPU
     system: str | None = None  # None: the model's own default system prompt, if any
     openai_api_key: str | None = None  # for openai:MODEL@URL; OPENAI_API_KEY also works
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -120,6 +122,10 @@ def _parse(key: str, raw: Any) -> Any:
             return check_device_name(raw)
         if key == "dtype":
             return check_dtype_name(raw)
+        if key == "engine":
+            check_engine(raw, "auto")
+        if key == "quant":
+            check_engine("auto", raw)
         return raw
     if key == "stop" and isinstance(raw, (list, tuple)):
         return tuple(raw)

@@ -124,8 +124,14 @@ def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
     if cached.is_file():
         model = empty_model(config)
         quantize(model, quant, empty=True)
-        model.load_state_dict(load_file(str(cached)), strict=True, assign=True)
-        return model.eval()
+        try:
+            # copies: the kernels need aligned memory, which tensors read at their offsets
+            # in a safetensors file do not always have (a misaligned matrix crashes them)
+            state = {name: tensor.clone() for name, tensor in load_file(str(cached)).items()}
+            model.load_state_dict(state, strict=True, assign=True)
+            return model.eval()
+        except Exception:  # a damaged or foreign cache file: quantize again, replace it
+            cached.unlink(missing_ok=True)
     model = load_llama_fp32(folder, config)  # quantize from the stored values, not bf16
     quantize(model, quant)
     model = model.to(torch.bfloat16).eval()

@@ -125,15 +125,15 @@ class Local:
                 f"the fast engine runs Llama-family models (SmolLM2, TinyLlama, TinyGPT), "
                 f"not the one in {folder}; use --engine hf or auto"
             )
-        dtype = self.dtype
-        if tiny and dtype == "auto" and self._on_cpu():
-            # a model this small is bound by per-token overhead, not memory: fp32 decodes
-            # faster than bf16 here and keeps its speed late in the context (bench/train.py)
-            dtype = "fp32"
         quant = self.quant
         if quant == "auto":
             fits = self._on_cpu() and self.dtype in ("auto", "bf16")
             quant = default_quant if fits else "none"
+        dtype = self.dtype
+        if tiny and dtype == "auto" and quant == "none" and self._on_cpu():
+            # a model this small is bound by per-token overhead, not memory: fp32 decodes
+            # faster than bf16 here and keeps its speed late in the context (bench/train.py)
+            dtype = "fp32"
         return load_native(
             folder,
             device=self.device,

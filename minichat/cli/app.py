@@ -47,11 +47,17 @@ def load(settings: Settings) -> tuple[ChatBackend, float]:
 
 
 def loader(settings: Settings) -> Callable[[str], ChatBackend]:
-    """Load a model by name on the device, dtype and key the settings give."""
+    """Load a model by name with the device, dtype, engine, quantization and key the
+    settings give."""
     from minichat.backends.registry import load_backend
 
     return lambda name: load_backend(
-        name, device=settings.device, dtype=settings.dtype, api_key=settings.openai_api_key
+        name,
+        device=settings.device,
+        dtype=settings.dtype,
+        api_key=settings.openai_api_key,
+        engine=settings.engine,
+        quant=settings.quant,
     )
 
 

@@ -18,7 +18,10 @@ import typer
 from minichat.config import GenerationConfig
 from minichat.settings import load_settings
 
-MODEL_HELP = "model: smollm2 (default), echo, or hf:PATH (folder, .gguf, hub id)"
+MODEL_HELP = (
+    "model: smollm2 (default), tiny-chitchat, tiny:PATH, echo, openai:MODEL@URL, "
+    "or hf:PATH (folder, .gguf, hub id)"
+)
 PANEL = "Model and decoding"
 DEFAULTS = GenerationConfig()
 CONTEXT = "_context"  # Typer passes the click context here when the command has none
@@ -40,6 +43,22 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         str | None,
         typer.Option(
             metavar="NAME", help="auto, fp32, fp16 or bf16 (default auto)", rich_help_panel=PANEL
+        ),
+    ],
+    "engine": Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="fast (minichat's own, Llama-family), hf (transformers) or auto (default)",
+            rich_help_panel=PANEL,
+        ),
+    ],
+    "quant": Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="fast-engine weights: none, int8, int4; auto (default) = int4 for smollm2 on CPU",
+            rich_help_panel=PANEL,
         ),
     ],
     "system": Annotated[

@@ -26,7 +26,7 @@ import torch
 
 from minichat.backend import Message
 from minichat.errors import InputError
-from minichat.tinygpt.tokenizer import CHAT_TEMPLATE, END_OF_TEXT
+from minichat.tinygpt.tokenizer import CHAT_TEMPLATE, END_OF_TEXT, END_OF_TURN, ROLE_TOKENS
 
 CHITCHAT_PACKAGE = "chitchat_dataset"
 CHITCHAT_INSTALL = "pip install chitchat-dataset  (or: pip install 'minichat[train]')"
@@ -126,6 +126,13 @@ def render_chat(chat: Sequence[Message]) -> str:
             messages=[m.to_dict() for m in chat], add_generation_prompt=False
         )
     )
+
+
+def plain_text(document: str) -> str:
+    """A rendered document without the chat markers: one message a line."""
+    for token in (*ROLE_TOKENS.values(), END_OF_TEXT):
+        document = document.replace(token, "")
+    return document.replace(END_OF_TURN, "\n").strip()
 
 
 def encode(documents: Sequence[str], tokenizer: Any) -> torch.Tensor:

@@ -1,0 +1,127 @@
+"""The fast engine's weight formats (int8, int4), their cache, the engine choice, and the
+quality guard on the real default model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from minichat import Message, load_backend
+from minichat.backends import native
+from minichat.errors import ConfigError, ModelLoadError
+from minichat.tinygpt.quality import greedy_agreement, perplexity
+from minichat.tinygpt.quant import GROUP, Int4Linear, Int8Linear
+
+torch.manual_seed(0)
+X = torch.randn(5, 64, dtype=torch.bfloat16)
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.float() - want.float()).norm() / want.float().norm())
+
+
+def test_int8_rows_are_close_to_the_matrix() -> None:
+    weight = torch.randn(48, 64)
+    want = X.float() @ weight.t()
+    assert relative_error(Int8Linear.from_weight(weight)(X), want) < 0.02
+
+
+def test_int4_gives_back_weights_already_on_a_4_bit_grid() -> None:
+    """As Q4_1 stores them: each group of 32 is q * step + low, q in 0..15 with both ends
+    used. Quantizing them again must find the same integers, so only bf16 rounding of
+    the scales is left."""
+    q = torch.randint(0, 16, (48, 64 // GROUP, GROUP)).float()
+    q[..., 0], q[..., 1] = 0, 15
+    step, low = torch.rand(48, 64 // GROUP, 1) / 10, torch.randn(48, 64 // GROUP, 1)
+    weight = (q * step + low).view(48, 64)
+    want = X.float() @ weight.t()
+    assert relative_error(Int4Linear.from_weight(weight)(X), want) < 0.01
+    noisy = torch.randn(48, 64)  # arbitrary weights lose more, as 4 bits must
+    error = relative_error(Int4Linear.from_weight(noisy)(X), X.float() @ noisy.t())
+    assert 0.01 < error < 0.15
+
+
+@pytest.mark.parametrize("quant", ["int8", "int4"])
+def test_quantized_model_is_cached_and_reloads_identically(
+    tiny_checkpoint: Path, quant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
+    first = load_backend(f"tiny:{tiny_checkpoint}", quant=quant)
+    assert native.quantized_path(tiny_checkpoint, quant).is_file()  # type: ignore[arg-type]
+    monkeypatch.setattr(native, "quantize", _refuse_without_empty)
+    again = load_backend(f"tiny:{tiny_checkpoint}", quant=quant)
+    ids = torch.tensor([first.encode([Message("user", "what is 1 plus 2?")])])  # type: ignore[attr-defined]
+    models = [b.token_model.model for b in (first, again)]  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        torch.testing.assert_close(models[0](ids), models[1](ids), atol=0, rtol=0)
+
+
+def _refuse_without_empty(model: torch.nn.Module, quant: str, *, empty: bool = False) -> None:
+    assert empty, "quantized again although the cache had it"
+    from minichat.tinygpt.quant import quantize
+
+    quantize(model, quant, empty=True)  # type: ignore[arg-type]
+
+
+def test_a_damaged_cache_is_quantized_again(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
+    first = load_backend(f"tiny:{tiny_checkpoint}", quant="int8")
+    path = native.quantized_path(tiny_checkpoint, "int8")
+    path.write_bytes(path.read_bytes()[:100])
+    again = load_backend(f"tiny:{tiny_checkpoint}", quant="int8")
+    assert path.stat().st_size > 100  # written anew
+    ids = torch.tensor([[5, 6, 7]])
+    models = [b.token_model.model for b in (first, again)]  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        torch.testing.assert_close(models[0](ids), models[1](ids), atol=0, rtol=0)
+
+
+def test_engine_and_quant_choices(tiny_checkpoint: Path, tiny_model_dir: Path) -> None:
+    assert load_backend(f"tiny:{tiny_checkpoint}", engine="hf").name == "hf"
+    assert load_backend(f"hf:{tiny_model_dir}").name == "native"  # auto: fast where it applies
+    assert load_backend(f"hf:{tiny_model_dir}", engine="hf").name == "hf"
+    with pytest.raises(ConfigError, match="needs the fast engine"):
+        load_backend(f"tiny:{tiny_checkpoint}", engine="hf", quant="int4")
+    with pytest.raises(ConfigError, match="computes in bf16"):
+        load_backend(f"tiny:{tiny_checkpoint}", quant="int4", dtype="fp32")
+    with pytest.raises(ConfigError, match="quant must be one of"):
+        load_backend("echo", quant="int3")
+
+
+def test_the_fast_engine_refuses_other_architectures(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
+    (tmp_path / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="use --engine hf"):
+        load_backend(f"hf:{tmp_path}", engine="fast")
+
+
+# -- the quality guard, on the real default model ---------------------------------------
+
+PROMPTS = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Explain what a CPU does in two sentences.",
+    "Give me three tips for learning to cook.",
+]
+BOUNDS = {"int8": 0.02, "int4": 0.05}  # largest allowed rise in perplexity
+
+
+@pytest.mark.slow
+def test_quantization_keeps_the_default_models_quality() -> None:
+    from minichat.tinygpt import data
+
+    reference = load_backend("smollm2", quant="none", dtype="fp32")
+    validation = data.build_corpus(data.chitchat_chats(), 0.05, seed=1337).validation[:3]
+    text = "\n\n".join(data.plain_text(document) for document in validation)
+    ids = reference.format.tokenizer.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
+    prompts = [reference.encode([Message("user", p)]) for p in PROMPTS]  # type: ignore[attr-defined]
+    base = perplexity(reference.token_model.model, ids)  # type: ignore[attr-defined]
+    for quant, bound in BOUNDS.items():
+        model = load_backend("smollm2", quant=quant).token_model.model  # type: ignore[attr-defined]
+        assert perplexity(model, ids) <= base * (1 + bound), quant
+        agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
+        assert agreement >= 0.9, (quant, agreement)
