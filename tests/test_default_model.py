@@ -33,9 +33,11 @@ def smollm2(cache_dir: Path) -> ChatBackend:
     return load_backend("smollm2", device="cpu")
 
 
-def test_capital_of_france(smollm2: ChatBackend) -> None:
-    exchange = Conversation().exchange("What is the capital of France?", smollm2, GREEDY)
-    assert "Paris" in exchange.reply
+def test_capital_of_germany(smollm2: ChatBackend) -> None:
+    # not France: there even the fp32 model ranks "The" (15.2%) barely above "L" (14.0%)
+    # as the first token, and int4 weights tie them (bench/fast.py's guard has the rest)
+    exchange = Conversation().exchange("What is the capital of Germany?", smollm2, GREEDY)
+    assert "Berlin" in exchange.reply
     assert exchange.finish_reason == "end_turn"
 
 
@@ -72,20 +74,21 @@ def test_second_load_reuses_the_converted_cache(
     converted = gguf.converted_path(smollm2_gguf())
     assert converted.parent.parent == cache_dir and (converted / "model.safetensors").is_file()
     again = load_backend("smollm2", device="cpu", dtype="fp32")
-    assert "Paris" in Conversation().exchange("What is the capital of France?", again, GREEDY).reply
+    exchange = Conversation().exchange("What is the capital of Germany?", again, GREEDY)
+    assert "Berlin" in exchange.reply
 
 
 def test_piped_one_shot_answers(cache_dir: Path, smollm2: ChatBackend) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "minichat", "--temperature", "0"],
-        input="What is the capital of France?",
+        input="What is the capital of Germany?",
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
     )
     assert result.returncode == 0, result.stderr
-    assert "Paris" in result.stdout
+    assert "Berlin" in result.stdout
     assert "converting" not in result.stderr  # the module's first load already converted
 
 
@@ -100,7 +103,7 @@ def test_native_path_matches_transformers_on_the_real_model(
     native = load_backend("smollm2", device="cpu", dtype="fp32")
     reference = load_hf(str(folder), device="cpu", dtype="fp32")
     config = GREEDY.with_values(max_new_tokens=48, repetition_penalty=1.0)
-    for question in ["What is the capital of France?", "Write a haiku about tea."]:
+    for question in ["What is the capital of Germany?", "Write a haiku about tea."]:
         messages = [Message("user", question)]
         assert native.count_tokens(messages) == reference.count_tokens(messages)
         assert "".join(native.stream(messages, config)) == "".join(

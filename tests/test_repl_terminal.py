@@ -64,8 +64,8 @@ def test_question_temp_model_swap_and_exit() -> None:
     try:
         term.wait_for(r"/help for commands")
         term.wait_for(r"smollm2 │ temp 0 top_p 0.9 top_k 50 max 512 │ context 0/8192 tokens")
-        term.type("What is the capital of France?")
-        term.wait_for(r"Paris.*\n>>>")
+        term.type("What is the capital of Germany?")
+        term.wait_for(r"Berlin.*\n>>>")
         term.wait_for(r"context [1-9]\d*/8192 tokens")  # the toolbar counts the turn
         term.type("/temp 0")
         term.wait_for(r"temperature = 0\.0")

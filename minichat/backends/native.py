@@ -24,7 +24,7 @@ from minichat.errors import ConfigError, ModelLoadError
 from minichat.files import replacing
 from minichat.paths import cache_dir
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
-from minichat.tinygpt.quant import Quant, quantize
+from minichat.tinygpt.quant import FORMAT, Quant, quantize
 from minichat.tinygpt.weights import empty_model, llama_config, load_llama, load_llama_fp32
 
 
@@ -143,6 +143,6 @@ def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
 
 def quantized_path(folder: Path, quant: Quant) -> Path:
     stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.glob("*.safetensors")]
-    key = f"{folder.resolve()}:{stats}:{quant}:{torch.__version__}"
+    key = f"{folder.resolve()}:{stats}:{quant}:{FORMAT}:{torch.__version__}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / "quantized" / f"{folder.name}-{quant}-{digest}.safetensors"

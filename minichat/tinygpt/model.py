@@ -68,6 +68,18 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+def attend_one(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Attention of one new token over the cache, as three small products: the query
+    heads that share a key/value head are stacked as rows of one matrix, so grouped-query
+    attention needs no copies. At decoding sizes this costs a fraction of the general
+    ``scaled_dot_product_attention`` kernel (``bench/fast.py``)."""
+    batch, heads, _, dim = q.shape
+    groups = q.reshape(batch, k.shape[1], heads // k.shape[1], dim) * dim**-0.5
+    scores = groups @ k.transpose(-1, -2)
+    weights = torch.softmax(scores, dim=-1)
+    return (weights @ v).reshape(batch, heads, 1, dim)
+
+
 class Block(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -103,14 +115,13 @@ class Block(nn.Module):
     ) -> torch.Tensor:
         c = self.config
         batch, steps, _ = x.shape
-        q, k, v = self.qkv(x).split(
-            [c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim, c.n_kv_heads * c.head_dim], dim=-1
-        )
-        q = q.view(batch, steps, c.n_heads, c.head_dim).transpose(1, 2)
-        k = k.view(batch, steps, c.n_kv_heads, c.head_dim).transpose(1, 2)
-        v = v.view(batch, steps, c.n_kv_heads, c.head_dim).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        qkv = self.qkv(x).view(batch, steps, c.n_heads + 2 * c.n_kv_heads, c.head_dim)
+        # queries and keys are rotated together: half the element-wise operations
+        qk = qkv[:, :, : c.n_heads + c.n_kv_heads]
+        qk = qk * cos + rotate_half(qk) * sin
+        q = qk[:, :, : c.n_heads].transpose(1, 2)
+        k = qk[:, :, c.n_heads :].transpose(1, 2)
+        v = qkv[:, :, c.n_heads + c.n_kv_heads :].transpose(1, 2)
         start = 0
         if cache is not None:
             start = cache.length
@@ -118,14 +129,15 @@ class Block(nn.Module):
             cache.values[layer, :, :, start : start + steps] = v
             k = cache.keys[layer, :, :, : start + steps]
             v = cache.values[layer, :, :, : start + steps]
+        q = q.to(k.dtype)  # the cache may hold fp32 for a bf16 model (see new_cache)
         if steps == 1:  # one new token sees every cached position: no mask needed
-            y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+            y = attend_one(q, k, v)
         elif start == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         else:  # several new tokens after a cached prefix: causal within, all of the prefix
             mask = torch.ones(steps, start + steps, dtype=torch.bool, device=x.device).tril(start)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
-        out: torch.Tensor = self.out(y.transpose(1, 2).reshape(batch, steps, -1))
+        out: torch.Tensor = self.out(y.transpose(1, 2).reshape(batch, steps, -1).to(x.dtype))
         return out
 
 
@@ -160,8 +172,9 @@ class TinyGPT(nn.Module):
         if start + steps > self.config.context_length:
             raise ValueError(f"{start + steps} positions exceed the context length")
         x = self.embed(ids)
-        cos = self.rope_cos[start : start + steps].to(x.dtype)
-        sin = self.rope_sin[start : start + steps].to(x.dtype)
+        # shaped to broadcast over (batch, steps, heads, head_dim)
+        cos = self.rope_cos[start : start + steps, None].to(x.dtype)
+        sin = self.rope_sin[start : start + steps, None].to(x.dtype)
         for layer, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, layer)
         if cache is not None:
@@ -172,8 +185,12 @@ class TinyGPT(nn.Module):
         return logits
 
     def new_cache(self) -> KVCache:
+        """A cache for one sequence. On the CPU it holds fp32 whatever the weights: bf16
+        attention products are slow there and lose precision as the context grows, while
+        fp32 ones run on the fast matrix kernels (``bench/train.py``, ``bench/fast.py``)."""
         weight = self.embed.weight
-        return KVCache(self.config, weight.dtype, weight.device)
+        dtype = torch.float32 if weight.device.type == "cpu" else weight.dtype
+        return KVCache(self.config, dtype, weight.device)
 
 
 class TransposedLinear(nn.Module):
