@@ -25,7 +25,7 @@ def train(
     ] = "chitchat",
     preset: Annotated[str, typer.Option(help="model size: tiny or small")] = "tiny",
     out: Annotated[
-        Path | None, typer.Option(metavar="DIR", help="checkpoint folder [default: tinygpt-PRESET]")
+        Path | None, typer.Option(metavar="DIR", help="checkpoint folder (default: tinygpt-PRESET)")
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(metavar="DIR", help="continue the run saved in DIR")
@@ -38,7 +38,7 @@ def train(
     save_every: Annotated[int | None, typer.Option(help="steps between checkpoints")] = None,
     seed: Annotated[int | None, typer.Option(help="seed for weights, split and batches")] = None,
     context: Annotated[
-        int | None, typer.Option(metavar="N", help="window length [default: the preset's]")
+        int | None, typer.Option(metavar="N", help="window length (default: the preset's)")
     ] = None,
     precision: Annotated[
         str | None, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32")
