@@ -42,11 +42,18 @@ class PromptTooLongError(MinichatError):
     def __init__(self, needed: int, available: int, context_length: int, max_new_tokens: int):
         self.needed = needed
         self.available = available
-        super().__init__(
-            f"the prompt needs {needed} tokens but only {available} fit "
-            f"(context {context_length} minus {max_new_tokens} reserved for the reply); "
-            "shorten the message or lower the reply limit (--max-tokens, /max_tokens)"
-        )
+        if max_new_tokens >= context_length:  # no prompt could fit: the limit is the problem
+            message = (
+                f"the reply limit of {max_new_tokens} tokens leaves no room for a prompt in "
+                f"this model's context of {context_length}; lower it (--max-tokens, /max_tokens)"
+            )
+        else:
+            message = (
+                f"the prompt needs {needed} tokens but only {available} fit "
+                f"(context {context_length} minus {max_new_tokens} reserved for the reply); "
+                "shorten the message or lower the reply limit (--max-tokens, /max_tokens)"
+            )
+        super().__init__(message)
 
 
 class GenerationError(MinichatError):

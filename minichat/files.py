@@ -21,10 +21,11 @@ def replacing(path: Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
     temporary = Path(name)
-    # mkstemp makes the file private (0600); give it the mode a plain open() would
-    os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
     try:
         yield temporary
+        # mkstemp makes the file private (0600), and writers that recreate it may too;
+        # give it the mode a plain open() would
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         with temporary.open("rb+") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)

@@ -75,6 +75,11 @@ def test_stop_and_max_tokens_reach_the_backend() -> None:
         (["ask", "hi", "-m", "echo", "--quant", "int3"], b"", "flag --quant: quant must be one of"),
         (["ask", "hi", "--engine", "hf", "--quant", "int4"], b"", "needs the fast engine"),
         (["ask", "hi", "-m", "tiny:/no/such/run"], b"", "no TinyGPT checkpoint at /no/such/run"),
+        (
+            ["ask", "hi", "-m", "tiny-chitchat", "-n", "400"],
+            b"",
+            "reply limit of 400 tokens leaves no room for a prompt in this model's context of 256",
+        ),
         (["-m", "echo"], b"   \n", "the prompt is empty"),
         (["-m", "echo"], b"caf\xe9\n", "stdin is not UTF-8 text (byte 0xe9 at offset 3)"),
         (["-m", "echo"], b"\x7fELF\x00\x01", "binary data"),

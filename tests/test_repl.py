@@ -366,7 +366,7 @@ def test_a_failed_retry_keeps_the_exchange(scripted: ScriptedBackend) -> None:
     drive(session, f"question{ENTER}/exit{ENTER}")
     session.backend = small  # a backend whose context the question no longer fits
     out = drive(session, f"/retry{ENTER}/exit{ENTER}")
-    assert "error: the prompt needs" in out
+    assert "error: the reply limit of 512 tokens leaves no room" in out
     assert [m.content for m in session.conversation.messages] == ["question", "first reply"]
 
 

@@ -75,5 +75,10 @@ def test_train_refuses_bad_input_in_one_line(chats_file: Path, tmp_path: Path) -
     again = minichat("train", "--data", str(chats_file), "--out", str(out), "--steps", "1")
     assert_one_error_line(again, "already holds a checkpoint")
     assert_one_error_line(minichat("train", "--resume", str(out), "--lr", "1"), "only --steps")
+    for flag, value in (("--preset", "small"), ("--data", "x.txt"), ("--out", "elsewhere")):
+        assert_one_error_line(minichat("train", "--resume", str(out), flag, value), "only --steps")
+    assert_one_error_line(
+        minichat("train", "--resume", str(out), "--steps", "1"), "already at step 1"
+    )
     assert_one_error_line(minichat("train", "--steps", "0"), "steps must be at least 1")
     assert_one_error_line(minichat("train", "--resume", str(tmp_path)), "no training_state.pt")

@@ -37,7 +37,7 @@ VerboseFlag = Annotated[
     bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
 ]
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
-PortOption = Annotated[int, typer.Option(help="port to listen on")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
 
 
 def load(settings: Settings) -> tuple[ChatBackend, float]:

@@ -17,13 +17,15 @@ from minichat.errors import InputError
 
 def train(
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
             metavar="FILE",
-            help="chitchat (the chitchat-dataset package), a .jsonl of chats or text",
+            help="chitchat (the chitchat-dataset package; the default), a .jsonl of chats, or text",
         ),
-    ] = "chitchat",
-    preset: Annotated[str, typer.Option(help="model size: tiny or small")] = "tiny",
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(metavar="NAME", help="model size: tiny (the default) or small")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(metavar="DIR", help="checkpoint folder (default: tinygpt-PRESET)")
     ] = None,
@@ -78,7 +80,7 @@ def train(
         raise InputError(f"--precision must be auto, bf16 or fp32, not {precision!r}")
     target = resolve_device(device)
     if resume is not None:
-        if set(given) - {"steps"} or context is not None:
+        if set(given) - {"steps"} or any(v is not None for v in (context, data, preset, out)):
             raise InputError("--resume continues the saved settings; only --steps may change")
         folder = resume
         trainer = recipe.resume(
@@ -91,10 +93,11 @@ def train(
             config = replace(TrainConfig(), **given)
         except ValueError as error:
             raise InputError(str(error)) from None
+        preset = preset or "tiny"
         folder = out or Path(f"tinygpt-{preset}")
         trainer = recipe.start(
             folder,
-            source=data,
+            source=data or "chitchat",
             preset=preset,
             config=config,
             device=target,

@@ -62,6 +62,11 @@ def resume(
     state = load_state(out)
     config = TrainConfig(**state["train_config"])
     if steps is not None:
+        if steps <= state["step"]:
+            raise InputError(
+                f"the run in {out} is already at step {state['step']}; "
+                "give --steps above that to train on"
+            )
         config = replace(config, steps=steps)
     model = TinyGPT(GPTConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
