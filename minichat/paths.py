@@ -24,3 +24,15 @@ def cache_dir() -> Path:
 
 def data_dir() -> Path:
     return Path(os.environ.get("MINICHAT_DATA_DIR") or platformdirs.user_data_dir(APP))
+
+
+def package_file(package: str, name: str) -> Path | None:
+    """A data file shipped inside an installed package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    for folder in list(spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / name
+        if path.is_file():
+            return path
+    return None

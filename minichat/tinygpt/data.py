@@ -14,7 +14,6 @@ into one stream of token ids that training samples windows from.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import torch
 
 from minichat.backend import Message
 from minichat.errors import InputError
+from minichat.paths import package_file
 from minichat.tinygpt.tokenizer import CHAT_TEMPLATE, END_OF_TEXT, END_OF_TURN, ROLE_TOKENS
 
 CHITCHAT_PACKAGE = "chitchat_dataset"
@@ -56,11 +56,9 @@ def chitchat_chats() -> list[list[Message]]:
 
 
 def _chitchat_file() -> Path:
-    spec = importlib.util.find_spec(CHITCHAT_PACKAGE)
-    for folder in list(spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "dataset.json"
-        if path.is_file():
-            return path
+    path = package_file(CHITCHAT_PACKAGE, "dataset.json")
+    if path is not None:
+        return path
     raise InputError(f"training on chitchat needs its package: {CHITCHAT_INSTALL}")
 
 
