@@ -42,6 +42,7 @@ class Outcome:
     finish_reason: FinishReason
     prompt_tokens: int
     new_tokens: int
+    cached_tokens: int = 0  # prompt tokens whose keys and values came from the KV cache
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class Stats:
     new_tokens: int
     time_to_first_token: float | None  # seconds from the call to the first text
     total_seconds: float
+    cached_tokens: int = 0  # prompt tokens reused from the previous call's KV cache
+
+    @property
+    def prefilled_tokens(self) -> int:
+        """Prompt tokens computed for this reply: those not reused from the cache."""
+        return self.prompt_tokens - self.cached_tokens
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -120,7 +127,10 @@ class Stream(Iterator[str]):
             self._pieces.close()
         if outcome is None or outcome.finish_reason != "cancelled":
             outcome = Outcome(
-                "cancelled", outcome.prompt_tokens if outcome else 0, len(self._parts)
+                "cancelled",
+                outcome.prompt_tokens if outcome else 0,
+                len(self._parts),
+                outcome.cached_tokens if outcome else 0,
             )
         self._finish(outcome)
 
@@ -139,6 +149,7 @@ class Stream(Iterator[str]):
             new_tokens=outcome.new_tokens,
             time_to_first_token=self._first,
             total_seconds=time.perf_counter() - self._start,
+            cached_tokens=outcome.cached_tokens,
         )
 
 

@@ -5,6 +5,12 @@ newest message stays, and the oldest whole turns (a user message with the
 replies that follow it) are dropped first until it fits. What was dropped is
 reported so the interface can tell the user. Nothing is ever cut silently: if
 the newest message alone does not fit, ``PromptTooLongError`` says so.
+
+A chat drops turns in chunks: once one must go, old turns go until the prompt
+takes at most ``REFILL`` of the room, and they stay out on later turns
+(``skip``). Every drop changes the start of the prompt, which costs the whole KV
+cache (``engine.prefix``); in chunks that happens once every few turns instead
+of on every turn once the context is full.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from minichat.backend import Message
 from minichat.errors import PromptTooLongError
 
 CountTokens = Callable[[Sequence[Message]], int]
+REFILL = 0.75  # a chat that must drop turns drops them until the prompt takes this share of the room
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class Fitted:
     prompt_tokens: int  # their exact token count
     dropped_turns: int  # whole turns left out, oldest first
     dropped_messages: int
+    newly_dropped: int = 0  # of those, the turns this call left out (the rest were out already)
 
 
 def ensure_fits(prompt_tokens: int, max_new_tokens: int, context_length: int) -> None:
@@ -48,16 +56,30 @@ def split_turns(messages: Sequence[Message]) -> tuple[list[Message], list[list[M
 
 
 def fit(
-    messages: Sequence[Message], count: CountTokens, context_length: int, max_new_tokens: int
+    messages: Sequence[Message],
+    count: CountTokens,
+    context_length: int,
+    max_new_tokens: int,
+    *,
+    skip: int = 0,
+    refill: float = 1.0,
 ) -> Fitted:
-    """Drop the oldest whole turns until the prompt fits; never the newest turn."""
+    """Drop the oldest whole turns until the prompt fits; never the newest turn.
+
+    The first ``skip`` turns are left out to begin with. When more must go, they go
+    until the prompt takes at most ``refill`` of the room (1.0: the fewest turns)."""
     system, turns = split_turns(messages)
-    tokens = 0
-    for dropped in range(max(len(turns), 1)):
+    room = context_length - max_new_tokens
+    skip = min(skip, max(len(turns) - 1, 0))
+    limit, tokens = room, 0
+    for dropped in range(skip, max(len(turns), 1)):
         kept = [*system, *(m for turn in turns[dropped:] for m in turn)]
         tokens = count(kept)
-        if tokens + max_new_tokens <= context_length:
-            return Fitted(kept, tokens, dropped, sum(len(t) for t in turns[:dropped]))
+        newest_only = dropped >= len(turns) - 1
+        if tokens <= limit or (newest_only and tokens <= room):
+            left_out = sum(len(t) for t in turns[:dropped])
+            return Fitted(kept, tokens, dropped, left_out, newly_dropped=dropped - skip)
+        limit = int(room * refill)
     # the last try held only the system prompt and the newest turn, and did not fit
     ensure_fits(tokens, max_new_tokens, context_length)
     raise AssertionError("ensure_fits raises for a prompt that does not fit")

@@ -1,7 +1,8 @@
 """A conversation: the system prompt, the turns so far, and one exchange.
 
 ``Conversation.exchange`` is the single path every interface takes for a turn:
-add the user's message, fit the prompt to the context (``budget.fit``), stream
+add the user's message, fit the prompt to the context (``budget.fit``, which
+drops old turns in chunks and remembers how many are out), stream
 the reply to a callback, and keep it. A failure before any reply rolls the
 user's message back so the conversation stays as it was; Ctrl+C keeps the
 partial reply, marked as cut off.
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
-from minichat.budget import Fitted, fit
+from minichat.budget import REFILL, Fitted, fit
 from minichat.config import GenerationConfig
 from minichat.interrupts import first_ctrl_c
 
@@ -36,6 +37,7 @@ class Exchange:
 class Conversation:
     system: str | None = None
     messages: list[Message] = field(default_factory=list)
+    left_out: int = 0  # oldest turns no longer sent to the model (kept in the history)
 
     def prompt(self) -> list[Message]:
         head = [Message("system", self.system)] if self.system else []
@@ -52,7 +54,12 @@ class Conversation:
         self.messages.append(Message("user", text))
         try:
             fitted = fit(
-                self.prompt(), backend.count_tokens, backend.context_length, config.max_new_tokens
+                self.prompt(),
+                backend.count_tokens,
+                backend.context_length,
+                config.max_new_tokens,
+                skip=self.left_out,
+                refill=REFILL,
             )
             stream = backend.stream(fitted.messages, config)
             _pump(stream, on_text)
@@ -61,6 +68,7 @@ class Conversation:
             raise
         assert stream.outcome is not None and stream.stats is not None
         cut_off = stream.outcome.finish_reason == "cancelled"
+        self.left_out = fitted.dropped_turns
         self.messages.append(Message("assistant", stream.text, cut_off=cut_off))
         return Exchange(fitted, stream.text, stream.outcome.finish_reason, stream.stats)
 

@@ -193,11 +193,12 @@ def test_dropped_turns_are_noted() -> None:
     # each turn takes 18 tokens; 48 are left for the prompt once the reply's 16 are kept
     notices = [last(chat.send(f"message number {i} here")).notice for i in range(5)]
     assert notices[:3] == ["", "", ""]
+    # once turns must go, they go in chunks: down to 75% of the 48 tokens, 2 turns of 18
     assert notices[3] == (
-        "The oldest turn was left out to fit the 64-token context; the model no longer sees it. "
-        "Clear starts afresh."
+        "The 2 oldest turns were left out to fit the 64-token context; the model no longer "
+        "sees them. Clear starts afresh."
     )
-    assert notices[4].startswith("The 2 oldest turns were left out") and "sees them" in notices[4]
+    assert notices[4] == notices[3]  # the next turn fits beside them: nothing more goes
     assert len(chat.session.conversation.messages) == 10  # left out of the prompt, not deleted
 
 

@@ -38,11 +38,19 @@ class HFTokenModel:
         self.device = next(model.parameters()).device
         self.dtype = model.dtype
         self.cache: Any = None
+        self.cached_ids: list[int] = []
 
-    def reset(self) -> None:
+    def keep(self, length: int) -> int:
+        if self.cache is not None and length > 0:
+            try:  # crop takes the number of positions to remove, as a negative count
+                self.cache.crop(length - self.cache.get_seq_length())
+                return length
+            except (RuntimeError, ValueError):  # a layer that cannot roll back (sliding window)
+                pass
         from transformers import DynamicCache
 
         self.cache = DynamicCache(config=self.model.config)
+        return 0
 
     def forward(self, ids: Sequence[int]) -> torch.Tensor:
         input_ids = torch.tensor([list(ids)], device=self.device)

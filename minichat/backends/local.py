@@ -2,8 +2,9 @@
 
 A local backend turns messages into token ids (``encode``), ids into text
 (``decode``), and owns a ``TokenModel``; counting tokens, generating through
-``minichat.engine``, describing itself and freeing its KV cache are the same
-for all of them and live here once.
+``minichat.engine`` (which keeps the KV cache of the prefix a new prompt shares
+with the last one), describing itself and freeing that cache are the same for
+all of them and live here once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class LocalBackend(ChatBackend):
     token_model: Any  # a TokenModel with ``device``, ``dtype`` and a ``cache`` to free
     end_ids: frozenset[int]  # token ids that end the assistant's turn
     extra_stops: tuple[str, ...]  # stop strings the chat format itself needs
+    reuse_cache: bool = True  # keep the KV cache of the shared prefix from call to call
 
     @abstractmethod
     def encode(self, messages: Sequence[Message]) -> list[int]:
@@ -46,6 +48,7 @@ class LocalBackend(ChatBackend):
                 end_ids=self.end_ids,
                 cancel=cancel,
                 extra_stops=self.extra_stops,
+                reuse=self.reuse_cache,
             )
         )
 
@@ -55,3 +58,4 @@ class LocalBackend(ChatBackend):
 
     def close(self) -> None:
         self.token_model.cache = None
+        self.token_model.cached_ids = []

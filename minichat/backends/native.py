@@ -37,11 +37,13 @@ class NativeTokenModel:
         self.device = model.embed.weight.device
         self.dtype = model.embed.weight.dtype
         self.cache: KVCache | None = None
+        self.cached_ids: list[int] = []
 
-    def reset(self) -> None:
+    def keep(self, length: int) -> int:
         if self.cache is None:
             self.cache = self.model.new_cache()
-        self.cache.length = 0  # positions past the length are never read
+        self.cache.length = length  # positions past the length are never read
+        return length
 
     def forward(self, ids: Sequence[int]) -> torch.Tensor:
         input_ids = torch.tensor([list(ids)], device=self.device)

@@ -84,6 +84,8 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.new_tokens,
             "total_tokens": stats.prompt_tokens + stats.new_tokens,
+            "cached_prompt_tokens": stats.cached_tokens,
+            "prefilled_tokens": stats.prefilled_tokens,
         },
         "dropped_turns": exchange.fitted.dropped_turns,
         "timings": {
@@ -100,7 +102,8 @@ def stats_line(exchange: Exchange) -> str:
     ttft = f"{stats.time_to_first_token:.2f} s" if stats.time_to_first_token is not None else "-"
     speed = f"{stats.tokens_per_second:.1f} tok/s" if stats.tokens_per_second else "-"
     return (
-        f"{stats.prompt_tokens} prompt + {stats.new_tokens} reply tokens, "
+        f"{stats.prompt_tokens} prompt ({stats.cached_tokens} from cache) "
+        f"+ {stats.new_tokens} reply tokens, "
         f"first token {ttft}, {speed}, ended: {exchange.finish_reason}"
     )
 

@@ -1,7 +1,9 @@
 """The decode loop: prefill the prompt once, then one token at a time.
 
-``TokenModel`` is all the loop needs from a network: feed it ids, it appends
-them to its KV cache and returns the logits of the last position. The loop
+``TokenModel`` (``engine.prefix``) is all the loop needs from a network: feed it
+ids, it appends them to its KV cache and returns the logits of the last
+position. The prompt is prefilled from where the cache stops matching it
+(``prefix.prefill``), so a chat's earlier turns are not computed again. The loop
 samples, ends on the model's end-of-turn ids, on ``max_new_tokens``, on a stop
 string or on cancellation (checked between tokens), and yields text through the
 incremental detokenizer and the stop matcher.
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Generator, Sequence
-from typing import Protocol
 
 import torch
 
@@ -19,6 +20,7 @@ from minichat.backend import FinishReason, Outcome
 from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.engine.detok import Decode, IncrementalDetokenizer
+from minichat.engine.prefix import TokenModel, feed, prefill
 from minichat.engine.sampling import Sampler
 from minichat.engine.stops import StopMatcher
 from minichat.errors import GenerationError
@@ -27,16 +29,6 @@ OUT_OF_MEMORY = (
     "out of memory while generating; the conversation is kept. "
     "Try a lower --max-tokens, --dtype bf16, or a smaller model"
 )
-
-
-class TokenModel(Protocol):
-    context_length: int
-
-    def reset(self) -> None:
-        """Forget the KV cache: the next ``forward`` starts a new sequence."""
-
-    def forward(self, ids: Sequence[int]) -> torch.Tensor:
-        """Append ``ids`` to the cached sequence; return the last position's logits."""
 
 
 def generate_text(
@@ -48,15 +40,24 @@ def generate_text(
     end_ids: Collection[int],
     cancel: threading.Event,
     extra_stops: Sequence[str] = (),
+    reuse: bool = True,
 ) -> Generator[str, None, Outcome]:
     """Yield the reply to ``prompt_ids`` as text; return why and how long it was.
 
-    Running out of memory becomes a ``GenerationError`` the interface can show.
+    With ``reuse`` the KV cache of the previous call is kept as far as it matches the
+    prompt; without it the whole prompt is prefilled (the reference). Running out of memory becomes a ``GenerationError`` the interface can show.
     """
     try:
         return (
             yield from _decode(
-                model, decode, prompt_ids, config, end_ids, cancel, (*config.stop, *extra_stops)
+                model,
+                decode,
+                prompt_ids,
+                config,
+                end_ids,
+                cancel,
+                (*config.stop, *extra_stops),
+                reuse,
             )
         )
     except (torch.cuda.OutOfMemoryError, MemoryError) as error:
@@ -76,6 +77,7 @@ def _decode(
     end_ids: Collection[int],
     cancel: threading.Event,
     stop: Sequence[str],
+    reuse: bool,
 ) -> Generator[str, None, Outcome]:
     ensure_fits(len(prompt_ids), config.max_new_tokens, model.context_length)
     sampler = Sampler(config)
@@ -85,8 +87,7 @@ def _decode(
     new_tokens = 0
     reason: FinishReason = "length"
 
-    model.reset()
-    logits = model.forward(prompt_ids)
+    logits, reused = prefill(model, prompt_ids, reuse=reuse)
     while not cancel.is_set():
         token = sampler(logits, recent)
         if token in end_ids:
@@ -102,7 +103,7 @@ def _decode(
             break
         if new_tokens == config.max_new_tokens or cancel.is_set():
             break
-        logits = model.forward([token])
+        logits = feed(model, [token])
     if cancel.is_set() and reason == "length":
         reason = "cancelled"
     if reason not in ("stop", "cancelled"):  # a cancelled reply ends where it was cut
@@ -112,4 +113,4 @@ def _decode(
             reason = "stop"
         if tail:
             yield tail
-    return Outcome(reason, len(prompt_ids), new_tokens)
+    return Outcome(reason, len(prompt_ids), new_tokens, cached_tokens=reused)

@@ -204,13 +204,35 @@ def cmd_stats(repl: Repl, args: str) -> None:
         s = session.last.stats
         ttft = f"{s.time_to_first_token:.2f} s" if s.time_to_first_token is not None else "-"
         speed = f"{s.tokens_per_second:.1f}" if s.tokens_per_second else "-"
-        rows.append(("last turn", str(s.prompt_tokens), str(s.new_tokens), ttft, speed))
+        rows.append(
+            (
+                "last turn",
+                str(s.prompt_tokens),
+                str(s.cached_tokens),
+                str(s.prefilled_tokens),
+                str(s.new_tokens),
+                ttft,
+                speed,
+            )
+        )
     t = session.totals
     speed = f"{t.reply_tokens / t.seconds:.1f}" if t.seconds else "-"
+    prefilled = t.prompt_tokens - t.cached_tokens
     rows.append(
-        (f"session ({t.turns} turns)", str(t.prompt_tokens), str(t.reply_tokens), "-", speed)
+        (
+            f"session ({t.turns} turns)",
+            str(t.prompt_tokens),
+            str(t.cached_tokens),
+            str(prefilled),
+            str(t.reply_tokens),
+            "-",
+            speed,
+        )
     )
-    repl.table(("", "prompt tokens", "reply tokens", "first token", "tokens/s"), rows)
+    repl.table(
+        ("", "prompt tokens", "from cache", "prefilled", "reply tokens", "first token", "tokens/s"),
+        rows,
+    )
 
 
 def cmd_help(repl: Repl, args: str) -> None:

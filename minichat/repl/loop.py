@@ -119,11 +119,13 @@ class Repl:
             return
         (renderer or self.renderer()).finish(exchange.cut_off)
         self.session.record(exchange)
-        dropped = exchange.fitted.dropped_turns
-        if dropped:
+        fitted = exchange.fitted
+        if fitted.newly_dropped:
+            dropped = fitted.dropped_turns
             self.note(
                 f"(the {dropped} oldest turn{'s' if dropped > 1 else ''} left out to fit the "
-                f"{self.session.backend.context_length}-token context; /clear starts afresh)"
+                f"{self.session.backend.context_length}-token context; old turns go in chunks, "
+                "so the cached prompt is rebuilt only now and then; /clear starts afresh)"
             )
 
     # --- the loop ---------------------------------------------------------------------

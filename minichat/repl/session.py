@@ -27,6 +27,7 @@ class Totals:
     turns: int = 0
     prompt_tokens: int = 0
     reply_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens reused from the KV cache
     seconds: float = 0.0
 
 
@@ -73,6 +74,7 @@ class ChatSession:
         self.totals.turns += 1
         self.totals.prompt_tokens += stats.prompt_tokens
         self.totals.reply_tokens += stats.new_tokens
+        self.totals.cached_tokens += stats.cached_tokens
         self.totals.seconds += stats.total_seconds
         self.context_used = stats.prompt_tokens + stats.new_tokens
 
@@ -82,12 +84,14 @@ class ChatSession:
         self.backend.close()
         self.backend = backend
         self.sources["model"] = f"/model {name}"
+        self.conversation.left_out = 0  # the new model fits what it can from the start
         if self.sources.get("max_new_tokens", "default") == "default":
             self.config = fitting_reply_limit(self.config, backend.context_length)
         self.refresh_context()
 
     def clear(self) -> None:
         self.conversation.messages.clear()
+        self.conversation.left_out = 0
         self.refresh_context()
 
     def save(self, path: Path) -> None:

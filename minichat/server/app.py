@@ -276,10 +276,17 @@ async def stream_events(
         stream.cancel()  # a client that left stops its reply before the next token
 
 
-def usage_of(stream: Stream) -> dict[str, int]:
+def usage_of(stream: Stream) -> dict[str, object]:
+    """OpenAI's usage object; ``cached_tokens`` are prompt tokens reused from the KV cache."""
     stats = stream.stats
     prompt, reply = (stats.prompt_tokens, stats.new_tokens) if stats else (0, 0)
-    return {"prompt_tokens": prompt, "completion_tokens": reply, "total_tokens": prompt + reply}
+    cached = stats.cached_tokens if stats else 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": reply,
+        "total_tokens": prompt + reply,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
 def completion(reply_id: str, backend: ChatBackend, stream: Stream, text: str) -> dict[str, Any]:
