@@ -45,8 +45,9 @@ def build_byte_tokenizer(chat_template: str | None = CHATML):  # type: ignore[no
     return tokenizer
 
 
-def build_tiny_llama(vocab_size: int, seed: int = 0, context: int = 512):  # type: ignore[no-untyped-def]
-    """A randomly initialised two-layer Llama: real architecture, no download."""
+def build_tiny_llama(vocab_size: int, seed: int = 0, context: int = 512, tie: bool = True):  # type: ignore[no-untyped-def]
+    """A randomly initialised two-layer Llama: real architecture, no download. Tied, its
+    greedy replies mostly repeat the prompt's last token; untied, they vary."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -62,7 +63,7 @@ def build_tiny_llama(vocab_size: int, seed: int = 0, context: int = 512):  # typ
         eos_token_id=vocab_size - 2,
         bos_token_id=None,
         pad_token_id=None,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tie,
     )
     return LlamaForCausalLM(config).eval()
 
