@@ -198,7 +198,9 @@ def test_closing_the_backend_frees_the_cache(tiny: LocalBackend) -> None:
 
 @pytest.mark.slow
 def test_reuse_on_the_real_default_model() -> None:
-    backend = load_backend("smollm2", device="cpu")
+    # fp32: with bf16 activations (int4, the default) a prefill split in two rounds
+    # differently from one in a piece, and greedy near-ties can then go either way
+    backend = load_backend("smollm2", device="cpu", dtype="fp32", quant="none")
     assert isinstance(backend, LocalBackend)
     backend.context_length = 400  # a short context, so the script's long messages fill it
     check_against_cold(backend)
