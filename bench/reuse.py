@@ -48,7 +48,8 @@ def main() -> None:
     cold.reuse_cache = False
     conversation = Conversation()
     rows: list[tuple[int, int, int, float, float]] = []
-    print(f"{'turn':>4} {'prompt':>7} {'reused':>7} {'TTFT reuse':>11} {'TTFT cold':>10} {'cold/reuse':>11}")
+    print(f"{'turn':>4} {'prompt':>7} {'reused':>7} {'TTFT reuse':>11} {'TTFT cold':>10}", end="")
+    print(f" {'cold/reuse':>11}")
     for turn in range(1, args.turns + 1):
         exchange = conversation.exchange(QUESTIONS[(turn - 1) % len(QUESTIONS)], warm, config)
         stream = cold.stream(exchange.fitted.messages, config)
@@ -56,7 +57,9 @@ def main() -> None:
             pass
         a, b = exchange.stats, stream.stats
         assert b is not None and a.time_to_first_token and b.time_to_first_token
-        rows.append((turn, a.prompt_tokens, a.cached_tokens, a.time_to_first_token, b.time_to_first_token))
+        rows.append(
+            (turn, a.prompt_tokens, a.cached_tokens, a.time_to_first_token, b.time_to_first_token)
+        )
         ratio = b.time_to_first_token / a.time_to_first_token
         print(
             f"{turn:4} {a.prompt_tokens:7} {a.cached_tokens:7} {a.time_to_first_token:10.3f}s"

@@ -22,7 +22,7 @@ from minichat.backend import Message
 from minichat.errors import PromptTooLongError
 
 CountTokens = Callable[[Sequence[Message]], int]
-REFILL = 0.75  # a chat that must drop turns drops them until the prompt takes this share of the room
+REFILL = 0.75  # once turns must go, a chat drops them until the prompt takes this much room
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import ClassVar
 
 import pytest
 import torch
@@ -137,7 +138,7 @@ def test_running_out_of_memory_is_a_clear_error() -> None:
 
     class Exhausted:
         context_length = 512
-        cached_ids: list[int] = []
+        cached_ids: ClassVar[list[int]] = []
 
         def keep(self, length: int) -> int:
             return 0

@@ -204,3 +204,22 @@ def test_reuse_on_the_real_default_model() -> None:
     assert isinstance(backend, LocalBackend)
     backend.context_length = 400  # a short context, so the script's long messages fill it
     check_against_cold(backend)
+
+
+def test_reused_tokens_are_reported_everywhere(tiny: LocalBackend) -> None:
+    from minichat.cli.oneshot import stats_line, to_json
+    from minichat.server.app import usage_of
+
+    conversation = Conversation()
+    first = conversation.exchange("Hello there.", tiny, GREEDY)
+    second = conversation.exchange("Go on.", tiny, GREEDY)
+    cached = second.stats.cached_tokens
+    assert first.stats.prompt_tokens <= cached < second.stats.prompt_tokens
+    usage = to_json(tiny, second, 0.0)["usage"]
+    assert usage["cached_prompt_tokens"] == cached  # type: ignore[index]
+    assert usage["prefilled_tokens"] == second.stats.prompt_tokens - cached  # type: ignore[index]
+    assert f"({cached} from cache)" in stats_line(second)
+    stream = tiny.stream(conversation.prompt(), GREEDY)
+    "".join(stream)
+    details = usage_of(stream)["prompt_tokens_details"]
+    assert details == {"cached_tokens": stream.stats.cached_tokens} and details["cached_tokens"] > 0  # type: ignore[union-attr,index]

@@ -45,7 +45,8 @@ def generate_text(
     """Yield the reply to ``prompt_ids`` as text; return why and how long it was.
 
     With ``reuse`` the KV cache of the previous call is kept as far as it matches the
-    prompt; without it the whole prompt is prefilled (the reference). Running out of memory becomes a ``GenerationError`` the interface can show.
+    prompt; without it the whole prompt is prefilled (the reference). Running out of
+    memory becomes a ``GenerationError`` the interface can show.
     """
     try:
         return (

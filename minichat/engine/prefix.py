@@ -53,7 +53,9 @@ def feed(model: TokenModel, ids: Sequence[int]) -> torch.Tensor:
     return logits
 
 
-def prefill(model: TokenModel, prompt_ids: Sequence[int], *, reuse: bool) -> tuple[torch.Tensor, int]:
+def prefill(
+    model: TokenModel, prompt_ids: Sequence[int], *, reuse: bool
+) -> tuple[torch.Tensor, int]:
     """Bring the cache to ``prompt_ids``; return the last position's logits and how many
     prompt tokens came from the cache. At least the last prompt token is computed again,
     since its logits are what the reply starts from."""
