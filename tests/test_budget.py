@@ -93,3 +93,36 @@ def test_the_oldest_turns_are_the_ones_dropped() -> None:
     fitted = fit(messages, count, context, 10)
     assert fitted.dropped_turns == 2 and fitted.dropped_messages == 4
     assert fitted.messages == [messages[0], *turns[2], *turns[3], messages[-1]]
+
+
+@given(
+    messages=conversations(),
+    context=st.integers(10, 400),
+    reply=st.integers(1, 100),
+    skip=st.integers(0, 10),
+)
+def test_chunked_drops_go_down_to_the_refill_share_and_keep_earlier_drops(
+    messages: list[Message], context: int, reply: int, skip: int
+) -> None:
+    try:
+        fitted = fit(messages, count, context, reply, skip=skip, refill=0.75)
+    except PromptTooLongError:
+        return
+    _, turns = split_turns(messages)
+    skipped = min(skip, max(len(turns) - 1, 0))
+    assert fitted.dropped_turns == skipped + fitted.newly_dropped
+    assert fitted.prompt_tokens + reply <= context
+    if fitted.newly_dropped and fitted.dropped_turns < len(turns) - 1:
+        assert fitted.prompt_tokens <= int((context - reply) * 0.75)
+
+
+def test_a_chat_drops_in_chunks_then_reuses_the_same_start() -> None:
+    turns = [[Message("user", "q " * 8), Message("assistant", "a " * 8)] for _ in range(8)]
+    messages = [*(m for t in turns for m in t), Message("user", "now")]
+    room = count(messages) - 1  # everything but one token fits
+    first = fit(messages, count, room + 10, 10, refill=0.75)
+    assert first.newly_dropped > 1 and first.prompt_tokens <= int(room * 0.75)
+    # the next turn starts where the first left off, and needs no new drop
+    longer = [*messages, Message("assistant", "ok"), Message("user", "and?")]
+    second = fit(longer, count, room + 10, 10, skip=first.dropped_turns, refill=0.75)
+    assert second.newly_dropped == 0 and second.dropped_turns == first.dropped_turns
