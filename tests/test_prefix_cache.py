@@ -17,6 +17,7 @@ import pytest
 from minichat import ChatBackend, Conversation, GenerationConfig, Message, load_backend
 from minichat.backends.local import LocalBackend
 from minichat.backends.native import load_native
+from minichat.conversation import Exchange
 from minichat.engine.prefix import common_prefix
 from tests.conftest import build_byte_tokenizer, build_tiny_llama
 
@@ -48,13 +49,13 @@ def script(backend: ChatBackend) -> list[Step]:
     steps: list[Step] = []
     long = long_message(backend, 0.2)
 
-    def record(label: str, exchange: object) -> None:
+    def record(label: str, exchange: Exchange | None) -> None:
         assert exchange is not None
-        stats, fitted = exchange.stats, exchange.fitted  # type: ignore[attr-defined]
+        stats, fitted = exchange.stats, exchange.fitted
         steps.append(
             Step(
                 label,
-                exchange.reply,  # type: ignore[attr-defined]
+                exchange.reply,
                 stats.prompt_tokens,
                 stats.cached_tokens,
                 stats.new_tokens,

@@ -275,7 +275,8 @@ def test_markdown_is_rendered_with_code_blocks(scripted: ScriptedBackend) -> Non
 
 def test_stats_after_turns(echo: ChatSession) -> None:
     out = drive(echo, f"one two{ENTER}/stats{ENTER}/exit{ENTER}")
-    assert "last turn" in out and "session (1 turns)" in out
+    assert "last turn" in out and "session, 1 turns" in out
+    assert "from cache" in out and "prefilled" in out
     assert echo.context_used == echo.last.stats.prompt_tokens + 4  # type: ignore[union-attr]
 
 

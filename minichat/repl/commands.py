@@ -220,7 +220,7 @@ def cmd_stats(repl: Repl, args: str) -> None:
     prefilled = t.prompt_tokens - t.cached_tokens
     rows.append(
         (
-            f"session ({t.turns} turns)",
+            f"session, {t.turns} turns",
             str(t.prompt_tokens),
             str(t.cached_tokens),
             str(prefilled),
@@ -230,7 +230,7 @@ def cmd_stats(repl: Repl, args: str) -> None:
         )
     )
     repl.table(
-        ("", "prompt tokens", "from cache", "prefilled", "reply tokens", "first token", "tokens/s"),
+        ("", "prompt tokens", "from cache", "prefilled", "reply tokens", "first token", "tok/s"),
         rows,
     )
 
