@@ -49,6 +49,18 @@ class KVCache:
         self.values = torch.empty(shape, dtype=dtype, device=device)
         self.length = 0  # positions filled so far
 
+    def prefix(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The filled part, keys and values each layers x kv_heads x length x head_dim."""
+        return self.keys[:, 0, :, : self.length], self.values[:, 0, :, : self.length]
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Add one position: keys and values each layers x kv_heads x head_dim."""
+        if self.length == self.keys.shape[3]:
+            raise ValueError(f"{self.length + 1} positions exceed the context length")
+        self.keys[:, 0, :, self.length] = keys
+        self.values[:, 0, :, self.length] = values
+        self.length += 1
+
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
@@ -66,18 +78,6 @@ class RMSNorm(nn.Module):
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def attend_one(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Attention of one new token over the cache, as three small products: the query
-    heads that share a key/value head are stacked as rows of one matrix, so grouped-query
-    attention needs no copies. At decoding sizes this costs a fraction of the general
-    ``scaled_dot_product_attention`` kernel (``bench/fast.py``)."""
-    batch, heads, _, dim = q.shape
-    groups = q.reshape(batch, k.shape[1], heads // k.shape[1], dim) * dim**-0.5
-    scores = groups @ k.transpose(-1, -2)
-    weights = torch.softmax(scores, dim=-1)
-    return (weights @ v).reshape(batch, heads, 1, dim)
 
 
 class Block(nn.Module):
@@ -101,9 +101,25 @@ class Block(nn.Module):
         layer: int,
     ) -> torch.Tensor:
         x = x + self._attention(self.attn_norm(x), cos, sin, cache, layer)
+        return x + self._mlp(x)
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
         mlp: torch.Tensor = self.down(F.silu(gate) * up)
-        return x + mlp
+        return mlp
+
+    def _rotated_qkv(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of ``x`` (batch x steps x dim), each batch x steps x
+        heads x head_dim, with the rotary embedding applied to queries and keys."""
+        c = self.config
+        batch, steps, _ = x.shape
+        qkv = self.qkv(x).view(batch, steps, c.n_heads + 2 * c.n_kv_heads, c.head_dim)
+        # queries and keys are rotated together: half the element-wise operations
+        qk = qkv[:, :, : c.n_heads + c.n_kv_heads]
+        qk = qk * cos + rotate_half(qk) * sin
+        return qk[:, :, : c.n_heads], qk[:, :, c.n_heads :], qkv[:, :, c.n_heads + c.n_kv_heads :]
 
     def _attention(
         self,
@@ -113,15 +129,8 @@ class Block(nn.Module):
         cache: KVCache | None,
         layer: int,
     ) -> torch.Tensor:
-        c = self.config
         batch, steps, _ = x.shape
-        qkv = self.qkv(x).view(batch, steps, c.n_heads + 2 * c.n_kv_heads, c.head_dim)
-        # queries and keys are rotated together: half the element-wise operations
-        qk = qkv[:, :, : c.n_heads + c.n_kv_heads]
-        qk = qk * cos + rotate_half(qk) * sin
-        q = qk[:, :, : c.n_heads].transpose(1, 2)
-        k = qk[:, :, c.n_heads :].transpose(1, 2)
-        v = qkv[:, :, c.n_heads + c.n_kv_heads :].transpose(1, 2)
+        q, k, v = (t.transpose(1, 2) for t in self._rotated_qkv(x, cos, sin))
         start = 0
         if cache is not None:
             start = cache.length
@@ -130,15 +139,41 @@ class Block(nn.Module):
             k = cache.keys[layer, :, :, : start + steps]
             v = cache.values[layer, :, :, : start + steps]
         q = q.to(k.dtype)  # the cache may hold fp32 for a bf16 model (see new_cache)
-        if steps == 1:  # one new token sees every cached position: no mask needed
-            y = attend_one(q, k, v)
-        elif start == 0:
+        if start == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
-        else:  # several new tokens after a cached prefix: causal within, all of the prefix
+        else:  # new tokens after a cached prefix: causal among them, all of the prefix
             mask = torch.ones(steps, start + steps, dtype=torch.bool, device=x.device).tril(start)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
         out: torch.Tensor = self.out(y.transpose(1, 2).reshape(batch, steps, -1).to(x.dtype))
         return out
+
+    def step(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One new token (``x``: 1 x 1 x dim) after the cached ``keys`` and ``values``
+        (kv_heads x length x head_dim), which it only reads: returns the block's output
+        and the token's own key and value, for the caller to append.
+
+        Attention is three small products: the query heads that share a key/value head
+        are stacked as rows of one matrix, so grouped-query attention needs no copies,
+        and the new token's own score and value are added beside the cached ones. At
+        decoding sizes this costs a fraction of the general kernel (``bench/fast.py``).
+        """
+        c = self.config
+        q, k, v = (t[0, 0].to(keys.dtype) for t in self._rotated_qkv(self.attn_norm(x), cos, sin))
+        groups = q.view(c.n_kv_heads, c.n_heads // c.n_kv_heads, c.head_dim) * c.head_dim**-0.5
+        scores = torch.cat(
+            (groups @ keys.transpose(-1, -2), (groups * k[:, None]).sum(-1, keepdim=True)), -1
+        )
+        weights = torch.softmax(scores, dim=-1)
+        y = weights[..., :-1] @ values + weights[..., -1:] * v[:, None]
+        x = x + self.out(y.reshape(1, 1, -1).to(x.dtype))
+        return x + self._mlp(x), k, v
 
 
 class TinyGPT(nn.Module):
@@ -171,6 +206,8 @@ class TinyGPT(nn.Module):
         steps = ids.shape[1]
         if start + steps > self.config.context_length:
             raise ValueError(f"{start + steps} positions exceed the context length")
+        if cache is not None and ids.shape == (1, 1):
+            return self._step_cached(ids[0], cache)[None, None]
         x = self.embed(ids)
         # shaped to broadcast over (batch, steps, heads, head_dim)
         cos = self.rope_cos[start : start + steps, None].to(x.dtype)
@@ -182,6 +219,31 @@ class TinyGPT(nn.Module):
         if last_only:
             x = x[:, -1:]
         logits: torch.Tensor = self.lm_head(self.norm(x))
+        return logits
+
+    def step(
+        self, token: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decode one token after a cached prefix, as a pure function: the logits for
+        ``token`` (shape 1), and its key and value at every layer (layers x kv_heads x
+        head_dim) for the caller to append to ``keys`` and ``values`` (layers x kv_heads
+        x length x head_dim). Nothing is mutated and every shape but the length is
+        fixed, so this is the function ``tinygpt.compiled`` builds ahead of time."""
+        position = keys.shape[2]
+        x = self.embed(token)[None]
+        cos = self.rope_cos.narrow(0, position, 1)[None].to(x.dtype)
+        sin = self.rope_sin.narrow(0, position, 1)[None].to(x.dtype)
+        new_keys, new_values = [], []
+        for layer, block in enumerate(self.blocks):
+            x, k, v = block.step(x, cos, sin, keys[layer], values[layer])
+            new_keys.append(k)
+            new_values.append(v)
+        logits: torch.Tensor = self.lm_head(self.norm(x))
+        return logits[0, 0], torch.stack(new_keys), torch.stack(new_values)
+
+    def _step_cached(self, token: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        logits, keys, values = self.step(token, *cache.prefix())
+        cache.append(keys, values)
         return logits
 
     def new_cache(self) -> KVCache:
