@@ -18,7 +18,8 @@ from pathlib import Path
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path to write; on success it replaces ``path``, on error it is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # the same suffix as the target: some writers judge a file by its name
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
     temporary = Path(name)
     try:

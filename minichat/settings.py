@@ -16,13 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minichat.backends.compiled import check_compile
 from minichat.backends.device import check_device_name, check_dtype_name
 from minichat.backends.registry import DEFAULT_MODEL, check_engine
 from minichat.config import FIELD_NAMES, GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
 from minichat.paths import config_dir
 
-MODEL_KEYS = ("model", "device", "dtype", "engine", "quant", "system", "openai_api_key")
+MODEL_KEYS = (
+    "model",
+    "device",
+    "dtype",
+    "engine",
+    "quant",
+    "compile",
+    "system",
+    "openai_api_key",
+)
 SECRET_KEYS = ("openai_api_key",)  # shown masked by `minichat config`
 KEYS = (*MODEL_KEYS, *FIELD_NAMES)
 ENV_PREFIX = "MINICHAT_"
@@ -45,6 +55,7 @@ class Settings:
     dtype: str = "auto"
     engine: str = "auto"  # local path: fast (TinyGPT's code), hf (transformers) or auto
     quant: str = "auto"  # fast path weights: none, int8, int4; auto: int4 for smollm2 on CPU
+    compile: str = "auto"  # the fast path's compiled decode step: auto, wait or off
     system: str | None = None  # None: the model's own default system prompt, if any
     openai_api_key: str | None = None  # for openai:MODEL@URL; OPENAI_API_KEY also works
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -126,6 +137,8 @@ def _parse(key: str, raw: Any) -> Any:
             check_engine(raw, "auto")
         if key == "quant":
             check_engine("auto", raw)
+        if key == "compile":
+            return check_compile(raw)
         return raw
     if key == "stop" and isinstance(raw, (list, tuple)):
         return tuple(raw)

@@ -27,6 +27,9 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         monkeypatch.setenv(f"MINICHAT_{name}_DIR", str(tmp_path / name.lower()))
     for key in KEYS:
         monkeypatch.delenv(env_name(key), raising=False)
+    # each test decodes one known way: eagerly, unless it asks for the compiled step
+    monkeypatch.setattr("minichat.backends.registry.COMPILE_DEFAULT", "off")
+    monkeypatch.setenv("MINICHAT_COMPILE", "off")  # for the minichat processes tests start
     yield
 
 

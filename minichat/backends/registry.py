@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minichat.backend import ChatBackend
+from minichat.backends.compiled import check_compile
 from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from minichat.paths import package_file
 
@@ -54,14 +55,18 @@ def load_backend(
     api_key: str | None = None,
     engine: str = "auto",
     quant: str = "auto",
+    compile: str | None = None,
 ) -> ChatBackend:
     """The backend serving model ``name`` (see ``list_models``). ``engine`` picks the
     local path: ``fast`` (TinyGPT's own code, Llama-family models only), ``hf``
     (transformers, any architecture) or ``auto`` (fast where it applies). ``quant`` is
     the fast path's weight format; ``auto`` is int4 for the default model on the CPU,
-    which ships as 4-bit, and none for the rest. ``api_key`` is for remote servers
-    (default: ``OPENAI_API_KEY``)."""
+    which ships as 4-bit, and none for the rest. ``compile`` says when the fast engine
+    decodes through its compiled step on the CPU (``backends.compiled``; None: the
+    module's ``COMPILE_DEFAULT``). ``api_key`` is for remote servers (default:
+    ``OPENAI_API_KEY``)."""
     check_engine(engine, quant)
+    compile = check_compile(COMPILE_DEFAULT if compile is None else compile)
     if name == "echo":
         from minichat.backends.echo import EchoBackend
 
@@ -70,7 +75,7 @@ def load_backend(
         from minichat.backends.remote import load_openai
 
         return load_openai(name.removeprefix("openai:"), api_key)
-    local = Local(device, dtype, engine, quant, name)
+    local = Local(device, dtype, engine, quant, name, compile)
     if name == DEFAULT_MODEL:
         from minichat.backends.gguf import ensure_converted
 
@@ -89,6 +94,7 @@ def load_backend(
 
 
 ENGINES = ("auto", "fast", "hf")
+COMPILE_DEFAULT = "auto"  # the tests set "off", so that each decodes one known way
 QUANT_CHOICES = ("auto", "none", "int8", "int4")
 
 
@@ -110,6 +116,7 @@ class Local:
     engine: str
     quant: str
     model_id: str
+    compile: str
 
     def load(self, folder: Path, *, default_quant: str = "none", tiny: bool = False) -> ChatBackend:
         from minichat.backends.native import NativeBackend, load_native, supports
@@ -137,6 +144,7 @@ class Local:
             dtype=dtype,
             model_id=self.model_id,
             quant=quant,  # type: ignore[arg-type]
+            compile=self.compile,
             kind=TinyBackend if tiny else NativeBackend,
         )
 

@@ -58,6 +58,7 @@ def loader(settings: Settings) -> Callable[[str], ChatBackend]:
         api_key=settings.openai_api_key,
         engine=settings.engine,
         quant=settings.quant,
+        compile=settings.compile,
     )
 
 

@@ -61,6 +61,15 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             rich_help_panel=PANEL,
         ),
     ],
+    "compile": Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="fast engine's compiled decode step: auto (default: built once, in the "
+            "background), wait (build before the first reply) or off",
+            rich_help_panel=PANEL,
+        ),
+    ],
     "system": Annotated[
         str | None,
         typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL),

@@ -235,6 +235,7 @@ class TinyGPT(nn.Module):
         sin = self.rope_sin.narrow(0, position, 1)[None].to(x.dtype)
         new_keys, new_values = [], []
         for layer, block in enumerate(self.blocks):
+            assert isinstance(block, Block)
             x, k, v = block.step(x, cos, sin, keys[layer], values[layer])
             new_keys.append(k)
             new_values.append(v)

@@ -1,0 +1,124 @@
+"""TinyGPT's one-token decode step, compiled ahead of time for the CPU (AOTInductor).
+
+Decoding one token eagerly dispatches some twenty small operations per layer
+(norms, the rotary embedding, attention over the cache, SwiGLU, residual adds);
+at 30 layers their overhead costs as much as the matrix products themselves
+(``bench/fast.py``). ``torch.export`` traces ``TinyGPT.step`` once, with the
+cache length as its one dynamic size, and AOTInductor turns the trace into a
+shared library in which that element-wise work is fused into a few C++ loops and
+the whole step is one call.
+
+The weights are the library's inputs, not constants baked into it: the file
+stays a few MB and uses the very tensors the eager model holds, so no memory is
+spent twice. Building needs a C++ compiler and takes about a minute on two
+cores; ``backends.compiled`` decides when, and caches the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from minichat.tinygpt import model as model_code
+from minichat.tinygpt import quant as quant_code
+from minichat.tinygpt.model import TinyGPT
+
+MIN_LENGTH = 1  # a step needs one cached position: sizes 0 and 1 would be special-cased
+
+
+class _Stepper(nn.Module):
+    def __init__(self, model: TinyGPT):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, token: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.model.step(token, keys, values)
+
+
+class _Step(nn.Module):
+    """``model.step`` with every weight passed in, so that the trace holds none."""
+
+    def __init__(self, model: TinyGPT):
+        super().__init__()
+        self.names = [f"model.{name}" for name in weight_names(model)]
+        self.stepper = (_Stepper(model),)  # a tuple: its tensors must not become constants
+
+    def forward(
+        self,
+        token: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        weights: tuple[torch.Tensor, ...],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tensors = dict(zip(self.names, weights, strict=True))
+        result: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = torch.func.functional_call(
+            self.stepper[0], tensors, (token, keys, values)
+        )
+        return result
+
+
+def weight_names(model: TinyGPT) -> list[str]:
+    """Every tensor ``step`` reads: parameters, then buffers (the rotary tables too)."""
+    return [name for name, _ in model.named_parameters()] + [
+        name for name, _ in model.named_buffers()
+    ]
+
+
+def weights(model: TinyGPT) -> list[torch.Tensor]:
+    named = dict(model.named_parameters()) | dict(model.named_buffers())
+    return [named[name].detach() for name in weight_names(model)]
+
+
+def fingerprint(model: TinyGPT) -> str:
+    """What a built step depends on: the torch version, the model's configuration (its
+    epsilon is baked in), the code it was traced from, and every weight's name, shape and
+    dtype, but not their values, which are inputs. The cache key."""
+    parts = [torch.__version__, repr(model.config)]
+    parts += [inspect.getsource(model_code), inspect.getsource(quant_code)]
+    named = dict(model.named_parameters()) | dict(model.named_buffers())
+    parts += [f"{name}:{tuple(t.shape)}:{t.dtype}" for name, t in named.items()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@torch.inference_mode()
+def build(model: TinyGPT, path: Path) -> None:
+    """Trace and compile ``model.step`` into the package ``path`` (written as is: the
+    caller makes it atomic)."""
+    from torch._inductor import aoti_compile_and_package
+
+    cache = model.new_cache()
+    cache.length = MIN_LENGTH + 1  # the contents do not matter for tracing, only shapes
+    keys, values = cache.prefix()
+    length = torch.export.Dim("length", min=MIN_LENGTH, max=model.config.context_length - 1)
+    tensors = tuple(weights(model))
+    program = torch.export.export(
+        _Step(model),
+        (torch.zeros(1, dtype=torch.long), keys, values, tensors),
+        dynamic_shapes=(None, {2: length}, {2: length}, (None,) * len(tensors)),
+        strict=False,
+    )
+    with warnings.catch_warnings():  # torch's own deprecation notices, not the user's
+        warnings.simplefilter("ignore")
+        aoti_compile_and_package(program, package_path=str(path))
+
+
+class CompiledStep:
+    """A built step, loaded: called like ``TinyGPT.step``."""
+
+    def __init__(self, path: Path, model: TinyGPT):
+        # the loader itself, not torch._inductor's wrapper: that import costs seconds
+        self.runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+        self.weights = weights(model)
+
+    def __call__(
+        self, token: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, new_keys, new_values = self.runner.boxed_run([token, keys, values, *self.weights])
+        return logits, new_keys, new_values
