@@ -135,7 +135,8 @@ def generate_run(model: Any, input_ids: torch.Tensor, n: int, pad_id: int) -> tu
 
 def bench_dtype(dtype: str, n: int, repeats: int) -> DtypeResult:
     """Load both paths in ``dtype``; time them and generate, interleaved."""
-    backend = load_backend(MODEL, dtype=dtype, quant="none")  # unquantized, as generate is
+    # unquantized as generate is, and eager: the engine loop itself is measured here
+    backend = load_backend(MODEL, dtype=dtype, quant="none", compile="off")
     hf = load_hf(str(converted_path(smollm2_gguf())), dtype=dtype)
     messages = [Message("user", PROMPT)]
     model, tokenizer = hf.token_model.model, hf.tokenizer

@@ -7,7 +7,9 @@ N new tokens, 2 threads):
 - ``generate``: transformers' ``model.generate`` on the converted model, bf16;
 - ``minichat hf``: minichat's engine over the transformers model (``--engine hf``), bf16;
 - ``minichat fast``: minichat's own network (``--engine fast``) at ``--quant none`` (bf16
-  weights), ``int8`` and ``int4`` (bf16 activations); int4 is the default;
+  weights), ``int8`` and ``int4`` (bf16 activations), each decoding eagerly
+  (``--compile off``) and through the compiled step (``--compile wait``: built first if
+  it is not cached, which the load time shows); int4, compiled, is the default;
 - ``llama.cpp``: llama-cpp-python on the very GGUF file minichat converts (Q4_1), when
   ``llama_cpp`` is importable. It is a benchmark-only extra: ``pip install
   llama-cpp-python`` compiles llama.cpp, about 20 minutes on 2 cores.
@@ -16,7 +18,7 @@ Printed per path: decode tokens/s ((N - 1) / (time from first to last token)), t
 first token, prefill tokens/s (prompt tokens / time to first token), and each as a ratio to
 llama.cpp. Medians of R runs, interleaved, after one warm-up each. Then the quality guard:
 perplexity on held-out chitchat conversations and greedy agreement with the unquantized
-fp32 model, for each quantization. Target: the default path (int4) decodes at >= 1.0x
+fp32 model, for each quantization. Target: the default path (int4, compiled) decodes at >= 1.0x
 llama.cpp with the guard passing (perplexity within 2% for int8, 5% for int4).
 """
 
@@ -93,10 +95,16 @@ def main() -> None:
         "minichat hf, bf16": lambda: engine_run(hf, messages, n)[:2],
     }
     for quant in QUANTS:
-        fast = load_backend("smollm2", engine="fast", quant=quant)
-        runs[f"minichat fast, {quant}" + (" (default)" if quant == "int4" else "")] = (
-            lambda fast=fast: engine_run(fast, messages, n)[:2]  # type: ignore[misc]
-        )
+        for compile in ("off", "wait"):
+            start = time.perf_counter()
+            fast = load_backend("smollm2", engine="fast", quant=quant, compile=compile)
+            seconds = time.perf_counter() - start
+            label = f"minichat fast, {quant}, " + ("eager" if compile == "off" else "compiled")
+            if compile == "wait":
+                print(f"{label}: loaded in {seconds:.1f} s (a first load builds the step)")
+            runs[label + (" (default)" if (quant, compile) == ("int4", "wait") else "")] = (
+                lambda fast=fast: engine_run(fast, messages, n)[:2]  # type: ignore[misc]
+            )
     reference = llama_cpp_run(prompt_ids, n)
     if reference is not None:
         runs["llama.cpp, Q4_1 GGUF"] = reference
@@ -115,12 +123,12 @@ def main() -> None:
     }
     base = medians.get("llama.cpp, Q4_1 GGUF")
     print(f"\n{len(prompt_ids)} prompt tokens, {n} new tokens, median of {args.repeats}")
-    print(f"{'path':32} {'decode tok/s':>12} {'TTFT s':>8} {'prefill tok/s':>14}  vs llama.cpp")
+    print(f"{'path':42} {'decode tok/s':>12} {'TTFT s':>8} {'prefill tok/s':>14}  vs llama.cpp")
     for label, (decode, ttft) in medians.items():
         ratio = ""
         if base is not None:
             ratio = f"decode {decode / base[0]:.2f}x, prefill {base[1] / ttft:.2f}x"
-        print(f"{label:32} {decode:12.1f} {ttft:8.3f} {len(prompt_ids) / ttft:14.0f}  {ratio}")
+        print(f"{label:42} {decode:12.1f} {ttft:8.3f} {len(prompt_ids) / ttft:14.0f}  {ratio}")
     if not args.quick:
         guard(hf)
 
@@ -129,7 +137,7 @@ def guard(hf: object) -> None:
     from minichat.tinygpt import data
     from minichat.tinygpt.quality import greedy_agreement, perplexity
 
-    reference = load_backend("smollm2", engine="fast", quant="none", dtype="fp32")
+    reference = load_backend("smollm2", engine="fast", quant="none", dtype="fp32", compile="off")
     validation = data.build_corpus(data.chitchat_chats(), 0.05, seed=1337).validation[:3]
     text = "\n\n".join(data.plain_text(document) for document in validation)
     ids = reference.format.tokenizer.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
@@ -139,7 +147,8 @@ def guard(hf: object) -> None:
     print(f"{'weights':10} {'perplexity':>10} {'rise':>7} {'bound':>6} {'greedy agreement':>17}")
     print(f"{'fp32':10} {base:10.3f} {'':>7} {'':>6} {'1.000':>17}")
     for quant in ("none", "int8", "int4"):
-        model = load_backend("smollm2", engine="fast", quant=quant).token_model.model  # type: ignore[attr-defined]
+        fast = load_backend("smollm2", engine="fast", quant=quant, compile="off")
+        model = fast.token_model.model  # type: ignore[attr-defined]
         value = perplexity(model, ids)
         agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
         bound = BOUNDS.get(quant)

@@ -43,7 +43,7 @@ def main() -> None:
     print(f"commit {commit.stdout.strip()}, {args.turns} turns, {args.tokens} reply tokens each")
 
     config = GenerationConfig(temperature=0, max_new_tokens=args.tokens)
-    warm, cold = load_backend("smollm2"), load_backend("smollm2")
+    warm, cold = (load_backend("smollm2", compile="wait") for _ in range(2))
     assert isinstance(cold, LocalBackend)
     cold.reuse_cache = False
     conversation = Conversation()

@@ -98,6 +98,7 @@ class Builds:
                 # priority (Linux's autogroups)
                 process_group=0,
             )
+        lowest_priority(process.pid)  # before it has loaded anything
         self.lock.write_text(str(process.pid), encoding="utf-8")
 
     def build_here(self, model: object) -> None:
@@ -113,19 +114,18 @@ class Builds:
             raise
 
 
-def lowest_priority() -> None:
-    """Run only when the CPU is otherwise idle: a chat decoding on every core would
-    otherwise wait for this process at each of its threads' meeting points."""
+def lowest_priority(pid: int) -> None:
+    """Let process ``pid`` run only when the CPU is otherwise idle: a chat decoding on
+    every core would otherwise wait for it at each of its threads' meeting points."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux
-        os.nice(19)
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
 
 
 def main(argv: list[str]) -> int:
     """The background builder: load the model as the chat did, build, note a failure."""
     folder, quant, dtype, package = argv
-    lowest_priority()
     builds = Builds(Path(package))
     try:
         from minichat.backends.native import load_native
