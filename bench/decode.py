@@ -41,6 +41,7 @@ from transformers.utils import logging as hf_logging
 from minichat.backend import ChatBackend, Message
 from minichat.backends.gguf import converted_path
 from minichat.backends.hf import load_hf
+from minichat.backends.local import LocalBackend
 from minichat.backends.registry import load_backend, smollm2_gguf
 from minichat.config import GenerationConfig
 
@@ -94,7 +95,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def engine_run(backend: ChatBackend, messages: list[Message], n: int) -> tuple[float, float, int]:
-    """One engine reply: (decode tok/s, time to first token, new tokens)."""
+    """One engine reply: (decode tok/s, time to first token, new tokens). Every run
+    prefills its whole prompt, as ``generate`` and llama.cpp do: no cache reuse."""
+    if isinstance(backend, LocalBackend):
+        backend.reuse_cache = False
     # no repetition penalty: the same greedy tokens as generate's
     config = GenerationConfig(temperature=0, max_new_tokens=n, repetition_penalty=1.0)
     stream = backend.stream(messages, config)
