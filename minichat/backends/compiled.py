@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from minichat.errors import ConfigError
 from minichat.files import replacing
@@ -85,18 +86,15 @@ class Builds:
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
         # one compiler job at a time: the chat in the foreground keeps the other core
         env = {**os.environ, "TORCHINDUCTOR_COMPILE_THREADS": "1"}
+        # its own process group, so Ctrl+C in the chat does not reach it and it finishes
+        # after the chat quits; not its own session, which would give it a scheduler group
+        # of its own and an equal share of the CPU whatever its priority (Linux autogroups)
+        group: dict[str, Any] = (
+            {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+        )
         with self.package.with_suffix(".log").open("w", encoding="utf-8") as log:
             process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                # its own process group, so Ctrl+C in the chat does not reach it and it
-                # finishes after the chat quits; not its own session, which would give it a
-                # scheduler group of its own and an equal share of the CPU whatever its
-                # priority (Linux's autogroups)
-                process_group=0,
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, **group
             )
         lowest_priority(process.pid)  # before it has loaded anything
         self.lock.write_text(str(process.pid), encoding="utf-8")
