@@ -76,6 +76,7 @@ def test_stop_and_max_tokens_reach_the_backend() -> None:
         (["ask", "hi", "-m", "echo", "--device", "tpu"], b"", "device must be one of"),
         (["ask", "hi", "-m", "echo", "--quant", "int3"], b"", "flag --quant: quant must be one of"),
         (["ask", "hi", "--engine", "hf", "--quant", "int4"], b"", "needs the fast engine"),
+        (["ask", "hi", "-m", "echo", "--compile", "now"], b"", "flag --compile: compile must be"),
         (["ask", "hi", "-m", "tiny:/no/such/run"], b"", "no TinyGPT checkpoint at /no/such/run"),
         (
             ["ask", "hi", "-m", "tiny-chitchat", "-n", "400"],

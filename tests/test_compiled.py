@@ -9,7 +9,6 @@ checked without building.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,7 @@ def builds_for(backend: NativeBackend) -> Builds:
 
 @pytest.fixture
 def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache of the test's own, so that no build or note outlives it."""
+    """A cache of the test's own: every build is fresh, and none outlives the test."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("MINICHAT_CACHE_DIR", str(folder))
     return folder
@@ -51,7 +50,9 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.slow
 # int4 computes in bf16, whose step is 0.125 at logits of 16 to 32: two steps at most
 @pytest.mark.parametrize(("quant", "tolerance"), [("none", 1e-4), ("int4", 0.26)])
-def test_compiled_step_gives_the_eager_logits(quant: str, tolerance: float) -> None:
+def test_compiled_step_gives_the_eager_logits(
+    own_cache: Path, quant: str, tolerance: float
+) -> None:
     eager = native(quant=quant, compile="off")
     compiled = native(quant=quant, compile="wait")
     assert compiled.describe().endswith("compiled step")
@@ -77,39 +78,62 @@ def test_compiled_step_gives_the_eager_logits(quant: str, tolerance: float) -> N
     if quant == "none":  # fp32: the very same greedy reply
         assert reply(compiled) == expected
 
+    # the ends of the length range: one cached position, and all but one
+    model, step = compiled.token_model.model, compiled.token_model.compiled
+    cache = model.new_cache()
+    context = model.config.context_length
+    with torch.inference_mode():
+        model(torch.randint(0, model.config.vocab_size, (1, context - 1)), cache)
+        for length in (1, context - 1):
+            cache.length = length
+            got = step(torch.tensor([7]), *cache.prefix())
+            want = model.step(torch.tensor([7]), *cache.prefix())
+            for a, b in zip(got, want, strict=True):
+                assert float((a.float() - b.float()).abs().max()) < tolerance
+
 
 @pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
 def test_a_background_build_is_picked_up_at_the_next_reply(own_cache: Path) -> None:
     expected = reply(native(compile="off"))
     backend = native(compile="auto")
-    builds = builds_for(backend)
-    assert backend.describe().endswith("eager, compiling in the background")
-    pid = int(builds.lock.read_text())
-    assert os.sched_getscheduler(pid) == os.SCHED_IDLE  # it waits for idle CPU time
-    again = native(compile="auto")  # a second start while it builds: no second builder
-    assert int(builds.lock.read_text()) == pid
-    assert reply(backend) == expected  # meanwhile: eagerly
+    builds = backend.token_model.pending
+    assert builds is not None and builds.process is not None
+    try:
+        assert backend.describe().endswith("eager, compiling in the background")
+        assert os.sched_getscheduler(builds.process.pid) == os.SCHED_IDLE  # idle CPU only
+        again = native(compile="auto")  # a second start while it builds: no second builder
+        assert again.token_model.pending is not None
+        assert again.token_model.pending.process is None
+        assert reply(backend) == expected  # meanwhile: eagerly
+        assert backend.token_model.compiled is None
 
-    deadline = time.monotonic() + 300
-    while builds.building() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert builds.package.is_file(), builds.package.with_suffix(".log").read_text()
-    assert not builds.lock.exists()
-    assert reply(backend) == expected  # the next reply picks the step up
-    assert backend.describe().endswith("compiled step")
-    assert backend.token_model.compiled is not None
-    assert reply(again) == expected
-    assert native(compile="auto").token_model.compiled is not None  # a later start: cached
+        builds.process.wait(timeout=300)
+        assert builds.package.is_file(), builds.log.read_text()
+        assert not builds.building()
+        assert reply(backend) == expected  # the next reply picks the step up
+        assert backend.token_model.compiled is not None
+        assert backend.describe().endswith("compiled step")
+        assert reply(again) == expected
+        assert native(compile="auto").token_model.compiled is not None  # later: cached
+    finally:
+        if builds.process.poll() is None:
+            builds.process.kill()
 
 
 def test_a_failed_build_is_noted_and_not_retried(own_cache: Path) -> None:
     builds = builds_for(native(compile="off"))
     builds.package.parent.mkdir(parents=True)
-    builds.failed.write_text("CppCompileError: no C++ compiler")
+    builds.failed.write_text("CppCompileError: no C++ compiler\ng++ said a great deal")
     backend = native(compile="auto")
-    assert not builds.lock.exists()  # no builder started
-    assert "failed to build: CppCompileError: no C++ compiler" in backend.describe()
+    assert backend.token_model.pending is None  # no builder started
+    assert backend.describe().endswith(
+        f"eager (no compiled step: CppCompileError: no C++ compiler "
+        f"(details in {builds.log}; remove {builds.failed} to retry))"
+    )
     assert reply(backend)  # and it still chats, eagerly
+    with pytest.raises(ModelLoadError, match="no C\\+\\+ compiler.*--compile off"):
+        native(compile="wait")  # asked to wait for it: says why there is none
 
 
 def test_a_failing_wait_build_is_one_clear_error(
@@ -126,25 +150,73 @@ def test_a_failing_wait_build_is_one_clear_error(
     assert not builds.package.exists()
 
 
-def test_a_damaged_package_is_removed_and_decoding_goes_on(own_cache: Path) -> None:
+def test_a_package_that_does_not_load_is_noted_not_rebuilt(own_cache: Path) -> None:
     expected = reply(native(compile="off"))
     builds = builds_for(native(compile="off"))
     builds.package.parent.mkdir(parents=True)
     builds.package.write_bytes(b"not a package")
-    backend = native(compile="auto")  # finds it, cannot load it, removes it
+    backend = native(compile="auto")  # finds it, cannot load it
     assert backend.token_model.compiled is None
     assert not builds.package.exists()
+    assert "no compiled step" in backend.describe()
     assert reply(backend) == expected
+    assert native(compile="auto").token_model.pending is None  # no build loop
 
 
-def test_a_stale_lock_is_cleared(own_cache: Path) -> None:
+def test_a_step_that_fails_falls_back_for_good_and_loses_nothing() -> None:
+    eager = native(compile="off")
+    expected = reply(eager)
+    calls = []
+
+    def failing(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        calls.append(args)
+        raise RuntimeError("the library could not allocate\nmore detail")
+
+    backend = native(compile="off")
+    backend.token_model.compiled = failing  # type: ignore[assignment]
+    assert reply(backend) == expected
+    assert len(calls) == 1 and backend.token_model.compiled is None
+    assert backend.describe().endswith(
+        "eager (no compiled step: it failed while decoding: the library could not allocate)"
+    )
+
+
+def test_the_step_is_used_from_one_cached_position_to_a_full_context() -> None:
+    backend = native(compile="off")
+    token_model, model = backend.token_model, backend.token_model.model
+    lengths = []
+
+    def step(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        lengths.append(args[1].shape[2])
+        return model.step(*args)  # the very function the library is built from
+
+    token_model.compiled = step  # type: ignore[assignment]
+    context = token_model.context_length
+    with torch.inference_mode():
+        token_model.keep(0)
+        token_model.forward([5])  # a one-token prompt: eager, nothing cached yet
+        token_model.forward([6])
+        token_model.forward(list(range(7, 7 + context - 3)))  # a prefill: eager
+        token_model.forward([8])
+        with pytest.raises(ValueError, match="exceed the context length"):
+            token_model.forward([9])  # the context is full: the eager path says so
+    assert lengths == [1, context - 1]
+
+
+def test_a_lock_is_held_by_a_live_process_only(own_cache: Path) -> None:
+    import fcntl
+
     builds = Builds(own_cache / "compiled" / "step-0.pt2")
-    builds.package.parent.mkdir(parents=True)
-    builds.lock.write_text("999999999")  # no such process
     assert not builds.building()
-    assert not builds.lock.exists()
-    builds.lock.write_text(str(os.getpid()))
-    assert builds.building()
+    fd = os.open(builds.lock, os.O_RDWR)  # as a builder holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert builds.building()
+        assert builds.start(Path("unused"), "none", "fp32")  # already under way
+        assert builds.process is None
+    finally:
+        os.close(fd)  # what a builder's exit does, however it ends
+    assert not builds.building()
 
 
 def test_unknown_compile_values_are_refused() -> None:

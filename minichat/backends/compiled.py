@@ -12,18 +12,19 @@ gets built.
 
 Only the CPU is concerned. The cache key (``tinygpt.aot.fingerprint``) covers the
 model code, the weights' layout and the torch version; the package is written
-atomically. A lock file (holding the builder's pid) keeps two starts from building
-the same step; a failed build leaves a note with its error, shown by ``describe``,
-and is not retried until the note is removed.
+atomically. A lock keeps two starts from building the same step (a later ``wait``
+waits for a background build); a failed build, or a package that fails to load,
+leaves a note with its error, shown by the backend's ``describe`` (the banner,
+``/model``), and is not tried again until the note is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from minichat.errors import ConfigError
 from minichat.files import replacing
@@ -45,70 +46,113 @@ def package_path(fingerprint: str) -> Path:
 
 
 class Builds:
-    """The files around one package: the package, its lock and its failure note."""
+    """The files around one package: the package, its lock, its failure note and the
+    builder's log.
+
+    The lock is an ``flock`` on ``.lock``, held by the building process for its whole
+    life: the kernel lets go of it however that process ends, so a lock is never stale.
+    """
 
     def __init__(self, package: Path):
         self.package = package
         self.lock = package.with_suffix(".lock")
         self.failed = package.with_suffix(".failed")
+        self.log = package.with_suffix(".log")
+        self.process: subprocess.Popen[bytes] | None = None  # a builder started here
 
     def failure(self) -> str | None:
+        """Why the last build failed, with how to retry; None if it did not."""
         try:
-            return self.failed.read_text(encoding="utf-8").strip() or "unknown error"
+            text = self.failed.read_text(encoding="utf-8").strip()
         except OSError:
             return None
+        first = text.splitlines()[0] if text else "unknown error"
+        return f"{first} (details in {self.log}; remove {self.failed} to retry)"
+
+    def note_failure(self, error: BaseException) -> None:
+        self.package.parent.mkdir(parents=True, exist_ok=True)
+        self.failed.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
 
     def building(self) -> bool:
-        """Whether a live process holds the lock (a stale lock is cleared)."""
-        try:
-            pid = int(self.lock.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        """Whether some process holds the lock now."""
+        if self.process is not None:
+            self.process.poll()  # reaps it once it has ended
+        if sys.platform == "win32":
             return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            self.lock.unlink(missing_ok=True)
-            return False
-        except PermissionError:
-            pass  # alive, someone else's
-        return True
+        import fcntl
 
-    def start(self, folder: Path, quant: str, dtype: str) -> None:
-        """Build in a detached, low-priority process, unless one is at it already."""
         self.package.parent.mkdir(parents=True, exist_ok=True)
-        if self.building():
-            return
-        try:  # created exclusively: of two starts at once, one builds
-            os.close(os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            return
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing lets go of a lock taken here
+        return False
+
+    def start(self, folder: Path, quant: str, dtype: str) -> bool:
+        """Build in a low-priority process of its own, unless one is at it already.
+        False where that cannot be done (no ``flock``: Windows)."""
+        if sys.platform == "win32":
+            return False
+        import fcntl
+
+        self.package.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another start builds it
+            os.close(fd)
+            return True
         entry = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
         # one compiler job at a time: the chat in the foreground keeps the other core
         env = {**os.environ, "TORCHINDUCTOR_COMPILE_THREADS": "1"}
-        # its own process group, so Ctrl+C in the chat does not reach it and it finishes
-        # after the chat quits; not its own session, which would give it a scheduler group
-        # of its own and an equal share of the CPU whatever its priority (Linux autogroups)
-        group: dict[str, Any] = (
-            {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
-        )
-        with self.package.with_suffix(".log").open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, **group
-            )
-        lowest_priority(process.pid)  # before it has loaded anything
-        self.lock.write_text(str(process.pid), encoding="utf-8")
+        try:
+            with self.log.open("w", encoding="utf-8") as log:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                    pass_fds=(fd,),  # the child holds the lock until it exits
+                )
+        except OSError as error:
+            self.note_failure(error)
+            return False
+        finally:
+            os.close(fd)
+        lowest_priority(process.pid)  # at once, before it has loaded anything
+        self.process = process
+        return True
 
     def build_here(self, model: object) -> None:
-        """Build in this process (``--compile wait``); a failure is noted and raised."""
-        from minichat.tinygpt.aot import build
+        """Build in this process (``--compile wait``), waiting first for a build that
+        another process has under way; a failure is noted and raised."""
+        if sys.platform == "win32":
+            self.build_unlocked(model)
+            return
+        import fcntl
 
         self.package.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not self.package.is_file():
+                self.build_unlocked(model)
+        finally:
+            os.close(fd)
+
+    def build_unlocked(self, model: object) -> None:
+        from minichat.tinygpt.aot import build
+
         try:
             with replacing(self.package) as temporary:
                 build(model, temporary)  # type: ignore[arg-type]
         except Exception as error:
-            self.failed.write_text(f"{type(error).__name__}: {error}"[:500], encoding="utf-8")
+            self.note_failure(error)
             raise
 
 
@@ -117,16 +161,25 @@ def lowest_priority(pid: int) -> None:
     every core would otherwise wait for it at each of its threads' meeting points."""
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux
-        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    except (AttributeError, OSError):  # not Linux, or the process has ended
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, 19)
 
 
 def main(argv: list[str]) -> int:
-    """The background builder: load the model as the chat did, build, note a failure."""
+    """The background builder: load the model as the chat did, build, note a failure.
+    It inherits the lock (see ``Builds.start``), held until it exits."""
+    # a process group of its own, so that Ctrl+C in the chat does not reach it and it
+    # finishes after the chat quits; not a session of its own, which would put it in a
+    # scheduler group of its own with an equal share of the CPU whatever its priority
+    # (Linux autogroups)
+    os.setpgid(0, 0)
+    lowest_priority(0)
     folder, quant, dtype, package = argv
     builds = Builds(Path(package))
     try:
         from minichat.backends.native import load_native
+        from minichat.tinygpt.aot import fingerprint
 
         backend = load_native(
             Path(folder),
@@ -135,16 +188,12 @@ def main(argv: list[str]) -> int:
             quant=quant,  # type: ignore[arg-type]
             compile="off",
         )
-        from minichat.tinygpt.aot import fingerprint
-
         model = backend.token_model.model
-        if Path(package).stem != f"step-{fingerprint(model)}":
+        if builds.package.stem != f"step-{fingerprint(model)}":
             raise RuntimeError(f"{folder} loads a model of another shape than the chat's")
-        builds.build_here(model)
-    except Exception as error:  # noted in the failure file by build_here or here
-        if not builds.failed.exists():
-            builds.failed.write_text(f"{type(error).__name__}: {error}"[:500], encoding="utf-8")
-        return 1
-    finally:
-        builds.lock.unlink(missing_ok=True)
+        builds.build_unlocked(model)
+    except Exception as error:
+        if builds.failure() is None:
+            builds.note_failure(error)
+        raise
     return 0

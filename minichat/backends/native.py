@@ -34,7 +34,9 @@ class NativeTokenModel:
     """The engine's view of TinyGPT: ids in, last logits out, cache kept here.
 
     One new token after a cached prefix goes through the compiled step when there is
-    one (``backends.compiled``); a build still running is checked for at each reply.
+    one (``backends.compiled``); a build under way in the background is looked for at
+    the start of each reply (``keep``), and a step that fails falls back to the eager
+    network for good, losing nothing: the step only reads the cache.
     """
 
     def __init__(self, model: TinyGPT):
@@ -46,53 +48,73 @@ class NativeTokenModel:
         self.cached_ids: list[int] = []
         self.compiled: CompiledStep | None = None
         self.pending: Builds | None = None  # a build in the background, not landed yet
+        self.failure: str | None = None  # why there is no compiled step, if it failed
 
     def keep(self, length: int) -> int:
-        self.pick_up()
+        self.pick_up()  # a reply starts here: the moment to switch to a landed build
         if self.cache is None:
             self.cache = self.model.new_cache()
         self.cache.length = length  # positions past the length are never read
         return length
 
     def forward(self, ids: Sequence[int]) -> torch.Tensor:
-        cache = self.cache
-        # one token after at least MIN_LENGTH cached ones: the compiled step's one shape
-        one_step = cache is not None and len(ids) == 1 and cache.length >= MIN_LENGTH
-        if self.compiled is not None and cache is not None and one_step:
-            logits, keys, values = self.compiled(torch.tensor(ids), *cache.prefix())
-            cache.append(keys, values)
+        logits = self._compiled_forward(ids) if self.compiled is not None else None
+        if logits is not None:
             return logits
         input_ids = torch.tensor([list(ids)], device=self.device)
-        logits_all: torch.Tensor = self.model(input_ids, cache, last_only=True)
+        logits_all: torch.Tensor = self.model(input_ids, self.cache, last_only=True)
         return logits_all[0, -1]
 
+    def _compiled_forward(self, ids: Sequence[int]) -> torch.Tensor | None:
+        """The compiled step's logits, or None where it does not apply: not one token
+        after MIN_LENGTH cached ones, or a full context (the eager path says so)."""
+        cache, compiled = self.cache, self.compiled
+        if cache is None or compiled is None or len(ids) != 1:
+            return None
+        if not MIN_LENGTH <= cache.length < self.context_length:
+            return None
+        try:
+            logits, keys, values = compiled(torch.tensor(ids), *cache.prefix())
+        except RuntimeError as error:
+            self.compiled = None
+            self.failure = f"it failed while decoding: {error}".splitlines()[0]
+            return None
+        cache.append(keys, values)
+        return logits
+
     def use_compiled(self, builds: Builds) -> None:
-        """Decode through the package ``builds`` names; a damaged one is removed."""
+        """Decode through the package ``builds`` names. One that does not load (damaged,
+        or built for another torch) is removed and noted, so it is not rebuilt in a loop."""
         try:
             self.compiled = CompiledStep(builds.package, self.model)
-        except Exception:  # truncated or foreign: the next start builds it again
+        except Exception as error:
+            builds.note_failure(error)
             builds.package.unlink(missing_ok=True)
+            self.failure = builds.failure()
 
     def pick_up(self) -> None:
-        if self.pending is None:
+        """Switch to a background build that has landed, or note that it failed."""
+        if self.pending is None or self.pending.building():
             return
         if self.pending.package.is_file():
             self.use_compiled(self.pending)
-            self.pending = None
-        elif not self.pending.building():
-            self.pending = None  # it failed; its note says why
+        else:
+            self.failure = self.pending.failure() or "the build stopped"
+        self.pending = None
 
     def step_state(self) -> str:
+        self.pick_up()
         if self.compiled is not None:
             return "compiled step"
-        return "eager, compiling in the background" if self.pending is not None else "eager"
+        if self.pending is not None:
+            return "eager, compiling in the background"
+        return f"eager (no compiled step: {self.failure})" if self.failure else "eager"
 
 
 class NativeBackend(LocalBackend):
     name: ClassVar[str] = "native"
 
     quant: Quant = "none"
-    compile_failure: str | None = None  # why the compiled step could not be built
 
     def __init__(self, model: TinyGPT, chat_format: ChatFormat, model_id: str):
         self.model_id = model_id
@@ -111,8 +133,6 @@ class NativeBackend(LocalBackend):
     def describe(self) -> str:
         quant = "" if self.quant == "none" else f", {self.quant}"
         note = self.token_model.step_state() if self.token_model.device.type == "cpu" else ""
-        if self.compile_failure:
-            note = f"eager (the compiled step failed to build: {self.compile_failure})"
         return f"{super().describe()}{quant}" + (f", {note}" if note else "")
 
 
@@ -161,20 +181,21 @@ def prepare_compiled(backend: NativeBackend, folder: Path, dtype: str, compile: 
     token_model = backend.token_model
     builds = Builds(package_path(fingerprint(token_model.model)))
     if not builds.package.is_file():
-        backend.compile_failure = builds.failure()
-        if backend.compile_failure is not None:
-            return
+        token_model.failure = builds.failure()
         if compile == "auto":
-            builds.start(folder, backend.quant, dtype)
-            token_model.pending = builds
+            if token_model.failure is None and builds.start(folder, backend.quant, dtype):
+                token_model.pending = builds
             return
-        try:
-            builds.build_here(token_model.model)
-        except Exception as error:
+        if token_model.failure is None:
+            try:
+                builds.build_here(token_model.model)
+            except Exception:
+                token_model.failure = builds.failure()
+        if token_model.failure is not None:
             raise ModelLoadError(
-                f"could not build the compiled decode step ({error}); "
-                "run with --compile off to decode without it"
-            ) from error
+                f"could not build the compiled decode step: {token_model.failure}; "
+                "or run with --compile off to decode without it"
+            )
     token_model.use_compiled(builds)
 
 

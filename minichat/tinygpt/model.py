@@ -2,7 +2,8 @@
 
 Each block is pre-norm: ``x + attention(rmsnorm(x))`` then ``x + mlp(rmsnorm(x))``.
 Attention uses rotary position embeddings (the rotate-half form Llama uses) and
-grouped-query attention through ``scaled_dot_product_attention``; the MLP is
+grouped-query attention, through ``scaled_dot_product_attention`` for a prompt and
+through three small products for one new token (``Block.step``); the MLP is
 SwiGLU. For decoding speed at batch size 1 the query/key/value projections are
 one matrix, and so are the MLP's gate and up projections: fewer, larger matrix
 products per token.
@@ -228,7 +229,7 @@ class TinyGPT(nn.Module):
         ``token`` (shape 1), and its key and value at every layer (layers x kv_heads x
         head_dim) for the caller to append to ``keys`` and ``values`` (layers x kv_heads
         x length x head_dim). Nothing is mutated and every shape but the length is
-        fixed, so this is the function ``tinygpt.compiled`` builds ahead of time."""
+        fixed, so this is the function ``tinygpt.aot`` builds ahead of time."""
         position = keys.shape[2]
         x = self.embed(token)[None]
         cos = self.rope_cos.narrow(0, position, 1)[None].to(x.dtype)
