@@ -222,3 +222,15 @@ def test_a_lock_is_held_by_a_live_process_only(own_cache: Path) -> None:
 def test_unknown_compile_values_are_refused() -> None:
     with pytest.raises(ConfigError, match="compile must be one of auto, wait, off"):
         load_backend(MODEL, compile="always")
+
+
+def test_the_first_start_runs_the_model_later_starts_run(own_cache: Path) -> None:
+    """The background builder loads the model again, from the quantized cache the first
+    start has just written: the two must be the same model, or the step is refused."""
+    first = native(quant="int4", compile="off").token_model.model  # quantizes, caches
+    later = native(quant="int4", compile="off").token_model.model  # reads the cache
+    assert fingerprint(first) == fingerprint(later)
+    for (name, a), (_, b) in zip(
+        first.state_dict().items(), later.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name

@@ -211,32 +211,40 @@ def check_quant(quant: Quant, device: torch.device, dtype: str) -> None:
 
 
 def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
-    """TinyGPT with quantized matrices (bf16 elsewhere), from the cache when it has them.
+    """TinyGPT with quantized matrices (bf16 elsewhere), from the cache; quantized and
+    cached first if it is not there. Always loaded from the cache file, so the first
+    start runs the very model later ones do (the compiled step's key checks that).
 
     The cache is keyed by the weights' path, size and time, the format and the torch
     version (the int4 layout is the kernel's own); it is written atomically.
     """
-    from safetensors.torch import load_file, save_file
-
     cached = quantized_path(folder, quant)
     if cached.is_file():
-        model = empty_model(config)
-        quantize(model, quant, empty=True)
         try:
-            # copies: the kernels need aligned memory, which tensors read at their offsets
-            # in a safetensors file do not always have (a misaligned matrix crashes them)
-            state = {name: tensor.clone() for name, tensor in load_file(str(cached)).items()}
-            model.load_state_dict(state, strict=True, assign=True)
-            return model.eval()
+            return _load_cached(cached, config, quant)
         except Exception:  # a damaged or foreign cache file: quantize again, replace it
             cached.unlink(missing_ok=True)
+    from safetensors.torch import save_file
+
     model = load_llama_fp32(folder, config)  # quantize from the stored values, not bf16
     quantize(model, quant)
-    model = model.to(torch.bfloat16).eval()
+    model = model.to(torch.bfloat16)
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
     with replacing(cached) as temporary:
         save_file(state, str(temporary))
-    return model
+    return _load_cached(cached, config, quant)
+
+
+def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
+    from safetensors.torch import load_file
+
+    model = empty_model(config)
+    quantize(model, quant, empty=True)
+    # copies: the kernels need aligned memory, which tensors read at their offsets in a
+    # safetensors file do not always have (a misaligned matrix crashes them)
+    state = {name: tensor.clone() for name, tensor in load_file(str(cached)).items()}
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
 
 
 def quantized_path(folder: Path, quant: Quant) -> Path:
