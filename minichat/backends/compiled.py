@@ -73,22 +73,30 @@ class Builds:
         self.package.parent.mkdir(parents=True, exist_ok=True)
         self.failed.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
 
+    def _lock(self, *, wait: bool) -> int | None:
+        """Take the lock: a descriptor holding it (closing it lets go), or None when
+        another process holds it and ``wait`` is false."""
+        import fcntl
+
+        self.package.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
     def building(self) -> bool:
         """Whether some process holds the lock now."""
         if self.process is not None:
             self.process.poll()  # reaps it once it has ended
         if sys.platform == "win32":
             return False
-        import fcntl
-
-        self.package.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = self._lock(wait=False)
+        if fd is None:
             return True
-        finally:
-            os.close(fd)  # closing lets go of a lock taken here
+        os.close(fd)
         return False
 
     def start(self, folder: Path, quant: str, dtype: str) -> bool:
@@ -96,14 +104,8 @@ class Builds:
         False where that cannot be done (no ``flock``: Windows)."""
         if sys.platform == "win32":
             return False
-        import fcntl
-
-        self.package.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another start builds it
-            os.close(fd)
+        fd = self._lock(wait=False)
+        if fd is None:  # another start builds it
             return True
         entry = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
@@ -134,12 +136,9 @@ class Builds:
         if sys.platform == "win32":
             self.build_unlocked(model)
             return
-        import fcntl
-
-        self.package.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT)
+        fd = self._lock(wait=True)
+        assert fd is not None  # a waiting lock is always taken
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             if not self.package.is_file():
                 self.build_unlocked(model)
         finally:

@@ -67,16 +67,18 @@ class _Step(nn.Module):
         return result
 
 
+def named_tensors(model: TinyGPT) -> dict[str, torch.Tensor]:
+    """Every tensor ``step`` reads, by name: parameters, then buffers (the rotary
+    tables too), in the order the built step takes them."""
+    return dict(model.named_parameters()) | dict(model.named_buffers())
+
+
 def weight_names(model: TinyGPT) -> list[str]:
-    """Every tensor ``step`` reads: parameters, then buffers (the rotary tables too)."""
-    return [name for name, _ in model.named_parameters()] + [
-        name for name, _ in model.named_buffers()
-    ]
+    return list(named_tensors(model))
 
 
 def weights(model: TinyGPT) -> list[torch.Tensor]:
-    named = dict(model.named_parameters()) | dict(model.named_buffers())
-    return [named[name].detach() for name in weight_names(model)]
+    return [tensor.detach() for tensor in named_tensors(model).values()]
 
 
 def fingerprint(model: TinyGPT) -> str:
@@ -89,8 +91,7 @@ def fingerprint(model: TinyGPT) -> str:
         digest.update(part.encode() + b"\0")
     for module in (model_code, quant_code, sys.modules[__name__]):
         digest.update(Path(module.__file__ or "").read_bytes())  # the source, or its .pyc
-    named = dict(model.named_parameters()) | dict(model.named_buffers())
-    for name, tensor in named.items():
+    for name, tensor in named_tensors(model).items():
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\0".encode())
     return digest.hexdigest()[:16]
 
