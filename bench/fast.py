@@ -34,9 +34,9 @@ import torch
 from decode import engine_run, generate_run
 
 from minichat.backend import Message
-from minichat.backends.gguf import converted_path
 from minichat.backends.hf import load_hf
-from minichat.backends.registry import load_backend, smollm2_gguf
+from minichat.loading.gguf import converted_path
+from minichat.loading.registry import load_backend, smollm2_gguf
 
 PROMPT = "Write a long story about a dragon who learns to bake bread."
 QUANTS = ("none", "int8", "int4")

@@ -6,9 +6,8 @@ not import torch; the local backends do when they load a model.
 """
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome, Stats, Stream
-from minichat.backends.registry import DEFAULT_MODEL, load_backend
+from minichat.chat.conversation import Conversation, Exchange
 from minichat.config import GenerationConfig
-from minichat.conversation import Conversation, Exchange
 from minichat.errors import (
     ConfigError,
     GenerationError,
@@ -18,6 +17,8 @@ from minichat.errors import (
     ModelNotFoundError,
     PromptTooLongError,
 )
+from minichat.loading.choices import DEFAULT_MODEL
+from minichat.loading.registry import load_backend
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minichat.backends.compiled import check_compile
-from minichat.backends.device import check_device_name, check_dtype_name
-from minichat.backends.registry import DEFAULT_MODEL, check_engine
 from minichat.config import FIELD_NAMES, GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
+from minichat.loading.choices import (
+    DEFAULT_MODEL,
+    check_compile,
+    check_device_name,
+    check_dtype_name,
+    check_engine,
+)
 from minichat.paths import config_dir
 
 MODEL_KEYS = (

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from minichat import GenerationConfig, Message, load_backend
-from minichat.backends.compiled import Builds, package_path
 from minichat.backends.native import NativeBackend
 from minichat.errors import ConfigError, ModelLoadError
+from minichat.loading.compiled import Builds, package_path
 from minichat.tinygpt.aot import fingerprint
 
 MODEL = "tiny-chitchat"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from minichat import ChatBackend, Conversation, GenerationConfig, Message, load_backend
-from minichat.backends import gguf
-from minichat.backends.registry import smollm2_gguf
+from minichat.loading import gguf
+from minichat.loading.registry import smollm2_gguf
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from minichat.backends import gguf
+from minichat.loading import gguf
 
 
 @pytest.fixture

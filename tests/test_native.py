@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from minichat import GenerationConfig, Message, ModelLoadError, load_backend
-from minichat.backends.chat_format import ChatFormat
 from minichat.backends.native import load_native, supports
+from minichat.chat_format import ChatFormat
 from minichat.tinygpt.weights import llama_config, load_llama
 from tests.conftest import CHATML, build_byte_tokenizer
 

@@ -14,9 +14,9 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from minichat import ChatBackend, Message, ModelNotFoundError, load_backend
+from minichat.chat.session import ChatSession
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import SlashCompleter, history_file, prompt_reader, toolbar_text
-from minichat.repl.session import ChatSession
 from minichat.settings import load_settings
 from tests.conftest import ScriptedBackend
 

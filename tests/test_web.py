@@ -26,7 +26,7 @@ from minichat import (
     load_backend,
 )
 from minichat.backends.echo import EchoBackend
-from minichat.repl.session import ChatSession
+from minichat.chat.session import ChatSession
 from minichat.settings import load_settings
 from minichat.web.handlers import BUSY, View, WebChat, stop_lines
 from tests.conftest import ScriptedBackend

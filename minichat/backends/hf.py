@@ -15,16 +15,16 @@ from typing import Any, ClassVar
 import torch
 
 from minichat.backend import Message
-from minichat.backends.chat_format import (
+from minichat.backends.local import LocalBackend
+from minichat.chat_format import (
     FALLBACK_STOPS,
     FALLBACK_TEMPLATE,
     end_of_turn_ids,
     render_with_system_fallback,
 )
-from minichat.backends.device import resolve_device, resolve_dtype
-from minichat.backends.gguf import ensure_converted
-from minichat.backends.local import LocalBackend
 from minichat.errors import ModelLoadError, ModelNotFoundError
+from minichat.loading.device import resolve_device, resolve_dtype
+from minichat.loading.gguf import ensure_converted
 
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
 

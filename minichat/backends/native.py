@@ -17,12 +17,12 @@ from typing import ClassVar
 import torch
 
 from minichat.backend import Message
-from minichat.backends.chat_format import ChatFormat
-from minichat.backends.compiled import Builds, package_path
-from minichat.backends.device import resolve_device, resolve_dtype
 from minichat.backends.local import LocalBackend
+from minichat.chat_format import ChatFormat
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.files import replacing
+from minichat.loading.compiled import Builds, package_path
+from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.paths import cache_dir
 from minichat.tinygpt.aot import MIN_LENGTH, CompiledStep, fingerprint
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
@@ -34,7 +34,7 @@ class NativeTokenModel:
     """The engine's view of TinyGPT: ids in, last logits out, cache kept here.
 
     One new token after a cached prefix goes through the compiled step when there is
-    one (``backends.compiled``); a build under way in the background is looked for at
+    one (``loading.compiled``); a build under way in the background is looked for at
     the start of each reply (``keep``), and a step that fails falls back to the eager
     network for good, losing nothing: the step only reads the cache.
     """
@@ -177,7 +177,7 @@ def load_native(
 
 def prepare_compiled(backend: NativeBackend, folder: Path, dtype: str, compile: str) -> None:
     """Use the compiled step if it is cached; else build it now (``wait``) or in the
-    background (``auto``), unless an earlier build failed (see ``backends.compiled``)."""
+    background (``auto``), unless an earlier build failed (see ``loading.compiled``)."""
     token_model = backend.token_model
     builds = Builds(package_path(fingerprint(token_model.model)))
     if not builds.package.is_file():

@@ -49,7 +49,7 @@ def load(settings: Settings) -> tuple[ChatBackend, float]:
 def loader(settings: Settings) -> Callable[[str], ChatBackend]:
     """Load a model by name with the device, dtype, engine, quantization and key the
     settings give."""
-    from minichat.backends.registry import load_backend
+    from minichat.loading.registry import load_backend
 
     return lambda name: load_backend(
         name,
@@ -160,7 +160,7 @@ def web(
     from minichat.web import require_gradio
 
     require_gradio()  # before a model loads for nothing
-    from minichat.repl.session import ChatSession
+    from minichat.chat.session import ChatSession
     from minichat.web.app import serve
     from minichat.web.handlers import WebChat
 
@@ -175,7 +175,8 @@ def models() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from minichat.backends.registry import DEFAULT_MODEL, list_models
+    from minichat.loading.choices import DEFAULT_MODEL
+    from minichat.loading.registry import list_models
 
     table = Table("model", "backend", "description", "available", box=None)
     for info in list_models():
@@ -228,9 +229,9 @@ def _chat(
 ) -> None:
     from rich.console import Console
 
-    from minichat import transcript
+    from minichat.chat import transcript
+    from minichat.chat.session import ChatSession
     from minichat.repl.loop import Repl, line_reader
-    from minichat.repl.session import ChatSession
 
     model_given = settings.sources["model"].startswith("flag")
     saved = transcript.load(resume) if resume is not None else None  # a bad file stops here

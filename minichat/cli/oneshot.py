@@ -11,7 +11,7 @@ import json
 from typing import BinaryIO, TextIO
 
 from minichat.backend import ChatBackend
-from minichat.conversation import Conversation, Exchange
+from minichat.chat.conversation import Conversation, Exchange
 from minichat.errors import InputError
 from minichat.settings import Settings
 

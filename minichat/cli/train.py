@@ -54,7 +54,7 @@ def train(
     import importlib.util
     from dataclasses import replace
 
-    from minichat.backends.device import resolve_device
+    from minichat.loading.device import resolve_device
     from minichat.tinygpt import recipe
     from minichat.tinygpt.train import TrainConfig
 

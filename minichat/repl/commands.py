@@ -153,7 +153,7 @@ def cmd_model(repl: Repl, args: str) -> None:
 
 
 def cmd_models(repl: Repl, args: str) -> None:
-    from minichat.backends.registry import list_models
+    from minichat.loading.registry import list_models
 
     rows = [(m.name, m.backend, m.description if m.available else m.note) for m in list_models()]
     repl.table(("model", "backend", "description"), rows)

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from minichat.conversation import Exchange
+from minichat.chat.conversation import Exchange
+from minichat.chat.session import ChatSession
 from minichat.errors import MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
 from minichat.repl.render import MarkdownRenderer, PlainRenderer, Renderer, markdown
-from minichat.repl.session import ChatSession
 
 PROMPT = ">>> "
 CONTINUATION = "... "

@@ -22,10 +22,10 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-from minichat.backends.registry import completion_names
+from minichat.chat.session import ChatSession
+from minichat.loading.registry import completion_names
 from minichat.paths import data_dir
 from minichat.repl.commands import BY_NAME, COMMANDS, PARAMETER_NAMES
-from minichat.repl.session import ChatSession
 
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama
 STOP_ACTIONS = ("add ", "clear")

@@ -11,7 +11,7 @@ the whole step is one call.
 The weights are the library's inputs, not constants baked into it: the file
 stays a few MB and uses the very tensors the eager model holds, so no memory is
 spent twice. Building needs a C++ compiler and takes about 40 s on two cores;
-``backends.compiled`` decides when, and caches the result.
+``loading.compiled`` decides when, and caches the result.
 """
 
 from __future__ import annotations

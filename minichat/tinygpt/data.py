@@ -117,7 +117,7 @@ def build_corpus(
 
 
 def render_chat(chat: Sequence[Message]) -> str:
-    from minichat.backends.chat_format import compile_template
+    from minichat.chat_format import compile_template
 
     return str(
         compile_template(CHAT_TEMPLATE).render(

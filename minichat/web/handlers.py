@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.backends.registry import list_models
+from minichat.chat.conversation import Exchange
+from minichat.chat.session import ChatSession
 from minichat.config import FIELD_NAMES
-from minichat.conversation import Exchange
 from minichat.errors import ConfigError, MinichatError
+from minichat.loading.registry import list_models
 from minichat.repl.commands import UsageError, stop_text
-from minichat.repl.session import ChatSession
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
 BUSY = "a reply or a model load is still running; wait for it (or press Stop)"

@@ -26,17 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minichat.errors import ConfigError
 from minichat.files import replacing
 from minichat.paths import cache_dir
-
-CHOICES = ("auto", "wait", "off")
-
-
-def check_compile(value: str) -> str:
-    if value not in CHOICES:
-        raise ConfigError(f"compile must be one of {', '.join(CHOICES)}, got {value!r}")
-    return value
 
 
 def package_path(fingerprint: str) -> Path:
@@ -107,7 +98,8 @@ class Builds:
         fd = self._lock(wait=False)
         if fd is None:  # another start builds it
             return True
-        entry = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
+        builder = "minichat.loading.step_builder"
+        entry = f"import sys; from {builder} import main; sys.exit(main(sys.argv[1:]))"
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
         # one compiler job at a time: the chat in the foreground keeps the other core
         env = {**os.environ, "TORCHINDUCTOR_COMPILE_THREADS": "1"}
@@ -163,36 +155,3 @@ def lowest_priority(pid: int) -> None:
     except (AttributeError, OSError):  # not Linux, or the process has ended
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, pid, 19)
-
-
-def main(argv: list[str]) -> int:
-    """The background builder: load the model as the chat did, build, note a failure.
-    It inherits the lock (see ``Builds.start``), held until it exits."""
-    # a process group of its own, so that Ctrl+C in the chat does not reach it and it
-    # finishes after the chat quits; not a session of its own, which would put it in a
-    # scheduler group of its own with an equal share of the CPU whatever its priority
-    # (Linux autogroups)
-    os.setpgid(0, 0)
-    lowest_priority(0)
-    folder, quant, dtype, package = argv
-    builds = Builds(Path(package))
-    try:
-        from minichat.backends.native import load_native
-        from minichat.tinygpt.aot import fingerprint
-
-        backend = load_native(
-            Path(folder),
-            device="cpu",
-            dtype=dtype,
-            quant=quant,  # type: ignore[arg-type]
-            compile="off",
-        )
-        model = backend.token_model.model
-        if builds.package.stem != f"step-{fingerprint(model)}":
-            raise RuntimeError(f"{folder} loads a model of another shape than the chat's")
-        builds.build_unlocked(model)
-    except Exception as error:
-        if builds.failure() is None:
-            builds.note_failure(error)
-        raise
-    return 0

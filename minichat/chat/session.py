@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minichat import transcript
 from minichat.backend import ChatBackend, Stats
+from minichat.chat import transcript
+from minichat.chat.conversation import Conversation, Exchange
 from minichat.config import GenerationConfig, fitting_reply_limit
-from minichat.conversation import Conversation, Exchange
 from minichat.errors import ConfigError, MinichatError
 from minichat.settings import Settings
 

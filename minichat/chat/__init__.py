@@ -1,0 +1,9 @@
+"""The chat core: every chat operation, for every surface.
+
+``ChatSession`` holds one chat (model, parameters and where each came from, the
+conversation, statistics) and does what a user asks of it: send a message, retry,
+undo, clear, set the system prompt or a parameter, swap the model, save and load.
+The REPL, the web page and one-shot ``ask`` are thin adapters over it; the server,
+stateless per request, goes through the same turn code (``turn.run_turn``).
+Nothing here reads input or prints.
+"""
