@@ -6,7 +6,8 @@ not import torch; the local backends do when they load a model.
 """
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome, Stats, Stream
-from minichat.chat.conversation import Conversation, Exchange
+from minichat.chat.conversation import Conversation
+from minichat.chat.turn import Exchange
 from minichat.config import GenerationConfig
 from minichat.errors import (
     ConfigError,

@@ -171,8 +171,15 @@ class ChatBackend(ABC):
     ) -> Generator[str, None, Outcome | None]:
         """Yield the reply's text piece by piece; stop once ``cancel`` is set."""
 
-    def stream(self, messages: Sequence[Message], config: GenerationConfig) -> Stream:
-        cancel = threading.Event()
+    def stream(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event | None = None,
+    ) -> Stream:
+        """The reply as a ``Stream``; setting ``cancel`` (from any thread, even before the
+        first token) stops it, as ``Stream.cancel`` does."""
+        cancel = threading.Event() if cancel is None else cancel
         return Stream(self.generate(messages, config, cancel), cancel)
 
     def describe(self) -> str:

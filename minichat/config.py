@@ -4,53 +4,35 @@ It is an immutable value: change it with ``dataclasses.replace`` (or
 ``config.with_values``) and every change is checked again. ``coerce`` turns the
 text a user typed (a flag, an environment variable, a slash command) into a
 field's value, so every interface reports a bad value with the same words.
+The fields, their ranges and defaults come from ``minichat.params``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minichat.errors import ConfigError
-
-MAX_STOP_SEQUENCES = 16
+from minichat.params import BY_NAME, FIELD_NAMES, unknown_parameter
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """How a reply is decoded. Temperature 0 means greedy (argmax)."""
+    """How a reply is decoded. Temperature 0 means greedy (argmax). Each field's range,
+    default and help live in ``minichat.params.PARAMS``."""
 
-    max_new_tokens: int = 512  # upper bound on the reply's length, in tokens
-    temperature: float = 0.7  # 0 = greedy; higher = more random
-    top_p: float = 0.9  # nucleus sampling: keep the smallest set with this much mass
-    top_k: int = 50  # keep only the k most likely tokens; 0 = no limit
-    repetition_penalty: float = 1.1  # >1 discourages tokens seen recently; 1 = off
+    max_new_tokens: int = BY_NAME["max_new_tokens"].default  # the reply's length, in tokens
+    temperature: float = BY_NAME["temperature"].default  # 0 = greedy; higher = more random
+    top_p: float = BY_NAME["top_p"].default  # nucleus sampling: the smallest set with this mass
+    top_k: int = BY_NAME["top_k"].default  # keep only the k most likely tokens; 0 = no limit
+    repetition_penalty: float = BY_NAME["repetition_penalty"].default  # >1 discourages repeats
     stop: tuple[str, ...] = field(default=())  # reply ends before any of these strings
-    seed: int | None = None  # fixed seed = reproducible sampling; None = random
+    seed: int | None = BY_NAME["seed"].default  # fixed seed = reproducible sampling
 
     def __post_init__(self) -> None:
-        _check_int("max_new_tokens", self.max_new_tokens, 1, 1_000_000)
-        _check_float("temperature", self.temperature, 0.0, 5.0)
-        _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        _check_int("top_k", self.top_k, 0, 1_000_000)
-        _check_float("repetition_penalty", self.repetition_penalty, 0.0, 10.0, low_open=True)
-        if self.seed is not None:
-            _check_int("seed", self.seed, 0, 2**63 - 1)
-        stop = self.stop
-        if isinstance(stop, str) or not isinstance(stop, Iterable):
-            raise ConfigError("stop must be a list of strings")
-        stop = tuple(stop)
-        if not all(isinstance(s, str) and s for s in stop):
-            raise ConfigError("stop sequences must be non-empty strings")
-        if len(stop) > MAX_STOP_SEQUENCES:
-            raise ConfigError(f"at most {MAX_STOP_SEQUENCES} stop sequences are allowed")
-        object.__setattr__(self, "stop", stop)
-        for name in ("temperature", "top_p", "repetition_penalty"):
-            object.__setattr__(self, name, float(getattr(self, name)))
+        for name in FIELD_NAMES:
+            object.__setattr__(self, name, BY_NAME[name].check(getattr(self, name)))
 
     @property
     def greedy(self) -> bool:
@@ -72,53 +54,16 @@ class GenerationConfig:
         return data
 
 
-FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(GenerationConfig))
-
-
 def check_field_name(name: str) -> None:
+    """Raise unless ``name`` is a field's full name (with a suggestion when close)."""
     if name not in FIELD_NAMES:
-        raise ConfigError(
-            f"unknown generation parameter {name!r}{_did_you_mean(name, FIELD_NAMES)}"
-        )
+        raise unknown_parameter(name, FIELD_NAMES)
 
 
 def coerce(name: str, text: str) -> Any:
     """Parse the text a user typed into the type of field ``name``."""
     check_field_name(name)
-    text = text.strip()
-    if name == "stop":
-        return (text,) if text else ()
-    if name == "seed" and text.lower() in ("", "none", "random"):
-        return None
-    kind = int if name in ("max_new_tokens", "top_k", "seed") else float
-    try:
-        return kind(text)
-    except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{name} must be {noun}, got {text!r}") from None
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, got {value}")
-
-
-def _check_float(
-    name: str, value: object, low: float, high: float, *, low_open: bool = False
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    bracket = "(" if low_open else "["
-    too_low = value <= low if low_open else value < low
-    if not math.isfinite(value) or too_low or value > high:
-        raise ConfigError(f"{name} must be in {bracket}{low:g}, {high:g}], got {value!r}")
-
-
-def _did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return BY_NAME[name].parse(text)
 
 
 def fitting_reply_limit(config: GenerationConfig, context_length: int) -> GenerationConfig:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minichat.config import FIELD_NAMES, GenerationConfig, coerce, fitting_reply_limit
+from minichat.config import GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
 from minichat.loading.choices import (
     DEFAULT_MODEL,
@@ -25,6 +25,7 @@ from minichat.loading.choices import (
     check_dtype_name,
     check_engine,
 )
+from minichat.params import FIELD_NAMES
 from minichat.paths import config_dir
 
 MODEL_KEYS = (
@@ -40,12 +41,11 @@ MODEL_KEYS = (
 SECRET_KEYS = ("openai_api_key",)  # shown masked by `minichat config`
 KEYS = (*MODEL_KEYS, *FIELD_NAMES)
 ENV_PREFIX = "MINICHAT_"
-FLAG_NAMES = {"max_new_tokens": "max-tokens", "repetition_penalty": "repeat"}
 
 
 def flag_name(key: str) -> str:
-    """How the command line spells the flag for setting ``key``."""
-    return "--" + FLAG_NAMES.get(key, key.replace("_", "-"))
+    """How the command line spells the flag for setting ``key`` in full."""
+    return "--" + key.replace("_", "-")
 
 
 def env_name(key: str) -> str:

@@ -148,3 +148,59 @@ def test_running_out_of_memory_is_a_clear_error() -> None:
 
     with pytest.raises(GenerationError, match="out of memory while generating"):
         run(Exhausted(), GREEDY)
+
+
+class Scripted:
+    """A token model that writes ``script``: each forward's logits pick the next id;
+    the ``cancel_after``-th forward pass sets ``cancel``, like a Ctrl+C during it."""
+
+    def __init__(self, script: Sequence[int], vocab: int, cancel_after: int | None = None):
+        self.context_length = 512
+        self.cached_ids: list[int] = []
+        self.script, self.vocab, self.fed = list(script), vocab, 0
+        self.cancel_after, self.cancel = cancel_after, threading.Event()
+
+    def keep(self, length: int) -> int:
+        return 0
+
+    def forward(self, ids: Sequence[int]) -> torch.Tensor:
+        logits = torch.zeros(self.vocab)
+        logits[self.script[self.fed]] = 1.0
+        self.fed += 1
+        if self.fed == self.cancel_after:
+            self.cancel.set()
+        return logits
+
+
+@pytest.mark.parametrize("ending", ["length", "end_turn", "cancelled"])
+def test_reply_cut_inside_a_character_never_ends_broken(ending: str) -> None:
+    # `minichat ask hi -n 12 --seed 4` printed "😊\ufffd": the limit fell inside an emoji
+    from tests.conftest import build_byte_tokenizer
+
+    tokenizer = build_byte_tokenizer()
+    eos = tokenizer.eos_token_id
+    ids = tokenizer.encode("hi 😊😊", add_special_tokens=False)
+    written = ids[:-2]  # the second emoji's first two bytes
+    model = Scripted(
+        [*written, eos],
+        len(tokenizer),
+        cancel_after=len(written) + 1 if ending == "cancelled" else None,  # mid-forward
+    )
+    config = GREEDY.with_values(max_new_tokens=len(written) if ending == "length" else 40)
+    gen = generate_text(
+        model,
+        lambda part: str(tokenizer.decode(list(part), skip_special_tokens=True)),
+        [ids[0]],
+        config,
+        end_ids={eos},
+        cancel=model.cancel,
+    )
+    pieces: list[str] = []
+    with pytest.raises(StopIteration) as done:
+        while True:
+            pieces.append(next(gen))
+    outcome: Outcome = done.value.value
+    assert outcome.finish_reason == ending
+    assert outcome.new_tokens == len(written)
+    assert "".join(pieces) == "hi 😊"
+    assert not any("\ufffd" in piece for piece in pieces)

@@ -17,7 +17,7 @@ import pytest
 from minichat import ChatBackend, Conversation, GenerationConfig, Message, load_backend
 from minichat.backends.local import LocalBackend
 from minichat.backends.native import load_native
-from minichat.chat.conversation import Exchange
+from minichat.chat.turn import Exchange
 from minichat.engine.prefix import common_prefix
 from tests.conftest import build_byte_tokenizer, build_tiny_llama
 

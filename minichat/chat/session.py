@@ -1,57 +1,214 @@
-"""The state of one interactive chat, and the operations slash commands use.
+"""``ChatSession``: one chat and every operation on it, for every surface.
 
-Nothing here reads input or prints: it changes the backend, the parameters
-(recording where each value came from) and the conversation, and keeps the
-statistics that ``/stats`` and the toolbar show.
+It holds the backend, the decoding parameters (recording where each value came
+from), the conversation, the statistics and the context in use, and does what a
+user asks: send a message (streaming to a callback, stoppable from any thread
+with ``cancel``), retry, undo, clear, set the system prompt or parameters (typed
+values, or text as a user types it), swap the model, save and load. Whatever a
+user must be told beyond the reply (turns left out to fit the context, a saved
+model that could not be loaded) is queued once in ``notices``; a surface shows
+what ``take_notices`` returns. Nothing here reads input or prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from minichat.backend import ChatBackend, Stats
 from minichat.chat import transcript
-from minichat.chat.conversation import Conversation, Exchange
+from minichat.chat.conversation import Conversation
+from minichat.chat.report import Totals
+from minichat.chat.turn import Exchange, OnText
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, MinichatError
+from minichat.params import param
+from minichat.paths import data_dir
 from minichat.settings import Settings
 
 LoadModel = Callable[[str], ChatBackend]
 
 
-@dataclass
-class Totals:
-    turns: int = 0
-    prompt_tokens: int = 0
-    reply_tokens: int = 0
-    cached_tokens: int = 0  # prompt tokens reused from the KV cache
-    seconds: float = 0.0
+@dataclass(frozen=True)
+class Notice:
+    """Something the user must be told beside the reply; a warning when it went wrong."""
+
+    text: str
+    warning: bool = False
 
 
-@dataclass
+def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
+    """The one wording for a saved chat whose model could not be loaded."""
+    return f"cannot load the saved model {wanted} ({error}); the chat goes on with {kept}"
+
+
+def chats_dir() -> Path:
+    """Where ``/save NAME`` puts a chat given by a bare name."""
+    return data_dir() / "chats"
+
+
 class ChatSession:
-    backend: ChatBackend
-    config: GenerationConfig
-    conversation: Conversation
-    load_model: LoadModel
-    sources: dict[str, str] = field(default_factory=dict)  # parameter -> where it came from
-    last: Exchange | None = None
-    totals: Totals = field(default_factory=Totals)
-    context_used: int = 0  # tokens of the last prompt and reply
+    def __init__(
+        self,
+        backend: ChatBackend,
+        config: GenerationConfig,
+        conversation: Conversation | None = None,
+        load_model: LoadModel | None = None,
+        sources: Mapping[str, str] | None = None,
+    ):
+        self.backend = backend
+        self.config = config
+        self.conversation = conversation or Conversation()
+        self.load_model = load_model
+        self.sources: dict[str, str] = dict(sources or {})  # parameter -> where it came from
+        self.last: Exchange | None = None
+        self.totals = Totals()
+        self.context_used = 0  # tokens the conversation takes now, as the next prompt
+        self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
+        self._cancel: threading.Event | None = None  # the reply being generated
+        self.refresh_context()
 
     @classmethod
-    def start(cls, backend: ChatBackend, settings: Settings, load_model: LoadModel) -> ChatSession:
+    def start(
+        cls, backend: ChatBackend, settings: Settings, load_model: LoadModel | None = None
+    ) -> ChatSession:
         return cls(
-            backend=backend,
-            config=settings.generation_for(backend.context_length),
-            conversation=Conversation(settings.system),
-            load_model=load_model,
-            sources=dict(settings.sources),
+            backend,
+            settings.generation_for(backend.context_length),
+            Conversation(settings.system),
+            load_model,
+            settings.sources,
         )
 
+    @classmethod
+    def resume(
+        cls, settings: Settings, load_model: LoadModel, saved: transcript.Transcript, source: str
+    ) -> ChatSession:
+        """A saved chat on its own model, unless the user named one (``--model``); if the
+        saved model cannot be loaded, on the one the settings name, with a notice."""
+        wanted = saved.model if not settings.sources["model"].startswith("flag") else None
+        notice = None
+        if wanted is not None and wanted != settings.model:
+            try:
+                backend = load_model(wanted)
+            except MinichatError as error:  # keep the chat even if its model is gone
+                notice = cannot_load(wanted, settings.model, error)
+                backend = load_model(settings.model)
+        else:
+            backend = load_model(settings.model)
+        session = cls.start(backend, settings, load_model)
+        session.restore(saved, source, keep_model=True)
+        if notice:
+            session.notices.append(Notice(notice, warning=True))
+        return session
+
+    # --- what a surface shows -----------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    @property
+    def context_length(self) -> int:
+        return self.backend.context_length
+
+    def take_notices(self) -> list[Notice]:
+        """What the user should be told now; each notice is handed out once."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def parameters(self) -> list[tuple[str, Any, str]]:
+        """Every setting a chat can change: (name, value, where it came from)."""
+        rows: list[tuple[str, Any, str]] = [
+            ("model", self.backend.model_id, self.source("model")),
+            ("system", self.conversation.system, self.source("system")),
+        ]
+        rows += [(k, v, self.source(k)) for k, v in self.config.to_dict().items()]
+        return rows
+
+    def source(self, key: str) -> str:
+        return self.sources.get(key, "default")
+
+    @property
+    def last_stats(self) -> Stats | None:
+        return self.last.stats if self.last is not None else None
+
+    # --- a turn --------------------------------------------------------------------------
+    def send(self, text: str, on_text: OnText | None = None) -> Exchange:
+        """Send ``text``; the reply streams through ``on_text`` until it ends or
+        ``cancel`` is called. A failure leaves the conversation as it was."""
+        return self._turn(
+            lambda cancel: self.conversation.exchange(
+                text, self.backend, self.config, on_text, cancel
+            )
+        )
+
+    def retry(self, on_text: OnText | None = None) -> Exchange | None:
+        """Ask the last question again (None when there is none); the old reply goes
+        only once a new one came."""
+        if self.conversation.last_question() is None:
+            return None
+        return self._turn(
+            lambda cancel: self.conversation.retry(self.backend, self.config, on_text, cancel)
+        )
+
+    def cancel(self) -> None:
+        """Stop the reply being generated before its next token (from any thread); what
+        came so far is kept, marked cut off. Nothing happens between replies."""
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.set()
+
+    def _turn(self, run: Callable[[threading.Event], Exchange | None]) -> Exchange:
+        self._cancel = threading.Event()
+        try:
+            exchange = run(self._cancel)
+        finally:
+            self._cancel = None
+        assert exchange is not None
+        self.last = exchange
+        self.totals.add(exchange.stats)
+        self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
+        if exchange.fitted.newly_dropped:
+            self.notices.append(Notice(self._dropped_notice(exchange.fitted.dropped_turns)))
+        return exchange
+
+    def _dropped_notice(self, dropped: int) -> str:
+        which = "the oldest turn is" if dropped == 1 else f"the {dropped} oldest turns are"
+        return (
+            f"{which} left out to fit the {self.context_length}-token context: the model no "
+            "longer sees them. Old turns go in chunks, so the cached prompt is rebuilt only "
+            "now and then; /clear starts afresh."
+        )
+
+    # --- the conversation ----------------------------------------------------------------
+    def undo(self) -> bool:
+        """Remove the last exchange; False when there is none."""
+        done = self.conversation.undo()
+        self.refresh_context()
+        return done
+
+    def clear(self) -> None:
+        """A new conversation; the system prompt and the parameters stay."""
+        self.conversation.messages.clear()
+        self.conversation.left_out = 0
+        self.refresh_context()
+
+    def set_system(self, text: str | None, source: str) -> None:
+        """Set the system prompt; empty or None means the model's own."""
+        self.conversation.system = (text or "").strip() or None
+        self.sources["system"] = source
+        self.refresh_context()
+
+    def refresh_context(self) -> None:
+        """Recount the tokens the conversation takes now, as the next prompt would."""
+        prompt = self.conversation.prompt()
+        self.context_used = self.backend.count_tokens(prompt) if prompt else 0
+
+    # --- parameters ----------------------------------------------------------------------
     def set_parameters(self, source: str, **values: Any) -> None:
         """Change parameters through validation; on an error nothing changes."""
         config = self.config.with_values(**values)
@@ -63,64 +220,67 @@ class ChatSession:
         self.config = config
         self.sources.update(dict.fromkeys(values, source))
 
-    def refresh_context(self) -> None:
-        """Recount the tokens the conversation takes now (after /undo, /model, /load)."""
-        prompt = self.conversation.prompt()
-        self.context_used = self.backend.count_tokens(prompt) if prompt else 0
+    def set_from_text(self, source: str, texts: Mapping[str, str]) -> list[str]:
+        """Set parameters from text as a user types it, by full or short name; returns
+        the full names set."""
+        values = {}
+        for name, text in texts.items():
+            field = param(name)
+            values[field.name] = field.parse(text)
+        self.set_parameters(source, **values)
+        return list(values)
 
-    def record(self, exchange: Exchange) -> None:
-        stats: Stats = exchange.stats
-        self.last = exchange
-        self.totals.turns += 1
-        self.totals.prompt_tokens += stats.prompt_tokens
-        self.totals.reply_tokens += stats.new_tokens
-        self.totals.cached_tokens += stats.cached_tokens
-        self.totals.seconds += stats.total_seconds
-        self.context_used = stats.prompt_tokens + stats.new_tokens
-
-    def swap_model(self, name: str) -> None:
-        """Load ``name``; only once it loaded is the old backend let go."""
+    # --- the model -----------------------------------------------------------------------
+    def swap_model(self, name: str, source: str | None = None) -> None:
+        """Load ``name``, keeping the conversation; only once it loaded is the old
+        backend let go, so a failure keeps the chat as it was."""
+        if self.load_model is None:
+            raise MinichatError("this chat cannot change its model")
         backend = self.load_model(name)
         self.backend.close()
         self.backend = backend
-        self.sources["model"] = f"/model {name}"
+        self.sources["model"] = source or f"/model {name}"
         self.conversation.left_out = 0  # the new model fits what it can from the start
-        if self.sources.get("max_new_tokens", "default") == "default":
+        if self.source("max_new_tokens") == "default":
             self.config = fitting_reply_limit(self.config, backend.context_length)
         self.refresh_context()
 
-    def clear(self) -> None:
-        self.conversation.messages.clear()
-        self.conversation.left_out = 0
-        self.refresh_context()
-
-    def save(self, path: Path) -> None:
-        transcript.save(
-            path,
-            transcript.Transcript(
-                self.backend.model_id,
-                self.conversation.system,
-                self.config,
-                list(self.conversation.messages),
-            ),
+    # --- saving --------------------------------------------------------------------------
+    def save(self, name: str = "") -> Path:
+        """Save to ``name``: a path where it says, a bare name (or none: a dated one) in
+        ``chats_dir``. Returns where it went."""
+        path = Path(name.strip() or datetime.now().strftime("chat-%Y%m%d-%H%M%S.json"))
+        path = path.expanduser()
+        if path.parent == Path(".") and not str(path).startswith("."):  # a bare name
+            path = chats_dir() / path
+        saved = transcript.Transcript(
+            self.backend.model_id,
+            self.conversation.system,
+            self.config,
+            list(self.conversation.messages),
         )
+        transcript.save(path, saved)
+        return path
 
-    def load(self, path: Path) -> str | None:
-        """Restore a saved chat and its model; returns a note when the saved model
-        could not be loaded (the chat is restored anyway)."""
-        return self.restore(transcript.load(path), f"/load {path.name}")
+    def load(self, name: str) -> Path:
+        """Restore a saved chat and switch to its model; if that model cannot be loaded,
+        the chat is restored on the current one, with a notice. Returns the path read."""
+        path = Path(name.strip()).expanduser()
+        if not path.exists() and path.parent == Path("."):  # a bare name: the /save folder
+            path = chats_dir() / path
+        self.restore(transcript.load(path), f"/load {path.name}")
+        return path
 
     def restore(
         self, saved: transcript.Transcript, source: str, *, keep_model: bool = False
-    ) -> str | None:
-        note = None
+    ) -> None:
         if saved.model != self.backend.model_id and not keep_model:
+            current = self.backend.model_id
             try:
-                self.swap_model(saved.model)
+                self.swap_model(saved.model, source)
             except MinichatError as error:  # keep the chat even if its model is gone
-                note = f"kept {self.backend.model_id}: cannot load {saved.model} ({error})"
+                self.notices.append(Notice(cannot_load(saved.model, current, error), True))
         self.config = saved.config
         self.sources.update(dict.fromkeys(saved.config.to_dict(), source))
         self.conversation = Conversation(saved.system, list(saved.messages))
         self.refresh_context()
-        return note

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -64,7 +63,13 @@ def loader(settings: Settings) -> Callable[[str], ChatBackend]:
 
 @app.callback(invoke_without_command=True)
 @with_settings
-def root(ctx: typer.Context, settings: Settings) -> None:
+def root(
+    ctx: typer.Context,
+    as_json: JsonFlag = False,
+    verbose: VerboseFlag = False,
+    *,
+    settings: Settings,
+) -> None:
     """Chat when run in a terminal; answer stdin when it is piped in."""
     if ctx.invoked_subcommand is not None:
         return
@@ -72,7 +77,7 @@ def root(ctx: typer.Context, settings: Settings) -> None:
         _chat(settings)
     else:
         prompt = oneshot.read_prompt(sys.stdin.buffer)
-        _answer(settings, prompt, as_json=False, verbose=False)
+        _answer(settings, prompt, as_json=as_json, verbose=verbose)
 
 
 @app.command()
@@ -84,9 +89,13 @@ def ask(
     as_json: JsonFlag = False,
     verbose: VerboseFlag = False,
     *,
+    ctx: typer.Context,
     settings: Settings,
 ) -> None:
     """Answer one prompt and exit."""
+    before = ctx.parent.params if ctx.parent else {}  # `minichat -v ask ...` counts too
+    as_json = as_json or bool(before.get("as_json"))
+    verbose = verbose or bool(before.get("verbose"))
     if prompt is None or prompt == "-":
         text = oneshot.read_prompt(sys.stdin.buffer)
     else:
@@ -233,18 +242,11 @@ def _chat(
     from minichat.chat.session import ChatSession
     from minichat.repl.loop import Repl, line_reader
 
-    model_given = settings.sources["model"].startswith("flag")
-    saved = transcript.load(resume) if resume is not None else None  # a bad file stops here
-    note = None
-    if saved is not None and not model_given and saved.model != settings.model:
-        try:
-            backend, _ = load(replace(settings, model=saved.model))
-        except MinichatError as error:  # keep the chat even if its model is gone
-            note = f"cannot load the saved model {saved.model} ({error}); using {settings.model}"
-            backend, _ = load(settings)
+    if resume is not None:
+        saved = transcript.load(resume)  # a bad file stops here, before a model loads
+        session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")
     else:
-        backend, _ = load(settings)
-    session = ChatSession.start(backend, settings, load_model=loader(settings))
+        session = ChatSession.start(load(settings)[0], settings, loader(settings))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
         session,
@@ -253,12 +255,10 @@ def _chat(
         notices=None if interactive else Console(stderr=True),
     )
     repl.banner()
-    if saved is not None and resume is not None:
-        session.restore(saved, f"--resume {resume.name}", keep_model=True)
+    if resume is not None:
         repl.show_history()
         repl.note(f"resumed {len(session.conversation.messages)} messages from {resume}")
-        if note:
-            repl.warn(note)
+        repl.show_notices()
     if sys.stdin.isatty():
         from minichat.repl.prompt import prompt_reader
 

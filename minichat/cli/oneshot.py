@@ -2,7 +2,8 @@
 
 The reply streams to stdout as raw text (or, with ``--json``, one JSON object
 with the text, why it ended, token counts and timings); notes and errors go to
-stderr so a pipe receives only the answer.
+stderr so a pipe receives only the answer. The turn is the chat core's
+(``ChatSession.send``); the numbers are named as everywhere (``chat.report``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import json
 from typing import BinaryIO, TextIO
 
 from minichat.backend import ChatBackend
-from minichat.chat.conversation import Conversation, Exchange
+from minichat.chat.report import line, usage
+from minichat.chat.session import ChatSession
+from minichat.chat.turn import Exchange
 from minichat.errors import InputError
 from minichat.settings import Settings
 
@@ -52,25 +55,20 @@ def answer(
     load_seconds: float = 0.0,
 ) -> int:
     """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C)."""
-    conversation = Conversation(settings.system)
+    session = ChatSession.start(backend, settings)
 
     def write(text: str) -> None:
         out.write(text)
         out.flush()
 
-    exchange = conversation.exchange(
-        prompt,
-        backend,
-        settings.generation_for(backend.context_length),
-        on_text=None if as_json else write,
-    )
+    exchange = session.send(prompt, None if as_json else write)
     if as_json:
         out.write(json.dumps(to_json(backend, exchange, load_seconds), ensure_ascii=False) + "\n")
     elif not exchange.reply.endswith("\n"):
         out.write("\n")
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
-        err.write(stats_line(exchange) + "\n")
+        err.write(line(exchange.stats, exchange.finish_reason) + "\n")
     return EXIT_CANCELLED if exchange.cut_off else 0
 
 
@@ -80,13 +78,7 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
         "model": backend.model_id,
         "text": exchange.reply,
         "finish_reason": exchange.finish_reason,
-        "usage": {
-            "prompt_tokens": stats.prompt_tokens,
-            "completion_tokens": stats.new_tokens,
-            "total_tokens": stats.prompt_tokens + stats.new_tokens,
-            "cached_prompt_tokens": stats.cached_tokens,
-            "prefilled_tokens": stats.prefilled_tokens,
-        },
+        "usage": usage(stats),
         "dropped_turns": exchange.fitted.dropped_turns,
         "timings": {
             "load_s": round(load_seconds, 4),
@@ -95,17 +87,6 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
             "total_s": round(stats.total_seconds, 4),
         },
     }
-
-
-def stats_line(exchange: Exchange) -> str:
-    stats = exchange.stats
-    ttft = f"{stats.time_to_first_token:.2f} s" if stats.time_to_first_token is not None else "-"
-    speed = f"{stats.tokens_per_second:.1f} tok/s" if stats.tokens_per_second else "-"
-    return (
-        f"{stats.prompt_tokens} prompt ({stats.cached_tokens} from cache) "
-        f"+ {stats.new_tokens} reply tokens, "
-        f"first token {ttft}, {speed}, ended: {exchange.finish_reason}"
-    )
 
 
 def _round(value: float | None) -> float | None:

@@ -1,6 +1,7 @@
 """The settings flags, declared once and added to every command that takes them.
 
-Numbers are taken as text and parsed by ``minichat.config.coerce``, so a bad
+The decoding flags come from ``minichat.params.PARAMS``. Numbers are taken as text
+and parsed by ``minichat.config.coerce``, so a bad
 ``--temperature`` gets the same message as a bad config file or environment
 value, naming where it came from.
 """
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from minichat.config import GenerationConfig
+from minichat.params import PARAMS, Param
 from minichat.settings import load_settings
 
 MODEL_HELP = (
@@ -23,8 +24,19 @@ MODEL_HELP = (
     "or hf:PATH (folder, .gguf, hub id)"
 )
 PANEL = "Model and decoding"
-DEFAULTS = GenerationConfig()
 CONTEXT = "_context"  # Typer passes the click context here when the command has none
+
+
+def parameter_option(param: Param) -> Any:
+    """The flag for one decoding parameter, from its row in ``minichat.params``."""
+    default = "" if param.default in (None, ()) else f" (default {param.default:g})"
+    metavar = {int: "INT", float: "FLOAT"}.get(param.kind, "TEXT")
+    kind = list[str] if param.kind is str else str  # numbers are parsed by coerce
+    option = typer.Option(
+        *param.flag_names, metavar=metavar, help=param.help + default, rich_help_panel=PANEL
+    )
+    return Annotated[kind | None, option]
+
 
 SETTINGS_OPTIONS: dict[str, Any] = {
     "model": Annotated[
@@ -74,60 +86,6 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         str | None,
         typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL),
     ],
-    "temperature": Annotated[
-        str | None,
-        typer.Option(
-            "--temperature",
-            "-t",
-            metavar="FLOAT",
-            help=f"0 = greedy, up to 5 (default {DEFAULTS.temperature:g})",
-            rich_help_panel=PANEL,
-        ),
-    ],
-    "top_p": Annotated[
-        str | None,
-        typer.Option(
-            metavar="FLOAT",
-            help=f"nucleus mass (0, 1] (default {DEFAULTS.top_p:g})",
-            rich_help_panel=PANEL,
-        ),
-    ],
-    "top_k": Annotated[
-        str | None,
-        typer.Option(
-            metavar="INT", help=f"0 = no limit (default {DEFAULTS.top_k})", rich_help_panel=PANEL
-        ),
-    ],
-    "max_new_tokens": Annotated[
-        str | None,
-        typer.Option(
-            "--max-tokens",
-            "-n",
-            metavar="INT",
-            help=f"longest reply, in tokens (default {DEFAULTS.max_new_tokens})",
-            rich_help_panel=PANEL,
-        ),
-    ],
-    "repetition_penalty": Annotated[
-        str | None,
-        typer.Option(
-            "--repeat",
-            "--repetition-penalty",
-            metavar="FLOAT",
-            help=f"1 = off (default {DEFAULTS.repetition_penalty:g})",
-            rich_help_panel=PANEL,
-        ),
-    ],
-    "seed": Annotated[
-        str | None,
-        typer.Option(
-            metavar="INT", help="fixed seed: reproducible sampling", rich_help_panel=PANEL
-        ),
-    ],
-    "stop": Annotated[
-        list[str] | None,
-        typer.Option(metavar="TEXT", help="stop sequence (repeatable)", rich_help_panel=PANEL),
-    ],
     "config": Annotated[
         Path | None,
         typer.Option(
@@ -136,6 +94,7 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             rich_help_panel=PANEL,
         ),
     ],
+    **{p.name: parameter_option(p) for p in PARAMS},
 }
 
 

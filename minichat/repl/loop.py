@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from minichat.chat.conversation import Exchange
 from minichat.chat.session import ChatSession
+from minichat.chat.turn import Exchange
 from minichat.errors import MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
 from minichat.repl.render import MarkdownRenderer, PlainRenderer, Renderer, markdown
@@ -76,25 +76,14 @@ class Repl:
 
     # --- a turn -----------------------------------------------------------------------
     def ask(self, text: str) -> None:
-        session = self.session
-        self._turn(
-            lambda show: session.conversation.exchange(
-                text, session.backend, session.config, on_text=show
-            )
-        )
+        self._turn(lambda show: self.session.send(text, show))
 
     def retry(self) -> bool:
         """Ask the last question again; False when there is none."""
-        session = self.session
-        result: list[bool] = []
-
-        def run(show: Callable[[str], None]) -> Exchange | None:
-            exchange = session.conversation.retry(session.backend, session.config, show)
-            result.append(exchange is not None)
-            return exchange
-
-        self._turn(run)
-        return not result or result[0]
+        if self.session.conversation.last_question() is None:
+            return False
+        self._turn(self.session.retry)
+        return True
 
     def _turn(self, run: Callable[[Callable[[str], None]], Exchange | None]) -> None:
         renderer: Renderer | None = None
@@ -115,18 +104,12 @@ class Repl:
             if renderer is not None:
                 renderer.finish(cut_off=True)
             raise
-        if exchange is None:
-            return
-        (renderer or self.renderer()).finish(exchange.cut_off)
-        self.session.record(exchange)
-        fitted = exchange.fitted
-        if fitted.newly_dropped:
-            dropped = fitted.dropped_turns
-            self.note(
-                f"(the {dropped} oldest turn{'s' if dropped > 1 else ''} left out to fit the "
-                f"{self.session.backend.context_length}-token context; old turns go in chunks, "
-                "so the cached prompt is rebuilt only now and then; /clear starts afresh)"
-            )
+        if exchange is not None:
+            (renderer or self.renderer()).finish(exchange.cut_off)
+
+    def show_notices(self) -> None:
+        for notice in self.session.take_notices():
+            (self.warn if notice.warning else self.note)(notice.text)
 
     # --- the loop ---------------------------------------------------------------------
     def run(self, read: Callable[[str], str], *, banner: bool = True) -> None:
@@ -154,6 +137,8 @@ class Repl:
                 self.warn(f"error: {error}")
             except Exception as error:  # a bug: say so, but never lose the conversation
                 self.warn(f"internal error ({type(error).__name__}: {error}); the chat goes on")
+            finally:
+                self.show_notices()
 
 
 def read_message(read: Callable[[str], str]) -> str:

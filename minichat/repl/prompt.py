@@ -24,8 +24,9 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from minichat.chat.session import ChatSession
 from minichat.loading.registry import completion_names
+from minichat.params import ALIASES
 from minichat.paths import data_dir
-from minichat.repl.commands import BY_NAME, COMMANDS, PARAMETER_NAMES
+from minichat.repl.commands import BY_NAME, COMMANDS
 
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama
 STOP_ACTIONS = ("add ", "clear")
@@ -60,7 +61,7 @@ class SlashCompleter(Completer):
             completion_names()
             if kind == "models"
             else {
-                "params": [f"{key}=" for key in PARAMETER_NAMES],
+                "params": [f"{key}=" for key in ALIASES],
                 "commands": [c.name for c in COMMANDS],
                 "stop": STOP_ACTIONS,
             }.get(kind, [])

@@ -1,9 +1,11 @@
 """The FastAPI application behind ``minichat serve``.
 
-One backend serves every request. A local model computes one reply at a time,
-so requests wait their turn in a first-come queue (``Gate``); past its length
-they get 503 with Retry-After rather than waiting forever. The blocking decode
-runs in a worker thread; a client that disconnects mid-stream cancels its
+One backend serves every request, statelessly: each request's messages go
+through the chat core's turn code (``chat.turn``: the same fitting and streaming
+as a chat's). A local model computes one reply at a time, so requests wait
+their turn in a first-come queue (``Gate``); past its length they get 503 with
+Retry-After rather than waiting forever. The blocking decode runs in a worker
+thread (the core's ``Relay``); a client that disconnects mid-stream cancels its
 reply before the next token, and the model is free again before the next
 request starts. Errors are OpenAI-shaped: ``{"error": {"message", "type",
 "param", "code"}}``.
@@ -14,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from minichat.backend import ChatBackend, Stream
-from minichat.budget import Fitted, fit
+from minichat.backend import ChatBackend
+from minichat.budget import Fitted
+from minichat.chat.relay import Relay
+from minichat.chat.report import usage
+from minichat.chat.turn import Exchange, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
 from minichat.server.schema import ChatRequest, TokenizeRequest
@@ -163,147 +170,100 @@ def create_app(
             raise ApiError(400, str(error)) from None
         fitted = await asyncio.to_thread(fit_request, backend, body, config)
         gate.reserve()
-        reply_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        await gate.enter()  # the model is ours until the reply's worker is done
+        loop = asyncio.get_running_loop()
+        cancel = threading.Event()
+        relay = Relay(
+            lambda on_text: stream_reply(backend, fitted, config, on_text, cancel),
+            on_done=lambda: loop.call_soon_threadsafe(gate.leave),
+        ).start()
+        reply = Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", backend.model_id, int(time.time()))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = stream_events(backend, gate, fitted, config, reply_id, include_usage)
+            events = stream_events(relay, cancel, reply, include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
-        await gate.enter()
-        stream = backend.stream(fitted.messages, config)
-        worker = asyncio.get_running_loop().run_in_executor(None, read_all, stream)
-        worker.add_done_callback(lambda _: gate.leave())  # free once the model is
         try:
-            text = await worker
-        except asyncio.CancelledError:  # the client left: stop before the next token
-            stream.cancel()
-            raise
-        return completion(reply_id, backend, stream, text)
+            text = "".join([batch async for batch in relay.abatches()])
+        finally:  # a client that left (this task cancelled) stops its reply too
+            cancel.set()
+        return reply.completion(text, finished(relay))
 
     return app
 
 
 def fit_request(backend: ChatBackend, body: ChatRequest, config: GenerationConfig) -> Fitted:
     try:
-        return fit(
-            body.chat_messages(),
-            backend.count_tokens,
-            backend.context_length,
-            config.max_new_tokens,
-        )
+        return fit_prompt(backend, body.chat_messages(), config)
     except PromptTooLongError as error:
         raise ApiError(400, str(error), code="context_length_exceeded", param="messages") from None
 
 
-def read_all(stream: Stream) -> str:
+def finished(relay: Relay[Exchange]) -> Exchange:
     try:
-        return "".join(stream)
+        return relay.result()
     except MinichatError as error:
         raise ApiError(500, str(error), kind="server_error") from None
 
 
-async def stream_events(
-    backend: ChatBackend,
-    gate: Gate,
-    fitted: Fitted,
-    config: GenerationConfig,
-    reply_id: str,
-    include_usage: bool,
-) -> AsyncIterator[str]:
-    """Server-sent events in the chunk format OpenAI's clients parse, then [DONE]."""
-    await gate.enter()
-    loop = asyncio.get_running_loop()
-    pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-    stream = backend.stream(fitted.messages, config)
+@dataclass(frozen=True)
+class Reply:
+    """The fields every response object of one reply shares."""
 
-    def work() -> None:
-        try:
-            for piece in stream:
-                loop.call_soon_threadsafe(pieces.put_nowait, piece)
-        except BaseException as error:  # handed to the event loop, which reports it
-            loop.call_soon_threadsafe(pieces.put_nowait, error)
-        finally:
-            loop.call_soon_threadsafe(pieces.put_nowait, None)
+    id: str
+    model: str
+    created: int
 
-    worker = loop.run_in_executor(None, work)
-    # The model is free only once the worker is done, however this generator ends
-    # (a disconnect may cancel it at any await, even in its finally).
-    worker.add_done_callback(lambda _: gate.leave())
-    created = int(time.time())
-
-    def chunk(delta: dict[str, str], finish: str | None, **extra: Any) -> str:
+    def chunk(self, delta: dict[str, str], finish: str | None, **extra: Any) -> str:
+        """One server-sent event in the chunk format OpenAI's clients parse."""
         data = {
-            "id": reply_id,
+            "id": self.id,
             "object": "chat.completion.chunk",
-            "created": created,
-            "model": backend.model_id,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+            if delta or finish
+            else [],
             **extra,
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
+    def completion(self, text: str, exchange: Exchange) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": FINISH_REASONS[exchange.finish_reason],
+                }
+            ],
+            "usage": usage(exchange.stats),
+        }
+
+
+async def stream_events(
+    relay: Relay[Exchange], cancel: threading.Event, reply: Reply, include_usage: bool
+) -> AsyncIterator[str]:
+    """The reply as server-sent events, then [DONE]; an error mid-reply is one event."""
     try:
-        yield chunk({"role": "assistant", "content": ""}, None)
-        while (item := await pieces.get()) is not None:
-            if isinstance(item, BaseException):
-                error = {
-                    "error": {
-                        "message": str(item),
-                        "type": "server_error",
-                        "param": None,
-                        "code": None,
-                    }
-                }
-                yield f"data: {json.dumps(error)}\n\n"
-                break
-            yield chunk({"content": item}, None)
+        yield reply.chunk({"role": "assistant", "content": ""}, None)
+        async for batch in relay.abatches():
+            yield reply.chunk({"content": batch}, None)
+        try:
+            exchange = relay.result()
+        except MinichatError as error:
+            body = {"message": str(error), "type": "server_error", "param": None, "code": None}
+            yield f"data: {json.dumps({'error': body})}\n\n"
         else:
-            await worker
-            reason = FINISH_REASONS[stream.finish_reason or "stop"]
-            yield chunk({}, reason)
-            if include_usage and stream.stats is not None:
-                usage = usage_of(stream)
-                data = {
-                    "id": reply_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": backend.model_id,
-                    "choices": [],
-                    "usage": usage,
-                }
-                yield f"data: {json.dumps(data)}\n\n"
+            yield reply.chunk({}, FINISH_REASONS[exchange.finish_reason])
+            if include_usage:
+                yield reply.chunk({}, None, usage=usage(exchange.stats))
         yield "data: [DONE]\n\n"
     finally:
-        stream.cancel()  # a client that left stops its reply before the next token
-
-
-def usage_of(stream: Stream) -> dict[str, object]:
-    """OpenAI's usage object; ``cached_tokens`` are prompt tokens reused from the KV cache."""
-    stats = stream.stats
-    prompt, reply = (stats.prompt_tokens, stats.new_tokens) if stats else (0, 0)
-    cached = stats.cached_tokens if stats else 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": reply,
-        "total_tokens": prompt + reply,
-        "prompt_tokens_details": {"cached_tokens": cached},
-    }
-
-
-def completion(reply_id: str, backend: ChatBackend, stream: Stream, text: str) -> dict[str, Any]:
-    return {
-        "id": reply_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": backend.model_id,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": FINISH_REASONS[stream.finish_reason or "stop"],
-            }
-        ],
-        "usage": usage_of(stream),
-    }
+        cancel.set()  # a client that left stops its reply before the next token
 
 
 def model_card(backend: ChatBackend) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from minichat.errors import MinichatError
+from minichat.params import BY_NAME, PARAMS
 from minichat.web.handlers import Controls, View, WebChat
 
 CSS = """
@@ -22,14 +23,10 @@ CSS = """
 #notice p { margin: 0; color: var(--color-accent); }
 """
 
-# parameter controls: field -> (label, minimum, maximum, step); max_new_tokens is sized
-# to the model's context
-SLIDERS: dict[str, tuple[str, float, float, float]] = {
-    "temperature": ("Temperature (0 = greedy)", 0.0, 5.0, 0.05),
-    "top_p": ("Top-p", 0.01, 1.0, 0.01),
-    "top_k": ("Top-k (0 = all)", 0, 200, 1),
-    "max_new_tokens": ("Max new tokens", 1, 4096, 1),
-    "repetition_penalty": ("Repetition penalty (1 = off)", 0.5, 2.0, 0.05),
+# a slider for each parameter that has one in minichat.params: field -> (label, help,
+# minimum, maximum, step); max_new_tokens is sized to the model's context
+SLIDERS: dict[str, tuple[str, str, float, float, float]] = {
+    p.name: (p.label, p.help, *p.slider) for p in PARAMS if p.slider is not None
 }
 
 
@@ -85,17 +82,21 @@ def build(chat: WebChat) -> gr.Blocks:
                         minimum,
                         maximum,
                         label=label,
+                        info=info,
                         step=step,
                         elem_id=field,
                         buttons=[],  # no reset: it would go back to the page's first value
                     )
-                    for field, (label, minimum, maximum, step) in SLIDERS.items()
+                    for field, (label, info, minimum, maximum, step) in SLIDERS.items()
                 }
                 seed = gr.Number(
-                    label="Seed (empty: random)", precision=0, minimum=0, elem_id="seed"
+                    label=f"{BY_NAME['seed'].label} (empty: random)",
+                    precision=0,
+                    minimum=0,
+                    elem_id="seed",
                 )
                 stops = gr.Textbox(
-                    label='Stop sequences, one a line ("\\n" in quotes for escapes)',
+                    label=f'{BY_NAME["stop"].label}, one a line ("\\n" in quotes for escapes)',
                     lines=2,
                     elem_id="stops",
                 )
@@ -120,7 +121,7 @@ def build(chat: WebChat) -> gr.Blocks:
                         maximum=_maximum(field, high, values[field], now.context_length),
                         value=values[field],
                     )
-                    for field, (_, low, high, _) in SLIDERS.items()
+                    for field, (_, _, low, high, _) in SLIDERS.items()
                 ),
                 values["seed"],
                 now.stop,

@@ -1,9 +1,9 @@
 """What the web page does, as plain Python: one method per control, no gradio.
 
-``WebChat`` wraps the ``ChatSession`` the terminal chat uses, so a turn from the
-page goes through the same ``Conversation.exchange`` (budgeting included), a
-parameter through the same ``GenerationConfig`` validation and a model swap
-through the same ``ChatSession.swap_model``. Each method returns what the page
+``WebChat`` is a thin adapter over the chat core's ``ChatSession``, the one the
+terminal chat uses: a turn, a parameter, a model swap and every notice come
+from it; the reply is computed in a worker thread and read through the core's
+``Relay``, and Stop is the session's ``cancel``. Each method returns what the page
 should show next, a ``View``; a reply streams as a series of views. Errors a
 user can cause (a bad value, an unknown model, out of memory) come back as a
 notice in the view, never as an exception, and leave the conversation as it
@@ -14,29 +14,28 @@ time (a second one meanwhile is told to wait).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.chat.conversation import Exchange
+from minichat.chat.relay import Relay
+from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
-from minichat.config import FIELD_NAMES
+from minichat.chat.turn import Exchange
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
-from minichat.repl.commands import UsageError, stop_text
+from minichat.params import BY_NAME, stop_lines, stop_text
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
 BUSY = "a reply or a model load is still running; wait for it (or press Stop)"
-INT_FIELDS = ("max_new_tokens", "top_k", "seed")
 CUT_OFF = "\n\n*[cut off]*"
 
 log = logging.getLogger(__name__)
 
 ChatMessage = dict[str, str]  # {"role": ..., "content": ...}, as gr.Chatbot takes them
-RunTurn = Callable[[Callable[[str], None]], Exchange | None]
+RunTurn = Callable[[Callable[[str], object]], Exchange | None]
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,6 @@ class WebChat:
     def __init__(self, session: ChatSession):
         self.session = session
         self._busy = threading.Lock()  # released from whichever thread ends the action
-        self._stop = threading.Event()
 
     # --- what the page shows ------------------------------------------------------------
     def messages(self, upto: int | None = None) -> list[ChatMessage]:
@@ -79,10 +77,7 @@ class WebChat:
         session = self.session
         parts = [session.backend.model_id]
         if exchange is not None:
-            stats = exchange.stats
-            parts.append(f"{stats.new_tokens} tokens")
-            speed = stats.tokens_per_second
-            parts.append(f"{speed:.1f} tokens/s" if speed else "- tokens/s")
+            parts.append(brief(exchange.stats))
             if exchange.finish_reason == "length":
                 parts.append("stopped at the reply limit (max new tokens)")
             elif exchange.cut_off:
@@ -120,9 +115,7 @@ class WebChat:
             return
         session = self.session
         yield from self._turn(
-            lambda show: session.conversation.exchange(
-                text, session.backend, session.config, on_text=show
-            ),
+            lambda show: session.send(text, show),
             text,
             len(session.conversation.messages),
             draft=text,  # a message that could not be sent goes back into the box
@@ -137,7 +130,7 @@ class WebChat:
             return
         question = session.conversation.messages[users[-1]].content
         yield from self._turn(
-            lambda show: session.conversation.retry(session.backend, session.config, show),
+            session.retry,
             question,
             users[-1],
             draft="",
@@ -145,78 +138,50 @@ class WebChat:
 
     def stop(self) -> None:
         """Stop the reply being generated; what came so far is kept, marked cut off."""
-        self._stop.set()
+        self.session.cancel()
 
     def _turn(self, run: RunTurn, question: str, kept: int, draft: str) -> Iterator[View]:
-        """Run ``run`` in a worker thread and turn its text callbacks into views.
-
-        ``Conversation.exchange`` pushes text through a callback; the page pulls
-        views from a generator, so a worker thread and a queue sit between them.
-        Stop (or the page going away) makes the callback raise KeyboardInterrupt,
-        which the conversation already treats as Ctrl+C: the reply ends and is kept.
-        """
+        """Run the turn in a worker thread (``Relay``) and show its text as it comes."""
         with self._hold() as held:
             if not held:  # the message stays in the box, to be sent when the chat is free
                 yield View(self.messages(), self.status(), BUSY, draft)
                 return
-            self._stop.clear()
-            pieces: queue.Queue[str | None] = queue.Queue()
-            outcome: dict[str, Any] = {}
-
-            def show(piece: str) -> None:
-                if self._stop.is_set():
-                    raise KeyboardInterrupt
-                pieces.put(piece)
-
-            def work() -> None:
-                try:
-                    outcome["exchange"] = run(show)
-                except Exception as error:  # shown in the page by the generator below
-                    outcome["error"] = error
-                finally:
-                    pieces.put(None)
-
-            worker = threading.Thread(target=work, name="minichat-reply", daemon=True)
+            relay = Relay(run)
             earlier = self.messages(kept)
+            asked = [*earlier, {"role": "user", "content": question}]
             replying = f"{self.session.backend.model_id} is replying..."
-            yield View([*earlier, {"role": "user", "content": question}], replying)
-            worker.start()
+            yield View(asked, replying)
+            relay.start()
+            reply = ""
             try:
-                yield from _stream_views(pieces, earlier, question, replying)
-            finally:
-                self._stop.set()  # the page went away mid-reply: stop the model too
-                worker.join()
-            yield self._finish(outcome, draft)
+                for batch in relay.batches():
+                    reply += batch
+                    yield View([*asked, {"role": "assistant", "content": reply}], replying)
+            finally:  # the page may have gone away mid-reply: stop the model, wait for it
+                self.session.cancel()
+                relay.join()
+            yield self._finish(relay, draft)
 
-    def _finish(self, outcome: dict[str, Any], draft: str) -> View:
-        error = outcome.get("error")
-        if error is not None:
+    def _finish(self, relay: Relay[Exchange | None], draft: str) -> View:
+        try:
+            exchange = relay.result()
+        except Exception as error:
             return View(self.messages(), self.status(), _error_notice(error), draft)
-        exchange: Exchange | None = outcome.get("exchange")
         if exchange is None:  # retry found nothing to ask again (another tab undid it)
             return self.view("nothing to retry")
-        self.session.record(exchange)
-        return View(self.messages(), self.status(exchange), self._dropped_notice(exchange))
+        return View(self.messages(), self.status(exchange), self.notices())
 
-    def _dropped_notice(self, exchange: Exchange) -> str:
-        dropped = exchange.fitted.dropped_turns
-        if not dropped:
-            return ""
-        which = "The oldest turn was" if dropped == 1 else f"The {dropped} oldest turns were"
-        them = "it" if dropped == 1 else "them"
-        return (
-            f"{which} left out to fit the {self.session.backend.context_length}-token "
-            f"context; the model no longer sees {them}. Clear starts afresh."
-        )
+    def notices(self) -> str:
+        """What the chat core has to tell the user now, each notice once."""
+        return " ".join(notice.text for notice in self.session.take_notices())
 
     # --- the conversation -------------------------------------------------------------------
     def undo(self) -> View:
         with self._hold() as held:
             if not held:
                 return self.view(BUSY)
-            if not self.session.conversation.undo():
+            if not self.session.undo():
                 return self.view("nothing to undo")
-            self.session.refresh_context()
             return self.view("removed the last exchange")
 
     def clear(self) -> View:
@@ -246,13 +211,13 @@ class WebChat:
     def set_parameter(self, field: str, value: Any) -> tuple[Any, str]:
         """Apply one control's value. Returns the value in effect (the old one when
         the new one is refused) and a notice saying which."""
-        if field not in FIELD_NAMES or field == "stop":
+        if field not in BY_NAME or field == "stop":
             raise ValueError(f"no control sets {field!r}")  # a wiring bug, not a user error
         if value is None and field != "seed":  # a box left empty: nothing to change
             return self.session.config.to_dict()[field], ""
         if field == "seed" and value == "":
             value = None  # an empty seed box: random sampling
-        elif field in INT_FIELDS and isinstance(value, float) and value.is_integer():
+        elif BY_NAME[field].kind is int and isinstance(value, float) and value.is_integer():
             value = int(value)  # number boxes and sliders hand over floats
         try:
             self.session.set_parameters(SOURCE, **{field: value})
@@ -266,16 +231,14 @@ class WebChat:
         try:
             stops = tuple(stop_text(line) for line in text.splitlines() if line.strip())
             self.session.set_parameters(SOURCE, stop=stops)
-        except (UsageError, ConfigError) as error:
+        except ConfigError as error:
             return stop_lines(self.session.config.stop), f"error: {error}"
         shown = ", ".join(map(repr, self.session.config.stop)) or "none"
         return stop_lines(self.session.config.stop), f"stop sequences: {shown}"
 
     def set_system(self, text: str) -> View:
         """Set the system prompt; an empty one means the model's own."""
-        self.session.conversation.system = text.strip() or None
-        self.session.sources["system"] = SOURCE
-        self.session.refresh_context()
+        self.session.set_system(text, SOURCE)
         system = self.session.conversation.system
         return self.view(f"system prompt: {system}" if system else "no system prompt")
 
@@ -288,45 +251,6 @@ class WebChat:
         finally:
             if held:
                 self._busy.release()
-
-
-def stop_lines(stops: tuple[str, ...]) -> str:
-    """The stop sequences as the box shows them, one a line, in the form ``stop_text``
-    reads back: as typed, or quoted where white space or quotes would be lost."""
-    return "\n".join(s if _plain(s) else repr(s) for s in stops)
-
-
-def _plain(text: str) -> bool:
-    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
-    return text.isprintable() and text == text.strip() and not quoted
-
-
-def _stream_views(
-    pieces: queue.Queue[str | None], earlier: list[ChatMessage], question: str, status: str
-) -> Iterator[View]:
-    """One view per batch of text: what arrived while the page drew the last one."""
-    reply = ""
-    while True:
-        piece = pieces.get()
-        batch = []
-        while piece is not None:
-            batch.append(piece)
-            try:
-                piece = pieces.get_nowait()
-            except queue.Empty:
-                break
-        if batch:
-            reply += "".join(batch)
-            yield View(
-                [
-                    *earlier,
-                    {"role": "user", "content": question},
-                    {"role": "assistant", "content": reply},
-                ],
-                status,
-            )
-        if piece is None:
-            return
 
 
 def _error_notice(error: Exception) -> str:

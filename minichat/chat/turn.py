@@ -1,0 +1,89 @@
+"""One turn, the same for every surface: fit the prompt, stream the reply, stop on request.
+
+``fit_prompt`` fits the messages to the context (``budget.fit``) or says why they
+cannot fit; ``stream_reply`` streams the reply to a callback and returns the
+finished ``Exchange``. The chat (``Conversation.exchange``) runs both on its
+history; the stateless server runs them on each request's messages. A reply is
+stopped by setting its ``cancel`` event, from any thread; in the main thread the
+first Ctrl+C does that too (``interrupts.first_ctrl_c``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
+from minichat.budget import Fitted, fit
+from minichat.config import GenerationConfig
+from minichat.interrupts import first_ctrl_c
+
+OnText = Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One finished turn: what was sent, what came back, how it went."""
+
+    fitted: Fitted
+    reply: str
+    finish_reason: FinishReason
+    stats: Stats
+
+    @property
+    def cut_off(self) -> bool:
+        return self.finish_reason == "cancelled"
+
+
+def fit_prompt(
+    backend: ChatBackend,
+    messages: Sequence[Message],
+    config: GenerationConfig,
+    *,
+    skip: int = 0,
+    refill: float = 1.0,
+) -> Fitted:
+    """The messages that fit beside the reply (``budget.fit``); ``PromptTooLongError``
+    when even the newest turn does not."""
+    return fit(
+        messages,
+        backend.count_tokens,
+        backend.context_length,
+        config.max_new_tokens,
+        skip=skip,
+        refill=refill,
+    )
+
+
+def stream_reply(
+    backend: ChatBackend,
+    fitted: Fitted,
+    config: GenerationConfig,
+    on_text: OnText | None = None,
+    cancel: threading.Event | None = None,
+) -> Exchange:
+    """Stream the reply to ``fitted`` through ``on_text``; setting ``cancel`` (or Ctrl+C)
+    ends it before the next token and keeps what came, marked cancelled."""
+    stream = backend.stream(fitted.messages, config, cancel)
+    _pump(stream, on_text)
+    assert stream.outcome is not None and stream.stats is not None
+    return Exchange(fitted, stream.text, stream.outcome.finish_reason, stream.stats)
+
+
+def _pump(stream: Stream, on_text: OnText | None) -> None:
+    """Feed the stream to ``on_text``; Ctrl+C stops it and keeps what came.
+
+    In the main thread the first Ctrl+C only asks the backend to stop, so the
+    model finishes the token it is computing and the reply ends cleanly with its
+    counts; a second Ctrl+C interrupts at once.
+    """
+    with first_ctrl_c(stream.cancel):
+        try:
+            for piece in stream:
+                if on_text is not None:
+                    on_text(piece)
+        except KeyboardInterrupt:
+            pass  # close() marks the reply cancelled and keeps its text
+        finally:
+            stream.close()
