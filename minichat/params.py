@@ -64,12 +64,13 @@ class Param:
             return _check_stop(value)
         low, high = self.low, self.high
         if self.kind is int:
+            low, high = int(low), int(high)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(
-                    f"{self.name} must be a whole number from {low:g} to {high:g}, got {value!r}"
+                    f"{self.name} must be a whole number from {low} to {high}, got {value!r}"
                 )
             if not low <= value <= high:
-                raise ConfigError(f"{self.name} must be from {low:g} to {high:g}, got {value}")
+                raise ConfigError(f"{self.name} must be from {low} to {high}, got {value}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{self.name} must be a number, got {value!r}")

@@ -50,8 +50,7 @@ def test_ask_with_flags_and_json() -> None:
     assert data["finish_reason"] == "end_turn"
     assert data["usage"]["completion_tokens"] == 4
     assert data["usage"]["total_tokens"] == data["usage"]["prompt_tokens"] + 4
-    assert data["usage"]["cached_prompt_tokens"] == 0  # a one-shot has no earlier turn
-    assert data["usage"]["prefilled_tokens"] == data["usage"]["prompt_tokens"]
+    assert data["usage"]["prompt_tokens_details"]["cached_tokens"] == 0  # no earlier turn
     assert set(data["timings"]) >= {"load_s", "time_to_first_token_s", "tokens_per_second"}
 
 

@@ -46,7 +46,10 @@ def test_reply_cut_inside_a_character_drops_it() -> None:
         assert not any("\ufffd" in p for p in pieces)
 
 
-@given(st.text(alphabet=st.characters(exclude_characters="\ufffd"), max_size=20), st.data())
+@given(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\ufffd"), max_size=20),
+    st.data(),
+)
 def test_cut_anywhere_gives_the_complete_characters(text: str, data: st.DataObject) -> None:
     encoded = text.encode()
     cut = data.draw(st.integers(0, len(encoded)))
@@ -72,10 +75,13 @@ def test_byte_fallback_decoder_incomplete_character_is_dropped() -> None:
     def decode(ids: Sequence[int]) -> str:
         return str(fallback.decode([f"<0x{i:02X}>" for i in ids]))
 
-    ids = list("ok 🍵".encode())
-    for cut in (1, 2, 3):
-        pieces = stream(decode, ids[: len(ids) - 4 + cut])
-        assert "".join(pieces) == "ok "
+    for text in ("ok 🍵", "ok ✓🍵", "ok ✓a🍵"):
+        ids = list(text.encode())
+        for cut in (1, 2, 3):
+            pieces = stream(decode, ids[: len(ids) - 4 + cut])
+            assert "".join(pieces) == text[:-1]
+    # it writes "✓" + two bytes of "🍵" as five U+FFFDs, "✓" included
+    assert decode([*"✓".encode(), *"🍵".encode()[:2]]) == "\ufffd" * 5
 
 
 def test_sentencepiece_style_spaces_are_kept() -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import torch
 
-from minichat.backend import Outcome
-from minichat.backends.hf import HFTokenModel
+from minichat.backend import Message, Outcome
+from minichat.backends.hf import HFBackend, HFTokenModel, load_hf
 from minichat.config import GenerationConfig
 from minichat.engine.decode import generate_text
 from minichat.errors import PromptTooLongError
-from tests.conftest import build_tiny_llama
+from tests.conftest import build_byte_tokenizer, build_tiny_llama
 
 VOCAB = 64
 PROMPT = [3, 14, 15, 9, 26, 5]
@@ -204,3 +206,82 @@ def test_reply_cut_inside_a_character_never_ends_broken(ending: str) -> None:
     assert outcome.new_tokens == len(written)
     assert "".join(pieces) == "hi 😊"
     assert not any("\ufffd" in piece for piece in pieces)
+
+
+CHAT = GenerationConfig(temperature=0, max_new_tokens=16, repetition_penalty=1.3)
+
+
+def chat_turns(backend: HFBackend) -> list[tuple[str, int]]:
+    """Three greedy turns of one chat: each reply and how many prompt tokens were cached."""
+    messages = [Message("system", "Be brief.")]
+    turns = []
+    for text in ("Hello there", "Tell me about tea", "And coffee?"):
+        messages.append(Message("user", text))
+        stream = backend.stream(messages, CHAT)
+        reply = "".join(stream)
+        assert stream.stats is not None
+        turns.append((reply, stream.stats.cached_tokens))
+        messages.append(Message("assistant", reply))
+    cache = backend.token_model.cache
+    assert cache.get_seq_length() == len(backend.token_model.cached_ids) > 0  # it was used
+    backend.close()
+    return turns
+
+
+def test_hf_backend_decodes_without_deprecation_warnings(tiny_model_dir: Path) -> None:
+    # transformers 5 warned "`past_key_values` is deprecated" on stderr mid-reply
+    backend = load_hf(str(tiny_model_dir), device="cpu", dtype="fp32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chat_turns(backend)
+    deprecations = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if issubclass(w.category, (FutureWarning, DeprecationWarning))
+    ]
+    assert deprecations == []
+
+
+@pytest.fixture(scope="module")
+def untied_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``tiny_model_dir``, untied: its greedy replies vary instead of repeating."""
+    folder = tmp_path_factory.mktemp("tiny-llama-untied")
+    tokenizer = build_byte_tokenizer()
+    build_tiny_llama(len(tokenizer), seed=2, tie=False).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+HF_FOLDERS = ["tiny_model_dir", "untied_model_dir"]
+
+
+@pytest.mark.parametrize("folder", HF_FOLDERS)
+def test_hf_cache_reuse_across_turns_gives_the_cold_prefill_replies(
+    folder: str, request: pytest.FixtureRequest
+) -> None:
+    backend = load_hf(str(request.getfixturevalue(folder)), device="cpu", dtype="fp32")
+    reused = chat_turns(backend)
+    backend.reuse_cache = False
+    cold = chat_turns(backend)
+    assert [reply for reply, _ in reused] == [reply for reply, _ in cold]
+    assert [cached > 0 for _, cached in reused] == [False, True, True]
+    assert all(cached == 0 for _, cached in cold)
+
+
+@pytest.mark.parametrize("folder", HF_FOLDERS)
+def test_hf_cache_argument_gives_the_replies_of_past_key_values(
+    folder: str, request: pytest.FixtureRequest
+) -> None:
+    """The same chat through the deprecated argument, where transformers still takes it."""
+    import transformers
+    from packaging.version import Version
+
+    if Version(transformers.__version__) >= Version("5.40"):
+        pytest.skip("past_key_values is gone from this transformers")
+    backend = load_hf(str(request.getfixturevalue(folder)), device="cpu", dtype="fp32")
+    current = chat_turns(backend)
+    backend.token_model.cache_argument = "past_key_values"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        legacy = chat_turns(backend)
+    assert current == legacy

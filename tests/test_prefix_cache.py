@@ -208,19 +208,18 @@ def test_reuse_on_the_real_default_model() -> None:
 
 
 def test_reused_tokens_are_reported_everywhere(tiny: LocalBackend) -> None:
-    from minichat.cli.oneshot import stats_line, to_json
-    from minichat.server.app import usage_of
+    from minichat.chat.report import line, rows, usage
+    from minichat.chat.session import ChatSession
+    from minichat.cli.oneshot import to_json
 
-    conversation = Conversation()
-    first = conversation.exchange("Hello there.", tiny, GREEDY)
-    second = conversation.exchange("Go on.", tiny, GREEDY)
+    session = ChatSession(tiny, GREEDY)
+    first = session.send("Hello there.")
+    second = session.send("Go on.")
     cached = second.stats.cached_tokens
     assert first.stats.prompt_tokens <= cached < second.stats.prompt_tokens
-    usage = to_json(tiny, second, 0.0)["usage"]
-    assert usage["cached_prompt_tokens"] == cached  # type: ignore[index]
-    assert usage["prefilled_tokens"] == second.stats.prompt_tokens - cached  # type: ignore[index]
-    assert f"({cached} from cache)" in stats_line(second)
-    stream = tiny.stream(conversation.prompt(), GREEDY)
-    "".join(stream)
-    details = usage_of(stream)["prompt_tokens_details"]
-    assert details == {"cached_tokens": stream.stats.cached_tokens} and details["cached_tokens"] > 0  # type: ignore[union-attr,index]
+    details = {"cached_tokens": cached}
+    assert to_json(tiny, second, 0.0)["usage"]["prompt_tokens_details"] == details  # type: ignore[index]
+    assert usage(second.stats)["prompt_tokens_details"] == details  # the server's usage
+    prefilled = second.stats.prompt_tokens - cached
+    assert f"from cache {cached} · prefilled {prefilled} ·" in line(second.stats, "stop")
+    assert rows(session.last_stats, session.totals)[0][2:4] == [str(cached), str(prefilled)]

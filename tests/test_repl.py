@@ -144,7 +144,7 @@ def test_stop_system_and_help(echo: ChatSession) -> None:
         "stop sequences: none",
         "system prompt: You are terse.",
         "system prompt: You are terse.",
-        "/temp X  temperature, 0 (greedy) to 5",
+        "/temp X  0 is greedy (argmax), up to 5 (also /temperature)",
     ]
 
 
@@ -263,7 +263,8 @@ def test_dropped_turns_get_one_dim_line() -> None:
     session = make_session(backend, max_new_tokens="10")
     words = " ".join(["word"] * 8)
     out = drive(session, ENTER.join([words, words, words, "/exit"]) + ENTER)
-    assert "oldest turn left out to fit the 40-token context" in out
+    assert "The oldest turn is left out to fit the 40-token context" in out
+    assert out.count("left out to fit") == 1  # said once, when it happens
 
 
 def test_markdown_is_rendered_with_code_blocks(scripted: ScriptedBackend) -> None:

@@ -74,5 +74,5 @@ def test_bad_environment_value_names_the_variable() -> None:
 
 
 def test_bad_flag_names_the_flag() -> None:
-    with pytest.raises(ConfigError, match="flag --max-tokens: max_new_tokens must be from 1"):
+    with pytest.raises(ConfigError, match="flag --max-new-tokens: max_new_tokens must be from 1"):
         load_settings({"max_new_tokens": "0"}, environ={})

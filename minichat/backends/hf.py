@@ -8,6 +8,7 @@ shared engine in ``minichat.engine`` does the decoding.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +40,7 @@ class HFTokenModel:
         self.dtype = model.dtype
         self.cache: Any = None
         self.cached_ids: list[int] = []
+        self.cache_argument = cache_argument(model)
 
     def keep(self, length: int) -> int:
         if self.cache is not None and length > 0:
@@ -54,11 +56,21 @@ class HFTokenModel:
 
     def forward(self, ids: Sequence[int]) -> torch.Tensor:
         input_ids = torch.tensor([list(ids)], device=self.device)
-        out = self.model(
-            input_ids=input_ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1
-        )
+        cache = {self.cache_argument: self.cache}
+        out = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **cache)
         logits: torch.Tensor = out.logits[0, -1]
         return logits
+
+
+def cache_argument(model: Any) -> str:
+    """The name ``model.forward`` takes its KV cache under: ``cache`` in transformers
+    from 5.x on, where ``past_key_values`` still works but warns (a FutureWarning in
+    the middle of a reply); ``past_key_values`` for models from before the rename."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # no signature to read: the long-standing name
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 class HFBackend(LocalBackend):

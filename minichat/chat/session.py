@@ -177,11 +177,11 @@ class ChatSession:
         return exchange
 
     def _dropped_notice(self, dropped: int) -> str:
-        which = "the oldest turn is" if dropped == 1 else f"the {dropped} oldest turns are"
+        which = "The oldest turn is" if dropped == 1 else f"The {dropped} oldest turns are"
         return (
             f"{which} left out to fit the {self.context_length}-token context: the model no "
             "longer sees them. Old turns go in chunks, so the cached prompt is rebuilt only "
-            "now and then; /clear starts afresh."
+            "now and then. Clear the chat to start afresh."
         )
 
     # --- the conversation ----------------------------------------------------------------
@@ -246,10 +246,10 @@ class ChatSession:
         self.refresh_context()
 
     # --- saving --------------------------------------------------------------------------
-    def save(self, name: str = "") -> Path:
+    def save(self, name: str | Path = "") -> Path:
         """Save to ``name``: a path where it says, a bare name (or none: a dated one) in
         ``chats_dir``. Returns where it went."""
-        path = Path(name.strip() or datetime.now().strftime("chat-%Y%m%d-%H%M%S.json"))
+        path = Path(str(name).strip() or datetime.now().strftime("chat-%Y%m%d-%H%M%S.json"))
         path = path.expanduser()
         if path.parent == Path(".") and not str(path).startswith("."):  # a bare name
             path = chats_dir() / path
@@ -262,10 +262,10 @@ class ChatSession:
         transcript.save(path, saved)
         return path
 
-    def load(self, name: str) -> Path:
+    def load(self, name: str | Path) -> Path:
         """Restore a saved chat and switch to its model; if that model cannot be loaded,
         the chat is restored on the current one, with a notice. Returns the path read."""
-        path = Path(name.strip()).expanduser()
+        path = Path(str(name).strip()).expanduser()
         if not path.exists() and path.parent == Path("."):  # a bare name: the /save folder
             path = chats_dir() / path
         self.restore(transcript.load(path), f"/load {path.name}")

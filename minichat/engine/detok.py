@@ -48,10 +48,20 @@ class IncrementalDetokenizer:
     def flush(self) -> str:
         """The reply ended: return the text still held, less an incomplete character
         at its end (no later token will complete it)."""
-        prefix = self._decode(self._ids[self._prefix_start : self._read_start])
-        window = self._decode(self._ids[self._prefix_start :])
+        ids = self._ids[self._prefix_start :]
+        read = self._read_start - self._prefix_start
         self._prefix_start = self._read_start = len(self._ids)
-        return drop_incomplete_tail(window[len(prefix) :])
+        prefix = self._decode(ids[:read])
+        window = self._decode(ids)
+        if window.startswith(prefix) or not window.endswith(REPLACEMENT):
+            return drop_incomplete_tail(window[len(prefix) :])
+        # The incomplete end garbled text before it too (byte fallback turns a whole run
+        # of byte tokens into U+FFFDs): keep the held tokens that decode cleanly.
+        for end in range(len(ids) - 1, read, -1):
+            text = self._decode(ids[:end])
+            if text.startswith(prefix) and not text.endswith(REPLACEMENT):
+                return text[len(prefix) :]
+        return ""
 
 
 def drop_incomplete_tail(text: str) -> str:

@@ -1,8 +1,9 @@
 """The chat-completions request, validated the way OpenAI's API validates it.
 
 Fields minichat does not use (``n`` above 1 excepted, which it refuses) are
-accepted and ignored, as clients send many; ``top_k`` and
-``repetition_penalty`` are minichat's extras. Values are checked again by
+accepted and ignored, as clients send many. The decoding parameters are read
+by the names ``minichat.params`` gives them (OpenAI's, and minichat's own full
+names such as ``top_k`` and ``repetition_penalty``) and checked by
 ``GenerationConfig``, so the server refuses what the CLI refuses.
 """
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minichat.backend import Message
 from minichat.config import GenerationConfig
+from minichat.params import PARAMS
 
 
 class ChatMessage(BaseModel):
@@ -32,38 +34,34 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A chat-completions request. The decoding parameters are not fields of their own:
+    they come from ``minichat.params``, each by its OpenAI name (``max_tokens``,
+    ``max_completion_tokens``) or its full name (``max_new_tokens``, ``top_k``), and are
+    checked by ``GenerationConfig``."""
+
+    model_config = ConfigDict(extra="allow")
 
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    stop: str | list[str] | None = None
-    seed: int | None = None
     n: Literal[1] = 1
-    top_k: int | None = None  # minichat's extra
-    repetition_penalty: float | None = None  # minichat's extra
 
     def chat_messages(self) -> list[Message]:
         return [m.message() for m in self.messages]
 
     def generation(self, defaults: GenerationConfig) -> GenerationConfig:
         """The request's parameters over the server's; raises ConfigError when out of range."""
-        stop = [self.stop] if isinstance(self.stop, str) else self.stop
-        values = {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_new_tokens": self.max_completion_tokens or self.max_tokens,
-            "stop": tuple(stop) if stop is not None else None,
-            "seed": self.seed,
-            "top_k": self.top_k,
-            "repetition_penalty": self.repetition_penalty,
-        }
-        return defaults.with_values(**{k: v for k, v in values.items() if v is not None})
+        given = self.model_extra or {}
+        values: dict[str, Any] = {}
+        for param in PARAMS:
+            for name in (*param.api, param.name):
+                if given.get(name) is not None:
+                    values[param.name] = given[name]
+                    break
+        if isinstance(values.get("stop"), str):
+            values["stop"] = (values["stop"],)
+        return defaults.with_values(**values)
 
 
 class TokenizeRequest(BaseModel):
