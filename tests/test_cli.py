@@ -220,3 +220,14 @@ def test_a_piped_chat_keeps_notes_off_stdout_and_fails_on_errors() -> None:
     assert (
         minichat("chat", "-m", "echo", stdin=b'"""one\ntwo"""\n').stdout == "You said: one\ntwo\n"
     )
+
+
+def test_every_parameter_by_its_full_name_and_one_shot_flags_before_the_subcommand() -> None:
+    result = minichat("ask", "one two three", "-m", "echo", "--max-new-tokens", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["usage"]["completion_tokens"] == 2
+    piped = minichat("-v", "-m", "echo", stdin=b"q\n")  # the README: flags before or after
+    assert (piped.returncode, piped.stdout) == (0, "You said: q\n")
+    assert piped.stderr.startswith("prompt tokens ") and "ended: end_turn" in piped.stderr
+    before = minichat("--json", "-m", "echo", "ask", "q")
+    assert json.loads(before.stdout)["text"] == "You said: q"

@@ -14,6 +14,7 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from minichat import ChatBackend, Message, ModelNotFoundError, load_backend
+from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import SlashCompleter, history_file, prompt_reader, toolbar_text
@@ -259,12 +260,20 @@ def test_multiline_block_and_escape_enter(scripted: ScriptedBackend) -> None:
 
 
 def test_dropped_turns_get_one_dim_line() -> None:
-    backend = ScriptedBackend(context_length=40)
-    session = make_session(backend, max_new_tokens="10")
-    words = " ".join(["word"] * 8)
-    out = drive(session, ENTER.join([words, words, words, "/exit"]) + ENTER)
-    assert "The oldest turn is left out to fit the 40-token context" in out
-    assert out.count("left out to fit") == 1  # said once, when it happens
+    # the web page's test_dropped_turns_are_noted, typed: turns go at the 4th message only
+    session = make_session(EchoBackend(context_length=64), max_new_tokens="16")
+    messages = [f"message number {i} here" for i in range(5)]
+    out = drive(session, ENTER.join([*messages, "/exit"]) + ENTER)
+    assert "The 2 oldest turns are left out to fit the 64-token context" in out
+    assert out.count("left out to fit") == 1  # said once, when it happens, as on the web
+
+
+def test_system_prompt_is_counted_in_the_toolbar_at_once(echo: ChatSession) -> None:
+    system = "You answer with care and in detail. " * 8
+    drive(echo, f"hello{ENTER}/system {system}{ENTER}/exit{ENTER}")
+    text = toolbar_text(echo)
+    assert f"context {echo.backend.count_tokens(echo.conversation.prompt())}/4096" in text
+    assert echo.context_used > 60  # the long system prompt counts before the next message
 
 
 def test_markdown_is_rendered_with_code_blocks(scripted: ScriptedBackend) -> None:

@@ -220,3 +220,30 @@ def test_a_client_that_disconnects_frees_the_model() -> None:
         assert reply.choices[0].message.content == "".join(f"w{i} " for i in range(10))
         assert time.monotonic() - started < 1.5  # not stuck behind the abandoned reply
         assert slow.endings[0] == "cancelled"
+
+
+def test_usage_has_the_keys_of_ask_json(echo_url: str) -> None:
+    """One report: the server's usage and `minichat ask --json` name the same numbers alike."""
+    from tests.test_cli import minichat
+
+    body = {"model": "echo", "messages": [{"role": "user", "content": "hello there"}]}
+    served = httpx.post(f"{echo_url}/chat/completions", json=body, timeout=30).json()["usage"]
+    asked = json.loads(minichat("ask", "hello there", "-m", "echo", "--json").stdout)["usage"]
+    assert served == asked  # the same prompt on the same model: the same numbers too
+    assert set(served) == {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details",
+    }
+
+
+def test_max_new_tokens_by_its_full_name(echo_url: str) -> None:
+    body = {
+        "model": "echo",
+        "messages": [{"role": "user", "content": "one two three four"}],
+        "max_new_tokens": 2,
+    }
+    reply = httpx.post(f"{echo_url}/chat/completions", json=body, timeout=30).json()
+    assert reply["usage"]["completion_tokens"] == 2
+    assert reply["choices"][0]["finish_reason"] == "length"

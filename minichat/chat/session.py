@@ -90,7 +90,8 @@ class ChatSession:
     ) -> ChatSession:
         """A saved chat on its own model, unless the user named one (``--model``); if the
         saved model cannot be loaded, on the one the settings name, with a notice."""
-        wanted = saved.model if not settings.sources["model"].startswith("flag") else None
+        named = settings.sources.get("model", "default").startswith("flag")
+        wanted = None if named else saved.model
         notice = None
         if wanted is not None and wanted != settings.model:
             try:
