@@ -1,12 +1,14 @@
 """minichat: chat with local language models, through one backend interface.
 
 The public API: build or load a ``ChatBackend``, decode with a validated
-``GenerationConfig``, keep turns in a ``Conversation``. Importing minichat does
+``GenerationConfig``, chat through a ``ChatSession`` (the chat core every surface
+uses) or keep turns in a bare ``Conversation``. Importing minichat does
 not import torch; the local backends do when they load a model.
 """
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome, Stats, Stream
 from minichat.chat.conversation import Conversation
+from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
 from minichat.config import GenerationConfig
 from minichat.errors import (
@@ -24,6 +26,7 @@ from minichat.loading.registry import load_backend
 __all__ = [
     "DEFAULT_MODEL",
     "ChatBackend",
+    "ChatSession",
     "ConfigError",
     "Conversation",
     "Exchange",

@@ -26,7 +26,7 @@ def test_one_shot() -> None:
     result = run(str(EXAMPLES / "one_shot.py"), "Is tea hot?", "echo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("You said: Is tea hot?\n[")
-    assert "ended by end_turn" in result.stdout
+    assert "reply tokens 5 · " in result.stdout and "ended: end_turn" in result.stdout
 
 
 def test_config_file() -> None:

@@ -86,6 +86,7 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         str | None,
         typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL),
     ],
+    **{p.name: parameter_option(p) for p in PARAMS},
     "config": Annotated[
         Path | None,
         typer.Option(
@@ -94,7 +95,6 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             rich_help_panel=PANEL,
         ),
     ],
-    **{p.name: parameter_option(p) for p in PARAMS},
 }
 
 
