@@ -140,7 +140,7 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
     # a message, and its reply with the stats line
     send("Hello there")
     wait_until("the echo reply", lambda: replies() == ["You said: Hello there"])
-    wait_until("the stats line", lambda: "tokens/s" in text("status"))
+    wait_until("the stats line", lambda: "tok/s" in text("status"))
     assert "/ 4096 context tokens used" in text("status")
 
     # the temperature, typed into the slider's box: applied when the box is left
@@ -185,7 +185,7 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
         """
     )
     send("What is the capital of Germany?")
-    wait_until("the smollm2 reply", lambda: "tokens/s" in text("status"), timeout=WAIT)
+    wait_until("the smollm2 reply", lambda: "tok/s" in text("status"), timeout=WAIT)
     final = replies()[-1]
     assert "Berlin" in final  # temperature 0: greedy, the answer the README shows
     seen = [s.strip() for s in page.execute_script("return window.seen") if s.strip()]
@@ -208,7 +208,7 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
     page.find_element(By.ID, "undo").click()
     wait_until("the undo", lambda: len(replies()) == 2)
     page.find_element(By.ID, "retry").click()
-    wait_until("the retried answer", lambda: "tokens/s" in text("status"), timeout=WAIT)
+    wait_until("the retried answer", lambda: "tok/s" in text("status"), timeout=WAIT)
     assert len(replies()) == 2 and "Berlin" in replies()[-1]
     page.find_element(By.ID, "clear").click()
     wait_until("the cleared chat", lambda: replies() == [] and "new conversation" in text("notice"))

@@ -111,8 +111,10 @@ def cmd_stop(shell: Shell, args: str) -> None:
 
 
 def cmd_params(shell: Shell, args: str) -> None:
-    table = [(name, repr(value), source) for name, value, source in shell.session.parameters()]
-    table[0] = (table[0][0], str(table[0][1]).strip("'"), table[0][2])  # the model, unquoted
+    table = [
+        (name, value if name == "model" else repr(value), source)
+        for name, value, source in shell.session.parameters()
+    ]
     shell.table(("parameter", "value", "from"), table)
 
 
