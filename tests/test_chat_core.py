@@ -186,6 +186,7 @@ def test_save_and_load_round_trip_and_bare_names(scripted: ScriptedBackend) -> N
     assert other.load("mine.json") == path
     assert other.conversation.messages == session.conversation.messages
     assert other.config.seed == 7 and other.source("seed") == "/load mine.json"
+    assert other.source("system") == "/load mine.json"
     assert other.take_notices() == []
     assert other.context_used == other.backend.count_tokens(other.conversation.prompt())
 
@@ -208,7 +209,8 @@ def test_a_saved_model_that_cannot_load_is_one_notice(tmp_path: Path) -> None:
 def test_resume_uses_the_saved_model_unless_one_is_named() -> None:
     saved = transcript.Transcript("small", "Be kind.", GenerationConfig(), [])
     settings = load_settings({}, environ={})
-    assert ChatSession.resume(settings, loader, saved, "--resume x").model_id == "small"
+    resumed = ChatSession.resume(settings, loader, saved, "--resume x")
+    assert resumed.model_id == "small" and resumed.source("model") == "--resume x"
     named = load_settings({"model": "echo"}, environ={})
     resumed = ChatSession.resume(named, loader, saved, "--resume x")
     assert resumed.model_id == "echo" and resumed.conversation.system == "Be kind."

@@ -231,3 +231,8 @@ def test_every_parameter_by_its_full_name_and_one_shot_flags_before_the_subcomma
     assert piped.stderr.startswith("prompt tokens ") and "ended: end_turn" in piped.stderr
     before = minichat("--json", "-m", "echo", "ask", "q")
     assert json.loads(before.stdout)["text"] == "You said: q"
+
+
+def test_json_and_verbose_belong_to_one_shot_answers() -> None:
+    result = minichat("-v", "chat", "-m", "echo")
+    assert_one_error_line(result, "--json and -v go with one-shot answers")

@@ -306,7 +306,8 @@ def test_completion_of_commands_and_arguments(tmp_path: Path) -> None:
         found = SlashCompleter().get_completions(Document(text, len(text)), CompleteEvent())
         return [c.text for c in found]
 
-    assert complete("/te") == ["/temp"]
+    assert complete("/te") == ["/temp", "/temperature"]
+    assert complete("/max_n") == ["/max_new_tokens"]  # every parameter by its full name
     assert "top_p=" in complete("/set temperature=1 to")
     assert complete("/model ec") == ["echo"]
     (tmp_path / "saved.json").write_text("{}")

@@ -247,3 +247,38 @@ def test_max_new_tokens_by_its_full_name(echo_url: str) -> None:
     reply = httpx.post(f"{echo_url}/chat/completions", json=body, timeout=30).json()
     assert reply["usage"]["completion_tokens"] == 2
     assert reply["choices"][0]["finish_reason"] == "length"
+
+
+def test_parameters_as_clients_send_them_and_errors_that_name_them(echo_url: str) -> None:
+    hi = [{"role": "user", "content": "one two three four"}]
+    lenient = {"model": "echo", "messages": hi, "max_tokens": 2.0, "top_k": "5"}
+    reply = httpx.post(f"{echo_url}/chat/completions", json=lenient, timeout=30).json()
+    assert reply["usage"]["completion_tokens"] == 2
+    bad = {"model": "echo", "messages": hi, "max_tokens": 0}
+    error = httpx.post(f"{echo_url}/chat/completions", json=bad, timeout=30).json()["error"]
+    assert error["param"] == "max_tokens" and error["message"].startswith("max_tokens: ")
+
+
+class Broken(Slow):
+    """Two words, then a bug."""
+
+    def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome]:
+        yield "w0 "
+        yield "w1 "
+        raise RuntimeError("a bug mid-reply")
+
+
+def test_a_bug_mid_stream_is_an_error_event_then_done_and_the_model_is_free() -> None:
+    with serving(Broken()) as url:
+        body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with httpx.stream("POST", f"{url}/chat/completions", json=body, timeout=30) as response:
+            events = [line for line in response.iter_lines() if line.startswith("data: ")]
+        assert json.loads(events[-2][6:])["error"]["message"] == "a bug mid-reply"
+        assert events[-1] == "data: [DONE]"
+        health = httpx.get(f"{url.removesuffix('/v1')}/health", timeout=10).json()
+        assert health["waiting"] == 0
+        again = httpx.post(f"{url}/chat/completions", json={**body, "stream": False}, timeout=30)
+        assert again.status_code == 500  # the next request gets the model, and the error
+        assert again.json()["error"]["message"] == "internal error: a bug mid-reply"

@@ -124,6 +124,17 @@ def test_stop_keeps_the_reply_marked_cut_off(fed: Fed) -> None:
     assert chat.session.conversation.messages[-1].cut_off
 
 
+def test_stop_right_after_sending_stops_the_reply(fed: Fed) -> None:
+    chat = web(fed)
+    views = chat.send("tell me a story")
+    next(views)  # "fed is replying...": the model has not started yet
+    chat.stop()
+    fed.feed.put("Once")  # the model's first token comes; the reply ends there
+    final = last(views)
+    assert chat.session.conversation.messages[-1].cut_off
+    assert texts(final)[-1].endswith("*[cut off]*")
+
+
 def test_a_page_that_goes_away_mid_reply_stops_the_model(fed: Fed) -> None:
     chat = web(fed)
     views = chat.send("hi")

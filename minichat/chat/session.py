@@ -67,10 +67,9 @@ class ChatSession:
         self.sources: dict[str, str] = dict(sources or {})  # parameter -> where it came from
         self.last: Exchange | None = None
         self.totals = Totals()
-        self.context_used = 0  # tokens the conversation takes now, as the next prompt
+        self.context_used = 0  # tokens the conversation takes now (counted as it changes)
         self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
         self._cancel: threading.Event | None = None  # the reply being generated
-        self.refresh_context()
 
     @classmethod
     def start(
@@ -102,6 +101,8 @@ class ChatSession:
         else:
             backend = load_model(settings.model)
         session = cls.start(backend, settings, load_model)
+        if backend.model_id == wanted:
+            session.sources["model"] = source
         session.restore(saved, source, keep_model=True)
         if notice:
             session.notices.append(Notice(notice, warning=True))
@@ -138,23 +139,34 @@ class ChatSession:
         return self.last.stats if self.last is not None else None
 
     # --- a turn --------------------------------------------------------------------------
-    def send(self, text: str, on_text: OnText | None = None) -> Exchange:
-        """Send ``text``; the reply streams through ``on_text`` until it ends or
-        ``cancel`` is called. A failure leaves the conversation as it was."""
+    def send(
+        self, text: str, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> Exchange:
+        """Send ``text``; the reply streams through ``on_text`` until it ends or is
+        cancelled (``cancel``, or the event given here, set even before the reply
+        starts). A failure leaves the conversation as it was."""
         return self._turn(
-            lambda cancel: self.conversation.exchange(
-                text, self.backend, self.config, on_text, cancel
-            )
+            lambda event: self.conversation.exchange(
+                text, self.backend, self.config, on_text, event
+            ),
+            cancel,
         )
 
-    def retry(self, on_text: OnText | None = None) -> Exchange | None:
+    def retry(
+        self, on_text: OnText | None = None, cancel: threading.Event | None = None
+    ) -> Exchange | None:
         """Ask the last question again (None when there is none); the old reply goes
         only once a new one came."""
         if self.conversation.last_question() is None:
             return None
-        return self._turn(
-            lambda cancel: self.conversation.retry(self.backend, self.config, on_text, cancel)
-        )
+
+        def run(event: threading.Event) -> Exchange:
+            exchange = self.conversation.retry(self.backend, self.config, on_text, event)
+            if exchange is None:  # the question went between the look and the turn
+                raise MinichatError("nothing to retry")
+            return exchange
+
+        return self._turn(run, cancel)
 
     def cancel(self) -> None:
         """Stop the reply being generated before its next token (from any thread); what
@@ -163,13 +175,14 @@ class ChatSession:
         if cancel is not None:
             cancel.set()
 
-    def _turn(self, run: Callable[[threading.Event], Exchange | None]) -> Exchange:
-        self._cancel = threading.Event()
+    def _turn(
+        self, run: Callable[[threading.Event], Exchange], cancel: threading.Event | None
+    ) -> Exchange:
+        self._cancel = cancel or threading.Event()
         try:
             exchange = run(self._cancel)
         finally:
             self._cancel = None
-        assert exchange is not None
         self.last = exchange
         self.totals.add(exchange.stats)
         self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
@@ -282,6 +295,6 @@ class ChatSession:
             except MinichatError as error:  # keep the chat even if its model is gone
                 self.notices.append(Notice(cannot_load(saved.model, current, error), True))
         self.config = saved.config
-        self.sources.update(dict.fromkeys(saved.config.to_dict(), source))
+        self.sources.update(dict.fromkeys([*saved.config.to_dict(), "system"], source))
         self.conversation = Conversation(saved.system, list(saved.messages))
         self.refresh_context()

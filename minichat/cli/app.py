@@ -71,6 +71,14 @@ def root(
     settings: Settings,
 ) -> None:
     """Chat when run in a terminal; answer stdin when it is piped in."""
+    one_shot = ctx.invoked_subcommand == "ask" or (
+        ctx.invoked_subcommand is None and not sys.stdin.isatty()
+    )
+    if (as_json or verbose) and not one_shot:
+        raise MinichatError(
+            "--json and -v go with one-shot answers (minichat ask, or a prompt piped in); "
+            "in the chat, /stats shows the numbers"
+        )
     if ctx.invoked_subcommand is not None:
         return
     if sys.stdin.isatty():

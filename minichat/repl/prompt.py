@@ -48,9 +48,9 @@ class SlashCompleter(Completer):
             return
         name, space, arg = text[1:].partition(" ")
         if not space:
-            for command in COMMANDS:
-                if command.name.startswith(name):
-                    yield Completion(f"/{command.name}", -len(text), display_meta=command.help)
+            for command_name, command in BY_NAME.items():  # full names (aliases) too
+                if command_name.startswith(name):
+                    yield Completion(f"/{command_name}", -len(text), display_meta=command.help)
             return
         kind = BY_NAME[name].completes if name in BY_NAME else ""
         if kind == "files":

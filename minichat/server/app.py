@@ -5,7 +5,7 @@ through the chat core's turn code (``chat.turn``: the same fitting and streaming
 as a chat's). A local model computes one reply at a time, so requests wait
 their turn in a first-come queue (``Gate``); past its length they get 503 with
 Retry-After rather than waiting forever. The blocking decode runs in a worker
-thread (the core's ``Relay``); a client that disconnects mid-stream cancels its
+thread (the core's ``Relay``); a streaming client that disconnects mid-stream cancels its
 reply before the next token, and the model is free again before the next
 request starts. Errors are OpenAI-shaped: ``{"error": {"message", "type",
 "param", "code"}}``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ from minichat.server.schema import ChatRequest, TokenizeRequest
 
 FINISH_REASONS = {"stop": "stop", "end_turn": "stop", "length": "length", "cancelled": "stop"}
 RETRY_AFTER_SECONDS = 1
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -167,7 +170,7 @@ def create_app(
         try:
             config = body.generation(defaults)
         except ConfigError as error:
-            raise ApiError(400, str(error)) from None
+            raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
         fitted = await asyncio.to_thread(fit_request, backend, body, config)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
@@ -176,7 +179,12 @@ def create_app(
         relay = Relay(
             lambda on_text: stream_reply(backend, fitted, config, on_text, cancel),
             on_done=lambda: loop.call_soon_threadsafe(gate.leave),
-        ).start()
+        )
+        try:
+            relay.start()
+        except BaseException:  # no worker, so nothing else would free the model
+            gate.leave()
+            raise
         reply = Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", backend.model_id, int(time.time()))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -184,7 +192,7 @@ def create_app(
             return StreamingResponse(events, media_type="text/event-stream")
         try:
             text = "".join([batch async for batch in relay.abatches()])
-        finally:  # a client that left (this task cancelled) stops its reply too
+        finally:  # this task cancelled (the server shutting down): stop the reply too
             cancel.set()
         return reply.completion(text, finished(relay))
 
@@ -203,6 +211,9 @@ def finished(relay: Relay[Exchange]) -> Exchange:
         return relay.result()
     except MinichatError as error:
         raise ApiError(500, str(error), kind="server_error") from None
+    except Exception as error:  # a bug: the traceback to the log, an OpenAI error to the client
+        log.error("internal error while making a reply", exc_info=error)
+        raise ApiError(500, f"internal error: {error}", kind="server_error") from None
 
 
 @dataclass(frozen=True)
@@ -254,7 +265,9 @@ async def stream_events(
             yield reply.chunk({"content": batch}, None)
         try:
             exchange = relay.result()
-        except MinichatError as error:
+        except Exception as error:  # the stream is under way: an error event, then [DONE]
+            if not isinstance(error, MinichatError):
+                log.error("internal error while streaming a reply", exc_info=error)
             body = {"message": str(error), "type": "server_error", "param": None, "code": None}
             yield f"data: {json.dumps({'error': body})}\n\n"
         else:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minichat.backend import Message
 from minichat.config import GenerationConfig
-from minichat.params import PARAMS
+from minichat.errors import ConfigError
+from minichat.params import PARAMS, Param
 
 
 class ChatMessage(BaseModel):
@@ -51,17 +52,39 @@ class ChatRequest(BaseModel):
         return [m.message() for m in self.messages]
 
     def generation(self, defaults: GenerationConfig) -> GenerationConfig:
-        """The request's parameters over the server's; raises ConfigError when out of range."""
+        """The request's parameters over the server's; a bad one raises ``ParamError``
+        naming the field as the client spelled it."""
         given = self.model_extra or {}
-        values: dict[str, Any] = {}
+        config = defaults
         for param in PARAMS:
-            for name in (*param.api, param.name):
-                if given.get(name) is not None:
-                    values[param.name] = given[name]
-                    break
-        if isinstance(values.get("stop"), str):
-            values["stop"] = (values["stop"],)
-        return defaults.with_values(**values)
+            name = next((n for n in (*param.api, param.name) if given.get(n) is not None), None)
+            if name is None:
+                continue
+            try:
+                value = _lenient(param, given[name])
+                config = config.with_values(**{param.name: value})
+            except ConfigError as error:
+                raise ParamError(name, f"{name}: {error}") from None
+        return config
+
+
+class ParamError(ConfigError):
+    """A request parameter out of its type or range; ``param`` is the client's name."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def _lenient(param: Param, value: Any) -> Any:
+    """JSON as clients send it: one stop string, 4.0 for 4, numbers written as text."""
+    if param.kind is str:
+        return (value,) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return param.parse(value)
+    if param.kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class TokenizeRequest(BaseModel):

@@ -3,7 +3,8 @@
 ``WebChat`` is a thin adapter over the chat core's ``ChatSession``, the one the
 terminal chat uses: a turn, a parameter, a model swap and every notice come
 from it; the reply is computed in a worker thread and read through the core's
-``Relay``, and Stop is the session's ``cancel``. Each method returns what the page
+``Relay``; Stop sets the turn's cancel event, made before the reply's first view
+and handed to the core. Each method returns what the page
 should show next, a ``View``; a reply streams as a series of views. Errors a
 user can cause (a bad value, an unknown model, out of memory) come back as a
 notice in the view, never as an exception, and leave the conversation as it
@@ -35,7 +36,7 @@ CUT_OFF = "\n\n*[cut off]*"
 log = logging.getLogger(__name__)
 
 ChatMessage = dict[str, str]  # {"role": ..., "content": ...}, as gr.Chatbot takes them
-RunTurn = Callable[[Callable[[str], object]], Exchange | None]
+RunTurn = Callable[[Callable[[str], object], threading.Event], Exchange | None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class WebChat:
     def __init__(self, session: ChatSession):
         self.session = session
         self._busy = threading.Lock()  # released from whichever thread ends the action
+        self._cancel = threading.Event()  # the running reply's: Stop works from its first view
 
     # --- what the page shows ------------------------------------------------------------
     def messages(self, upto: int | None = None) -> list[ChatMessage]:
@@ -115,7 +117,7 @@ class WebChat:
             return
         session = self.session
         yield from self._turn(
-            lambda show: session.send(text, show),
+            lambda show, cancel: session.send(text, show, cancel),
             text,
             len(session.conversation.messages),
             draft=text,  # a message that could not be sent goes back into the box
@@ -124,21 +126,16 @@ class WebChat:
     def retry(self) -> Iterator[View]:
         """Ask the last question again; the old reply goes only once a new one came."""
         session = self.session
-        users = [i for i, m in enumerate(session.conversation.messages) if m.role == "user"]
-        if not users:  # (a reply just starting has not added its question yet)
+        last = session.conversation.last_question()
+        if last is None:  # (a reply just starting has not added its question yet)
             yield self.view(BUSY if self._busy.locked() else "nothing to retry")
             return
-        question = session.conversation.messages[users[-1]].content
-        yield from self._turn(
-            session.retry,
-            question,
-            users[-1],
-            draft="",
-        )
+        question = session.conversation.messages[last].content
+        yield from self._turn(session.retry, question, last, draft="")
 
     def stop(self) -> None:
         """Stop the reply being generated; what came so far is kept, marked cut off."""
-        self.session.cancel()
+        self._cancel.set()
 
     def _turn(self, run: RunTurn, question: str, kept: int, draft: str) -> Iterator[View]:
         """Run the turn in a worker thread (``Relay``) and show its text as it comes."""
@@ -146,7 +143,8 @@ class WebChat:
             if not held:  # the message stays in the box, to be sent when the chat is free
                 yield View(self.messages(), self.status(), BUSY, draft)
                 return
-            relay = Relay(run)
+            cancel = self._cancel = threading.Event()
+            relay = Relay(lambda show: run(show, cancel))
             earlier = self.messages(kept)
             asked = [*earlier, {"role": "user", "content": question}]
             replying = f"{self.session.backend.model_id} is replying..."
@@ -158,7 +156,7 @@ class WebChat:
                     reply += batch
                     yield View([*asked, {"role": "assistant", "content": reply}], replying)
             finally:  # the page may have gone away mid-reply: stop the model, wait for it
-                self.session.cancel()
+                cancel.set()
                 relay.join()
             yield self._finish(relay, draft)
 
@@ -167,7 +165,7 @@ class WebChat:
             exchange = relay.result()
         except Exception as error:
             return View(self.messages(), self.status(), _error_notice(error), draft)
-        if exchange is None:  # retry found nothing to ask again (another tab undid it)
+        if exchange is None:  # retry found nothing to ask again
             return self.view("nothing to retry")
         return View(self.messages(), self.status(exchange), self.notices())
 
