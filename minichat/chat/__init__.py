@@ -4,6 +4,7 @@
 conversation, statistics) and does what a user asks of it: send a message, retry,
 undo, clear, set the system prompt or a parameter, swap the model, save and load.
 The REPL, the web page and one-shot ``ask`` are thin adapters over it; the server,
-stateless per request, goes through the same turn code (``turn.run_turn``).
+stateless per request, goes through the same turn code (``turn.fit_prompt``,
+``turn.stream_reply``).
 Nothing here reads input or prints.
 """
