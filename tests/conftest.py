@@ -30,7 +30,18 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     # each test decodes one known way: eagerly, unless it asks for the compiled step
     monkeypatch.setattr("minichat.loading.registry.COMPILE_DEFAULT", "off")
     monkeypatch.setenv("MINICHAT_COMPILE", "off")  # for the minichat processes tests start
+    # and with a fixed thread count: the adaptive choice has tests of its own
+    monkeypatch.setattr("minichat.engine.threads._policy", fixed_threads())
     yield
+
+
+def fixed_threads():  # type: ignore[no-untyped-def]
+    """A thread policy that never looks at the CPU (``engine.threads``)."""
+    import os
+
+    from minichat.engine.threads import ThreadPolicy
+
+    return ThreadPolicy(os.cpu_count() or 1, lambda _: None, read=lambda: None)
 
 
 def build_byte_tokenizer(chat_template: str | None = CHATML):  # type: ignore[no-untyped-def]

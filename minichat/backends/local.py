@@ -17,6 +17,7 @@ from typing import Any
 from minichat.backend import ChatBackend, Message, Outcome
 from minichat.config import GenerationConfig
 from minichat.engine.decode import generate_text
+from minichat.engine.threads import process_policy
 
 
 class LocalBackend(ChatBackend):
@@ -39,22 +40,33 @@ class LocalBackend(ChatBackend):
     def generate(
         self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
     ) -> Generator[str, None, Outcome]:
-        return (
-            yield from generate_text(
-                self.token_model,
-                self.decode,
-                self.encode(messages),
-                config,
-                end_ids=self.end_ids,
-                cancel=cancel,
-                extra_stops=self.extra_stops,
-                reuse=self.reuse_cache,
+        policy = process_policy() if self.token_model.device.type == "cpu" else None
+        if policy is not None:
+            policy.before_reply()  # the cores other programs left free (engine.threads)
+        try:
+            return (
+                yield from generate_text(
+                    self.token_model,
+                    self.decode,
+                    self.encode(messages),
+                    config,
+                    end_ids=self.end_ids,
+                    cancel=cancel,
+                    extra_stops=self.extra_stops,
+                    reuse=self.reuse_cache,
+                )
             )
-        )
+        finally:
+            if policy is not None:
+                policy.after_reply()
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")
-        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
+        where = self.token_model.device.type
+        if where == "cpu":
+            policy = process_policy()
+            where += f" ({policy.threads}/{policy.limit} threads)"
+        return f"{super().describe()}, {where}, {dtype}"
 
     def close(self) -> None:
         self.token_model.cache = None

@@ -150,8 +150,9 @@ class Builds:
 def lowest_priority(pid: int) -> None:
     """Let process ``pid`` run only when the CPU is otherwise idle: a chat decoding on
     every core would otherwise wait for it at each of its threads' meeting points."""
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or the process has ended
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux, or the process has ended
-        with contextlib.suppress(AttributeError, OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, 19)
+    # nice 19 too: its CPU time then counts as "nice" in /proc/stat, which the chat's
+    # thread choice (engine.threads) leaves out, since such work yields to it
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, 19)

@@ -108,6 +108,9 @@ class Local:
 
     def load(self, folder: Path, *, default_quant: str = "none", tiny: bool = False) -> ChatBackend:
         from minichat.backends.native import NativeBackend, load_native, supports
+        from minichat.engine.threads import process_policy
+
+        process_policy()  # from here to the first reply: how busy the other programs are
         from minichat.backends.tiny import TinyBackend
 
         if self.engine == "hf" or (self.engine == "auto" and not supports(folder)):
