@@ -33,7 +33,7 @@ def test_a_short_window_keeps_the_last_choice() -> None:
     policy = ThreadPolicy(2, chosen.append, lambda: next(readings))
     assert policy.before_reply() == 1 and chosen == [1]  # one core was busy meanwhile
     policy.after_reply()
-    assert policy.before_reply() == 1 and chosen == [1]  # 10 ms say nothing: kept
+    assert policy.before_reply() == 1 and chosen == [1, 1]  # 10 ms say nothing: kept
 
 
 def test_without_proc_stat_the_threads_stay() -> None:

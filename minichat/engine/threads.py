@@ -75,14 +75,18 @@ class ThreadPolicy:
         self._set = set_threads
         self._read = read
         self._mark = read()  # from the model's load to the first reply is a window too
+        self._changed = False  # whether it ever set a count (else PyTorch's own stands)
 
     def before_reply(self) -> int:
         now = self._read()
         if now is not None and self._mark is not None:
             chosen = free_threads(self._mark, now, self.limit)
-            if chosen is not None and chosen != self.threads:
-                self._set(chosen)
-                self.threads = chosen
+            self.threads = self.threads if chosen is None else chosen
+        if self.threads != self.limit or self._changed:
+            # set each time: OpenMP keeps the count per thread, and a reply may be
+            # computed in another thread than the last (the web page, the server)
+            self._set(self.threads)
+            self._changed = True
         return self.threads
 
     def after_reply(self) -> None:
