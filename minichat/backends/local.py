@@ -62,11 +62,7 @@ class LocalBackend(ChatBackend):
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")
-        where = self.token_model.device.type
-        if where == "cpu":
-            policy = process_policy()
-            where += f" ({policy.threads}/{policy.limit} threads)"
-        return f"{super().describe()}, {where}, {dtype}"
+        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
 
     def close(self) -> None:
         self.token_model.cache = None
