@@ -1,14 +1,16 @@
 """Device and dtype choice for local models, refused in words when impossible.
 
 ``auto`` picks CUDA, then Apple's MPS, then the CPU; its dtype is bf16 where the
-device computes it well (on this project's 2-core CPU, bf16 decodes ~1.4x
-faster than fp32: see ``bench/``), fp16 on MPS, fp32 otherwise.
+device computes it in hardware (a CPU with bf16 instructions, ``minichat.cpu``;
+there bf16 decodes ~1.4x faster than fp32: see ``bench/``), fp16 on MPS and older
+GPUs, fp32 on a CPU without bf16 instructions.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from minichat import cpu
 from minichat.errors import ModelLoadError
 from minichat.loading.choices import check_device_name, check_dtype_name
 
@@ -50,7 +52,9 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float16 if device.type == "mps" else torch.bfloat16
+        if device.type == "mps":
+            return torch.float16
+        return torch.bfloat16 if cpu.has_bf16() else torch.float32  # see minichat.cpu
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
     if device.type == "cpu" and dtype == torch.float16:
         raise ModelLoadError(

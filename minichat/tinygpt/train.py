@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minichat import cpu
 from minichat.tinygpt.model import GPTConfig, TinyGPT
 
 # Model shapes. Vocabulary and context are part of the shape: the tokenizer is
@@ -135,7 +136,7 @@ def autocast_dtype(precision: Precision, device: torch.device) -> torch.dtype | 
         return torch.bfloat16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if device.type == "cpu" and cpu.has_bf16():
         return torch.bfloat16
     return None
 
