@@ -80,6 +80,18 @@ class Param:
             raise ConfigError(f"{self.name} must be in {bracket}{low:g}, {high:g}], got {value!r}")
         return float(value)
 
+    def accept(self, value: Any) -> Any:
+        """A value as a form or a JSON body hands it over, in this parameter's type:
+        text parsed as typed, 4.0 as 4 for a whole number, one stop string as a list.
+        The range is checked by ``check``."""
+        if self.kind is str:
+            return (value,) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return self.parse(value)
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
     def parse(self, text: str) -> Any:
         """The value a user typed (a flag, an env variable, a slash command), checked
         for its type; the range is checked by ``check``."""

@@ -5,7 +5,7 @@ through the chat core's turn code (``chat.turn``: the same fitting and streaming
 as a chat's). A local model computes one reply at a time, so requests wait
 their turn in a first-come queue (``Gate``); past its length they get 503 with
 Retry-After rather than waiting forever. The blocking decode runs in a worker
-thread (the core's ``Relay``); a streaming client that disconnects mid-stream cancels its
+thread (the core's ``Relay``); a streaming client that disconnects cancels its
 reply before the next token, and the model is free again before the next
 request starts. Errors are OpenAI-shaped: ``{"error": {"message", "type",
 "param", "code"}}``.
@@ -191,10 +191,10 @@ def create_app(
             events = stream_events(relay, cancel, reply, include_usage)
             return StreamingResponse(events, media_type="text/event-stream")
         try:
-            text = "".join([batch async for batch in relay.abatches()])
+            exchange = await asyncio.to_thread(finished, relay)
         finally:  # this task cancelled (the server shutting down): stop the reply too
             cancel.set()
-        return reply.completion(text, finished(relay))
+        return reply.completion(exchange)
 
     return app
 
@@ -238,7 +238,7 @@ class Reply:
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    def completion(self, text: str, exchange: Exchange) -> dict[str, Any]:
+    def completion(self, exchange: Exchange) -> dict[str, Any]:
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -247,7 +247,7 @@ class Reply:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
+                    "message": {"role": "assistant", "content": exchange.reply},
                     "finish_reason": FINISH_REASONS[exchange.finish_reason],
                 }
             ],

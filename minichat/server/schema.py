@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
-from minichat.params import PARAMS, Param
+from minichat.params import PARAMS
 
 
 class ChatMessage(BaseModel):
@@ -61,7 +61,7 @@ class ChatRequest(BaseModel):
             if name is None:
                 continue
             try:
-                value = _lenient(param, given[name])
+                value = param.accept(given[name])  # 4.0 for 4, "5", one stop string
                 config = config.with_values(**{param.name: value})
             except ConfigError as error:
                 raise ParamError(name, f"{name}: {error}") from None
@@ -74,17 +74,6 @@ class ParamError(ConfigError):
     def __init__(self, param: str, message: str):
         super().__init__(message)
         self.param = param
-
-
-def _lenient(param: Param, value: Any) -> Any:
-    """JSON as clients send it: one stop string, 4.0 for 4, numbers written as text."""
-    if param.kind is str:
-        return (value,) if isinstance(value, str) else value
-    if isinstance(value, str):
-        return param.parse(value)
-    if param.kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 class TokenizeRequest(BaseModel):

@@ -213,11 +213,8 @@ class WebChat:
             raise ValueError(f"no control sets {field!r}")  # a wiring bug, not a user error
         if value is None and field != "seed":  # a box left empty: nothing to change
             return self.session.config.to_dict()[field], ""
-        if field == "seed" and value == "":
-            value = None  # an empty seed box: random sampling
-        elif BY_NAME[field].kind is int and isinstance(value, float) and value.is_integer():
-            value = int(value)  # number boxes and sliders hand over floats
-        try:
+        try:  # number boxes and sliders hand over floats; an empty seed box is random
+            value = BY_NAME[field].accept(value)
             self.session.set_parameters(SOURCE, **{field: value})
         except ConfigError as error:
             return self.session.config.to_dict()[field], f"error: {error}"
