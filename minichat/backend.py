@@ -30,9 +30,18 @@ class Message:
     role: Role
     content: str
     cut_off: bool = False  # a reply stopped part-way (Ctrl+C); kept, and shown as such
+    # passages from the user's documents the model read before this message (``docs``);
+    # kept with it, so later turns send the same prompt and the KV cache stays valid
+    context: str | None = None
+    sources: tuple[str, ...] = ()  # where those passages are: "[1] notes.md:3-9", ...
+
+    @property
+    def prompt_text(self) -> str:
+        """What the model reads: the passages, then the message."""
+        return f"{self.context}\n\n{self.content}" if self.context else self.content
 
     def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": self.prompt_text}
 
 
 @dataclass(frozen=True)

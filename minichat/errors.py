@@ -10,7 +10,9 @@ bug and propagates with its traceback.
     ├── ModelNotFoundError    an unknown model name, a missing path or package
     ├── ModelLoadError        a corrupt model, an impossible device/dtype choice
     ├── PromptTooLongError    the newest message cannot fit in the context
-    └── GenerationError       generation failed (out of memory, ...)
+    ├── GenerationError       generation failed (out of memory, ...)
+    ├── DocumentError         a file that cannot be read as text (binary, broken PDF)
+    └── CollectionError       a document collection missing, damaged or built another way
 """
 
 from __future__ import annotations
@@ -58,3 +60,11 @@ class PromptTooLongError(MinichatError):
 
 class GenerationError(MinichatError):
     """Generation failed part-way; the conversation is kept as it was."""
+
+
+class DocumentError(MinichatError):
+    """A file cannot be read as a document (missing, binary, corrupt, encrypted, scanned)."""
+
+
+class CollectionError(MinichatError):
+    """A collection that does not exist, is damaged, or was built another way."""

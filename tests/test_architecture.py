@@ -4,7 +4,8 @@ count too: a cycle hidden there is still a cycle of ideas).
 
 CLI -> surfaces (repl, web, server; one-shot lives in cli) -> chat core -> conversation,
 budget -> ChatBackend -> backends -> engine -> model (tinygpt), with the loading
-machinery (registry, device, conversion, compiled step) beside the backends.
+machinery (registry, device, conversion, compiled step) beside the backends, and
+the documents (retrieval) under the chat core, beside the contract.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def layer(name: str) -> str:
         ("minichat.web", "web"),
         ("minichat.server", "server"),
         ("minichat.chat", "chat"),
+        ("minichat.docs", "docs"),
         ("minichat.loading", "loading"),
         ("minichat.backends", "backends"),
         ("minichat.engine", "engine"),
@@ -115,11 +117,13 @@ FORBIDDEN = {
     "web": {"cli", "repl", "server"},
     "server": {"cli", "repl", "web"},
     "chat": {"cli", *SURFACES},
+    # documents: files to passages to ranked hits; the chat core puts them in a prompt
+    "docs": {"cli", *SURFACES, "chat", "loading", "backends", "engine", "tinygpt", "api"},
     "loading": {"cli", *SURFACES, "chat"},
     "backends": {"cli", *SURFACES, "chat"},
     "engine": {"cli", *SURFACES, "chat", "backends", "loading"},
     "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine"},
-    "base": {"cli", *SURFACES, "chat", "backends", "engine", "tinygpt", "api"},
+    "base": {"cli", *SURFACES, "chat", "docs", "backends", "engine", "tinygpt", "api"},
     "api": {"cli", *SURFACES},
 }
 # the base layer may check names against the loading choices, which import nothing heavy

@@ -34,11 +34,11 @@ class EchoBackend(ChatBackend):
         self.context_length = context_length
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        body = sum(TOKENS_PER_MESSAGE + len(tokenize(m.content)) for m in messages)
+        body = sum(TOKENS_PER_MESSAGE + len(tokenize(m.prompt_text)) for m in messages)
         return body + TOKENS_PER_MESSAGE  # the opening of the assistant's turn
 
     def reply_to(self, messages: Sequence[Message]) -> str:
-        last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        last = next((m.prompt_text for m in reversed(messages) if m.role == "user"), "")
         return f"You said: {last}"
 
     def generate(

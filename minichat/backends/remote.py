@@ -81,7 +81,7 @@ class OpenAIBackend(ChatBackend):
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             self.exact_counts = False
-        return sum(4 + len(m.content) // CHARS_PER_TOKEN for m in messages) + 4
+        return sum(4 + len(m.prompt_text) // CHARS_PER_TOKEN for m in messages) + 4
 
     def generate(
         self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event

@@ -10,10 +10,11 @@ conversation stays as it was; a cancelled reply is kept, marked as cut off.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from minichat.backend import ChatBackend, Message
 from minichat.budget import REFILL
+from minichat.chat.documents import Documents, fit_with_passages
 from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 
@@ -35,12 +36,34 @@ class Conversation:
         config: GenerationConfig,
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
+        documents: Documents | None = None,
     ) -> Exchange:
-        """Send ``text`` and stream the reply through ``on_text``; keep both."""
+        """Send ``text`` and stream the reply through ``on_text``; keep both. With
+        ``documents``, the passages found for ``text`` go with it."""
         self.messages.append(Message("user", text))
         try:
-            fitted = fit_prompt(backend, self.prompt(), config, skip=self.left_out, refill=REFILL)
-            exchange = stream_reply(backend, fitted, config, on_text, cancel)
+            if documents is None:
+                fitted = fit_prompt(
+                    backend, self.prompt(), config, skip=self.left_out, refill=REFILL
+                )
+                exchange = stream_reply(backend, fitted, config, on_text, cancel)
+            else:
+                grounded = fit_with_passages(
+                    backend,
+                    self.prompt(),
+                    config,
+                    documents.find(text),
+                    documents.root,
+                    skip=self.left_out,
+                    refill=REFILL,
+                )
+                fitted = grounded.fitted
+                self.messages[-1] = fitted.messages[-1]  # the question with its passages
+                exchange = replace(
+                    stream_reply(backend, fitted, config, on_text, cancel),
+                    sources=grounded.sources,
+                    sources_left_out=grounded.left_out,
+                )
         except BaseException:
             self.messages.pop()
             raise
@@ -69,6 +92,7 @@ class Conversation:
         config: GenerationConfig,
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
+        documents: Documents | None = None,
     ) -> Exchange | None:
         """Ask the last question again; the old exchange goes only once a new reply came.
         Returns None when there is nothing to retry."""
@@ -78,7 +102,7 @@ class Conversation:
         removed = self.messages[last:]
         del self.messages[last:]
         try:
-            return self.exchange(removed[0].content, backend, config, on_text, cancel)
+            return self.exchange(removed[0].content, backend, config, on_text, cancel, documents)
         except BaseException:
             self.messages.extend(removed)
             raise

@@ -4,14 +4,18 @@ server's ``usage`` and the web page's status line all say them with these names.
 ``FIGURES`` is the table: each number's key (OpenAI's name where it has one) and
 its label for people. ``usage`` is the machine form (OpenAI's usage object, as the
 server and ``ask --json`` give it); ``line`` and ``rows`` are the forms for people.
+The passages a reply read from documents are named here too: ``sources_block``
+under an answer, ``source_json`` in JSON.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from minichat.backend import Stats
+from minichat.docs.search import Hit
 
 # key -> label; in the order a table shows them
 FIGURES = {
@@ -113,3 +117,15 @@ def _format(key: str, value: Any) -> str:
     if key == "tokens_per_second":
         return f"{value:.1f}"
     return str(value)
+
+
+def sources_block(labels: Sequence[str]) -> str:
+    """The block shown under an answer that read documents, cited or not."""
+    return "\n".join(["Sources:", *labels])
+
+
+def source_json(hit: Hit) -> dict[str, Any]:
+    """A passage as ``ask --json`` reports it: where it is and how it ranked."""
+    found = hit.to_dict()
+    del found["text"]
+    return found

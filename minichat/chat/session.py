@@ -22,9 +22,11 @@ from typing import Any
 from minichat.backend import ChatBackend, Stats
 from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
+from minichat.chat.documents import Documents, open_documents
 from minichat.chat.report import Totals
 from minichat.chat.turn import Exchange, OnText
 from minichat.config import GenerationConfig, fitting_reply_limit
+from minichat.docs.collection import Progress
 from minichat.errors import ConfigError, MinichatError
 from minichat.params import param
 from minichat.paths import data_dir
@@ -44,6 +46,13 @@ class Notice:
 def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
     """The one wording for a saved chat whose model could not be loaded."""
     return f"cannot load the saved model {wanted} ({error}); the chat goes on with {kept}"
+
+
+def skipped_notice(skipped: list[tuple[str, str]]) -> str:
+    """The one wording for files an index left out, with the first reasons."""
+    shown = "; ".join(why for _, why in skipped[:3])
+    more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+    return f"{len(skipped)} file(s) not indexed: {shown}{more}"
 
 
 def chats_dir() -> Path:
@@ -69,6 +78,7 @@ class ChatSession:
         self.totals = Totals()
         self.context_used = 0  # tokens the conversation takes now (counted as it changes)
         self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
+        self.documents: Documents | None = None  # what replies are grounded in (``docs``)
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
@@ -127,6 +137,7 @@ class ChatSession:
         rows: list[tuple[str, Any, str]] = [
             ("model", self.backend.model_id, self.source("model")),
             ("system", self.conversation.system, self.source("system")),
+            ("docs", self.documents.label if self.documents else None, self.source("docs")),
         ]
         rows += [(k, v, self.source(k)) for k, v in self.config.to_dict().items()]
         return rows
@@ -147,7 +158,7 @@ class ChatSession:
         starts). A failure leaves the conversation as it was."""
         return self._turn(
             lambda event: self.conversation.exchange(
-                text, self.backend, self.config, on_text, event
+                text, self.backend, self.config, on_text, event, self.documents
             ),
             cancel,
         )
@@ -161,7 +172,9 @@ class ChatSession:
             return None
 
         def run(event: threading.Event) -> Exchange:
-            exchange = self.conversation.retry(self.backend, self.config, on_text, event)
+            exchange = self.conversation.retry(
+                self.backend, self.config, on_text, event, self.documents
+            )
             if exchange is None:  # the question went between the look and the turn
                 raise MinichatError("nothing to retry")
             return exchange
@@ -188,6 +201,15 @@ class ChatSession:
         self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
         if exchange.fitted.newly_dropped:
             self.notices.append(Notice(self._dropped_notice(exchange.fitted.dropped_turns)))
+        if exchange.sources_left_out:
+            found = len(exchange.sources) + exchange.sources_left_out
+            self.notices.append(
+                Notice(
+                    f"{exchange.sources_left_out} of the {found} passages found were left out "
+                    f"to fit the {self.context_length}-token context (the model read "
+                    f"{len(exchange.sources)}); a lower reply limit leaves room for more"
+                )
+            )
         return exchange
 
     def _dropped_notice(self, dropped: int) -> str:
@@ -197,6 +219,21 @@ class ChatSession:
             "longer sees them. Old turns go in chunks, so the cached prompt is rebuilt only "
             "now and then. Clear the chat to start afresh."
         )
+
+    # --- documents -----------------------------------------------------------------------
+    def use_documents(
+        self, target: str | None, source: str = "/docs", progress: Progress | None = None
+    ) -> None:
+        """Ground replies in a collection or a file or folder (indexed on the fly and
+        brought up to date); None stops. A failure keeps what was in use."""
+        documents = open_documents(target, progress) if target is not None else None
+        self.documents = documents
+        self.sources["docs"] = source
+        if documents is None:
+            return
+        report = documents.report
+        if report is not None and report.skipped:
+            self.notices.append(Notice(skipped_notice(report.skipped), warning=True))
 
     # --- the conversation ----------------------------------------------------------------
     def undo(self) -> bool:

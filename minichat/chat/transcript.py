@@ -40,7 +40,12 @@ def save(path: Path, transcript: Transcript) -> None:
         "system": transcript.system,
         "parameters": transcript.config.to_dict(),
         "messages": [
-            {"role": m.role, "content": m.content, **({"cut_off": True} if m.cut_off else {})}
+            {
+                "role": m.role,
+                "content": m.content,
+                **({"cut_off": True} if m.cut_off else {}),
+                **({"context": m.context, "sources": list(m.sources)} if m.context else {}),
+            }
             for m in transcript.messages
         ],
     }
@@ -77,4 +82,8 @@ def _message(data: Any) -> Message:
         raise ValueError(f"a message must have a role of {' or '.join(ROLES)}: {data!r}")
     if not isinstance(data.get("content"), str):
         raise ValueError(f"a message's content must be text: {data!r}")
-    return Message(data["role"], data["content"], cut_off=bool(data.get("cut_off", False)))
+    context, sources = data.get("context"), data.get("sources", [])
+    if not (context is None or isinstance(context, str)) or not isinstance(sources, list):
+        raise ValueError(f"a message's context must be text and its sources a list: {data!r}")
+    cut_off = bool(data.get("cut_off", False))
+    return Message(data["role"], data["content"], cut_off, context, tuple(map(str, sources)))

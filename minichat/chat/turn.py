@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
+from minichat.docs.search import Hit
 from minichat.interrupts import first_ctrl_c
 
 OnText = Callable[[str], object]
@@ -30,6 +31,13 @@ class Exchange:
     reply: str
     finish_reason: FinishReason
     stats: Stats
+    sources: list[Hit] = field(default_factory=list)  # passages from documents it read
+    sources_left_out: int = 0  # passages found but left out to fit the context
+
+    @property
+    def source_labels(self) -> tuple[str, ...]:
+        """Where the passages it read are, numbered as the model saw them."""
+        return self.fitted.messages[-1].sources if self.fitted.messages else ()
 
     @property
     def cut_off(self) -> bool:

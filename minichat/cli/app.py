@@ -13,12 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from minichat.backend import ChatBackend
-from minichat.cli import oneshot, train
+
+if TYPE_CHECKING:
+    from minichat.chat.session import ChatSession
+from minichat.cli import docs, oneshot, train
+from minichat.cli.docs import DocsOption
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
 from minichat.settings import KEYS, SECRET_KEYS, Settings
@@ -67,6 +71,7 @@ def root(
     ctx: typer.Context,
     as_json: JsonFlag = False,
     verbose: VerboseFlag = False,
+    documents: DocsOption = None,
     *,
     settings: Settings,
 ) -> None:
@@ -79,13 +84,15 @@ def root(
             "--json and -v go with one-shot answers (minichat ask, or a prompt piped in); "
             "in the chat, /stats shows the numbers"
         )
+    if documents and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
+        raise MinichatError("--docs goes with a chat: minichat [ask|chat|web] --docs NAME")
     if ctx.invoked_subcommand is not None:
         return
     if sys.stdin.isatty():
-        _chat(settings)
+        _chat(settings, documents=documents)
     else:
         prompt = oneshot.read_prompt(sys.stdin.buffer)
-        _answer(settings, prompt, as_json=as_json, verbose=verbose)
+        _answer(settings, prompt, as_json=as_json, verbose=verbose, documents=documents)
 
 
 @app.command()
@@ -96,6 +103,7 @@ def ask(
     ] = None,
     as_json: JsonFlag = False,
     verbose: VerboseFlag = False,
+    documents: DocsOption = None,
     *,
     ctx: typer.Context,
     settings: Settings,
@@ -104,11 +112,12 @@ def ask(
     before = ctx.parent.params if ctx.parent else {}  # `minichat -v ask ...` counts too
     as_json = as_json or bool(before.get("as_json"))
     verbose = verbose or bool(before.get("verbose"))
+    documents = documents or before.get("documents")
     if prompt is None or prompt == "-":
         text = oneshot.read_prompt(sys.stdin.buffer)
     else:
         text = oneshot.check_prompt(prompt)
-    _answer(settings, text, as_json=as_json, verbose=verbose)
+    _answer(settings, text, as_json=as_json, verbose=verbose, documents=documents)
 
 
 @app.command()
@@ -121,11 +130,15 @@ def chat(
     resume: Annotated[
         Path | None, typer.Option(metavar="FILE", help="continue a chat saved with /save")
     ] = None,
+    documents: DocsOption = None,
     *,
+    ctx: typer.Context,
     settings: Settings,
 ) -> None:
     """Chat, keeping the conversation, until /exit or Ctrl+D; /help lists commands."""
-    _chat(settings, plain=plain, history=not no_history, resume=resume)
+    before = ctx.parent.params if ctx.parent else {}
+    documents = documents or before.get("documents")
+    _chat(settings, plain=plain, history=not no_history, resume=resume, documents=documents)
 
 
 @app.command()
@@ -170,7 +183,9 @@ def web(
     share: Annotated[
         bool, typer.Option("--share", help="also publish a public gradio.live link")
     ] = False,
+    documents: DocsOption = None,
     *,
+    ctx: typer.Context,
     settings: Settings,
 ) -> None:
     """Chat in the browser: a local web page over the same models and settings."""
@@ -181,8 +196,12 @@ def web(
     from minichat.web.app import serve
     from minichat.web.handlers import WebChat
 
+    before = ctx.parent.params if ctx.parent else {}
+    documents = documents or before.get("documents")
     backend, _ = load(settings)
     session = ChatSession.start(backend, settings, load_model=loader(settings))
+    if documents:
+        _read_documents(session, documents)
     serve(WebChat(session), host=host, port=port, share=share)
 
 
@@ -204,6 +223,7 @@ def models() -> None:
 
 
 app.command("train")(train.train)
+app.add_typer(docs.app, name="docs")
 
 
 @app.command("config")
@@ -226,11 +246,27 @@ def show_config(*, settings: Settings) -> None:
     console.print(f"config file: {file}{'' if file.is_file() else ' (none there)'}")
 
 
-def _answer(settings: Settings, prompt: str, *, as_json: bool, verbose: bool) -> None:
+def _read_documents(session: ChatSession, target: str) -> None:
+    """``--docs``: open the collection (indexing a path on the fly) before the chat."""
+    from minichat.repl.render import embedding_progress
+
+    with embedding_progress(target) as progress:
+        session.use_documents(target, "--docs", progress)
+    for notice in session.take_notices():
+        print(f"minichat: warning: {notice.text}", file=sys.stderr)
+
+
+def _answer(
+    settings: Settings, prompt: str, *, as_json: bool, verbose: bool, documents: str | None
+) -> None:
+    from minichat.chat.session import ChatSession
+
     backend, seconds = load(settings)
+    session = ChatSession.start(backend, settings)
+    if documents:
+        _read_documents(session, documents)
     code = oneshot.answer(
-        backend,
-        settings,
+        session,
         prompt,
         out=sys.stdout,
         err=sys.stderr,
@@ -242,7 +278,12 @@ def _answer(settings: Settings, prompt: str, *, as_json: bool, verbose: bool) ->
 
 
 def _chat(
-    settings: Settings, *, plain: bool = False, history: bool = True, resume: Path | None = None
+    settings: Settings,
+    *,
+    plain: bool = False,
+    history: bool = True,
+    resume: Path | None = None,
+    documents: str | None = None,
 ) -> None:
     from rich.console import Console
 
@@ -255,6 +296,8 @@ def _chat(
         session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")
     else:
         session = ChatSession.start(load(settings)[0], settings, loader(settings))
+    if documents:
+        _read_documents(session, documents)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
         session,

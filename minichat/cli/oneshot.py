@@ -12,11 +12,10 @@ import json
 from typing import BinaryIO, TextIO
 
 from minichat.backend import ChatBackend
-from minichat.chat.report import line, usage
+from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
 from minichat.errors import InputError
-from minichat.settings import Settings
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
 
@@ -44,8 +43,7 @@ def check_prompt(text: str) -> str:
 
 
 def answer(
-    backend: ChatBackend,
-    settings: Settings,
+    session: ChatSession,
     prompt: str,
     *,
     out: TextIO,
@@ -54,8 +52,9 @@ def answer(
     verbose: bool = False,
     load_seconds: float = 0.0,
 ) -> int:
-    """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C)."""
-    session = ChatSession.start(backend, settings)
+    """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C). Passages
+    from documents the reply read are listed under it (and in the JSON)."""
+    backend = session.backend
 
     def write(text: str) -> None:
         out.write(text)
@@ -64,8 +63,13 @@ def answer(
     exchange = session.send(prompt, None if as_json else write)
     if as_json:
         out.write(json.dumps(to_json(backend, exchange, load_seconds), ensure_ascii=False) + "\n")
-    elif not exchange.reply.endswith("\n"):
-        out.write("\n")
+    else:
+        if not exchange.reply.endswith("\n"):
+            out.write("\n")
+        if exchange.sources:
+            out.write("\n" + sources_block(exchange.source_labels) + "\n")
+    for notice in session.take_notices():
+        err.write(f"minichat: {'warning: ' if notice.warning else ''}{notice.text}\n")
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
         err.write(line(exchange.stats, exchange.finish_reason) + "\n")
@@ -80,6 +84,11 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
         "finish_reason": exchange.finish_reason,
         "usage": usage(stats),
         "dropped_turns": exchange.fitted.dropped_turns,
+        "sources": [
+            {"label": label, **source_json(hit)}
+            for label, hit in zip(exchange.source_labels, exchange.sources, strict=True)
+        ],
+        "sources_left_out": exchange.sources_left_out,
         "timings": {
             "load_s": round(load_seconds, 4),
             "time_to_first_token_s": _round(stats.time_to_first_token),

@@ -14,11 +14,13 @@ from __future__ import annotations
 import difflib
 import shlex
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
+from minichat.docs.collection import Collection, Progress
 from minichat.errors import ConfigError
 from minichat.params import ALIASES, PARAMS, Param, stop_text
 
@@ -33,6 +35,7 @@ class Shell(Protocol):
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None: ...
     def show_history(self) -> None: ...
     def retry(self) -> bool: ...
+    def indexing(self, label: str) -> AbstractContextManager[Progress]: ...
 
 
 class UsageError(Exception):
@@ -194,6 +197,35 @@ def _does(command: Command) -> str:
     return f"{command.help} (also {also})" if also else command.help
 
 
+def cmd_docs(shell: Shell, args: str) -> None:
+    target = args.strip()
+    session = shell.session
+    if target == "off":
+        session.use_documents(None)
+        shell.note("replies no longer read documents")
+        return
+    if target:
+        shell.note(f"opening {target}...")
+        with shell.indexing(target) as progress:
+            session.use_documents(target, progress=progress)
+    documents = session.documents
+    if documents is None:
+        names = ", ".join(c.name for c in Collection.all()) or "none yet"
+        shell.note(f"replies read no documents; collections: {names}")
+        return
+    size = f"{len(documents.index)} passages"
+    shell.note(f"replies read {documents.label} ({size}); the best {documents.k} go with each")
+
+
+def cmd_sources(shell: Shell, args: str) -> None:
+    last = shell.session.last
+    if last is None or not last.sources:
+        raise Refused("the last reply read no documents (/docs NAME|PATH turns them on)")
+    for line, hit in zip(last.source_labels, last.sources, strict=True):
+        shell.note(f"{line}  score {hit.score:.4f}")
+        shell.note(hit.chunk.text.strip())
+
+
 def cmd_exit(shell: Shell, args: str) -> None:
     raise ExitRepl
 
@@ -217,6 +249,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("save", "[FILE]", "save conversation, parameters and model as JSON", cmd_save, "files"),
     Command("load", "FILE", "load a saved chat", cmd_load, "files"),
     Command("stats", "", "token counts and speed, last turn and session", cmd_stats),
+    Command(
+        "docs",
+        "[NAME|PATH|off]",
+        "answer from documents, or stop; alone: what is in use",
+        cmd_docs,
+        "docs",
+    ),
+    Command("sources", "", "the passages the last reply read, in full", cmd_sources),
     Command("exit", "", "leave (Ctrl+D too)", cmd_exit),
     Command("quit", "", "leave", cmd_exit),
 )

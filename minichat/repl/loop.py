@@ -10,16 +10,25 @@ clears the line, Ctrl+C during a reply stops it and keeps it; Ctrl+D, /exit or
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from minichat.chat.report import sources_block
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
+from minichat.docs.collection import Progress
 from minichat.errors import MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
-from minichat.repl.render import MarkdownRenderer, PlainRenderer, Renderer, markdown
+from minichat.repl.render import (
+    MarkdownRenderer,
+    PlainRenderer,
+    Renderer,
+    embedding_progress,
+    markdown,
+)
 
 PROMPT = ">>> "
 CONTINUATION = "... "
@@ -55,6 +64,9 @@ class Repl:
             table.add_row(*(Text(cell) for cell in row))  # user text is never markup
         self.console.print(table)
 
+    def indexing(self, label: str) -> AbstractContextManager[Progress]:
+        return embedding_progress(label, self.notices)
+
     def banner(self) -> None:
         self.note(
             f"minichat · {self.session.backend.describe()} · /help for commands, Ctrl+D to leave"
@@ -64,8 +76,10 @@ class Repl:
         return PlainRenderer(self.console) if self.plain else MarkdownRenderer(self.console)
 
     def show_history(self) -> None:
+        sources: tuple[str, ...] = ()
         for message in self.session.conversation.messages:
             if message.role == "user":
+                sources = message.sources
                 self.console.print(f"{PROMPT}{message.content}", markup=False, highlight=False)
             elif self.plain:
                 self.console.print(message.content, markup=False, highlight=False)
@@ -73,6 +87,8 @@ class Repl:
                 self.console.print(markdown(message.content))
             if message.cut_off:
                 self.note("[cut off]")
+            if message.role == "assistant" and sources:
+                self.note(sources_block(sources))
 
     # --- a turn -----------------------------------------------------------------------
     def ask(self, text: str) -> None:
@@ -106,6 +122,8 @@ class Repl:
             raise
         if exchange is not None:
             (renderer or self.renderer()).finish(exchange.cut_off)
+            if exchange.sources:  # always, cited or not: a small model cites unreliably
+                self.note(sources_block(exchange.source_labels))
 
     def show_notices(self) -> None:
         for notice in self.session.take_notices():

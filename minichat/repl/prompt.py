@@ -23,6 +23,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from minichat.chat.session import ChatSession
+from minichat.docs.collection import Collection
 from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
 from minichat.paths import data_dir
@@ -53,7 +54,7 @@ class SlashCompleter(Completer):
                     yield Completion(f"/{command_name}", -len(text), display_meta=command.help)
             return
         kind = BY_NAME[name].completes if name in BY_NAME else ""
-        if kind == "files":
+        if kind == "files" or (kind == "docs" and arg.startswith(("/", ".", "~"))):
             yield from self.paths.get_completions(Document(arg, len(arg)), event)
             return
         word = arg.split(" ")[-1]
@@ -64,6 +65,7 @@ class SlashCompleter(Completer):
                 "params": [f"{key}=" for key in ALIASES],
                 "commands": [c.name for c in COMMANDS],
                 "stop": STOP_ACTIONS,
+                "docs": ["off", *(c.name for c in Collection.all())] if kind == "docs" else [],
             }.get(kind, [])
         )
         for choice in choices:

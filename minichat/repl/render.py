@@ -5,16 +5,21 @@
 code fence) is printed once, for good, into the scrollback. So a reply taller
 than the screen never freezes the display, and code blocks are highlighted.
 ``PlainRenderer`` writes the raw text, for ``--plain`` and non-terminals.
+``embedding_progress`` is the bar shown while documents are embedded.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
+
+from minichat.docs.collection import Progress
 
 CODE_THEME = "monokai"
 
@@ -127,3 +132,37 @@ class PlainRenderer:
         tail = " [cut off]" if cut_off else ""
         self.console.file.write(tail + ("" if self.ends_with_newline and not tail else "\n"))
         self.console.file.flush()
+
+
+@contextmanager
+def embedding_progress(label: str, console: Console | None = None) -> Iterator[Progress]:
+    """A Rich progress bar on stderr while chunks are embedded (shown once there are any)."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn(f"[bold]embedding {escape(label)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if total == 0:
+            return
+        if task is None:
+            bar.start()
+            task = bar.add_task("embed", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        yield update
+    finally:
+        if task is not None:  # a bar never shown leaves no blank line behind
+            bar.stop()

@@ -14,6 +14,7 @@ request starts. Errors are OpenAI-shaped: ``{"error": {"message", "type",
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
@@ -34,8 +35,9 @@ from minichat.chat.relay import Relay
 from minichat.chat.report import usage
 from minichat.chat.turn import Exchange, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
+from minichat.docs.embedder import NAME as EMBEDDER
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.server.schema import ChatRequest, TokenizeRequest
+from minichat.server.schema import ChatRequest, EmbeddingRequest, TokenizeRequest
 
 FINISH_REASONS = {"stop": "stop", "end_turn": "stop", "length": "length", "cancelled": "stop"}
 RETRY_AFTER_SECONDS = 1
@@ -145,7 +147,29 @@ def create_app(
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [model_card(backend)]}
+        return {"object": "list", "data": [model_card(backend), embedder_card()]}
+
+    @app.post("/v1/embeddings")
+    async def embeddings(body: EmbeddingRequest) -> dict[str, Any]:
+        """The documents' embedder: an input longer than it reads is refused, never cut."""
+        if body.model != EMBEDDER:
+            raise ApiError(
+                400,
+                f"unknown embedding model {body.model!r}; this server embeds with {EMBEDDER!r}",
+                code="model_not_found",
+                param="model",
+            )
+        texts = body.texts()
+        try:
+            vectors, tokens = await asyncio.to_thread(embed, texts)
+        except MinichatError as error:
+            raise ApiError(400, str(error), param="input") from None
+        data = [
+            {"object": "embedding", "index": i, "embedding": encode(vector, body.encoding_format)}
+            for i, vector in enumerate(vectors)
+        ]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return {"object": "list", "data": data, "model": EMBEDDER, "usage": usage}
 
     @app.post("/tokenize")
     async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
@@ -277,6 +301,27 @@ async def stream_events(
         yield "data: [DONE]\n\n"
     finally:
         cancel.set()  # a client that left stops its reply before the next token
+
+
+def embedder_card() -> dict[str, Any]:
+    return {"id": EMBEDDER, "object": "model", "created": 0, "owned_by": "minichat"}
+
+
+def embed(texts: list[str]) -> tuple[Any, int]:
+    """Unit vectors for ``texts``, and the tokens they took."""
+    from minichat.chat.documents import embedder
+
+    model = embedder()
+    if not all(texts):
+        raise MinichatError("input: an empty string has no embedding; send text")
+    return model.embed(texts), sum(model.count_tokens(t) for t in texts)
+
+
+def encode(vector: Any, encoding_format: str) -> list[float] | str:
+    """A vector as OpenAI sends it: floats, or base64 of little-endian float32."""
+    if encoding_format == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return [float(x) for x in vector]
 
 
 def model_card(backend: ChatBackend) -> dict[str, Any]:

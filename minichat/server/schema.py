@@ -83,3 +83,16 @@ class TokenizeRequest(BaseModel):
 
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings body: one text or a list of texts (token arrays are refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)

@@ -71,6 +71,14 @@ def build(chat: WebChat) -> gr.Blocks:
                     filterable=True,
                     elem_id="model",
                 )
+                docs = gr.Dropdown(
+                    choices=start.collections,
+                    value=start.docs,
+                    label="Documents (a collection, or type a file or folder path; off: none)",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="docs",
+                )
                 system = gr.Textbox(
                     label="System prompt",
                     placeholder="none: the model's own",
@@ -102,7 +110,7 @@ def build(chat: WebChat) -> gr.Blocks:
                 )
 
         shown = [conversation, status, notice]
-        controls = [model, system, *sliders.values(), seed, stops]
+        controls = [model, docs, system, *sliders.values(), seed, stops]
 
         def show(view: View) -> tuple[Any, ...]:
             return view.messages, view.status, view.notice
@@ -114,6 +122,7 @@ def build(chat: WebChat) -> gr.Blocks:
             values = now.config
             return (
                 gr.Dropdown(choices=now.models, value=now.model),
+                gr.Dropdown(choices=now.collections, value=now.docs),
                 now.system,
                 *(
                     gr.Slider(
@@ -153,6 +162,11 @@ def build(chat: WebChat) -> gr.Blocks:
         for trigger in (clear.click, conversation.clear):  # the chat pane has a bin icon too
             trigger(lambda: show(chat.clear()), outputs=shown)
         model.input(swap, inputs=model, outputs=[*shown, *controls])
+        docs.input(
+            lambda target: (*show(chat.use_documents(target)), *fill(chat.controls())),
+            inputs=docs,
+            outputs=[*shown, *controls],
+        )
         system.blur(lambda text: show(chat.set_system(text)), inputs=system, outputs=shown)
         for field, slider in sliders.items():
             slider.release(setter(field), inputs=slider, outputs=[slider, notice])

@@ -25,10 +25,12 @@ from minichat.chat.relay import Relay
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
+from minichat.docs.collection import Collection
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
 from minichat.params import BY_NAME, stop_lines, stop_text
 
+OFF = "off"  # the documents picker's value when replies read none
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
 BUSY = "a reply or a model load is still running; wait for it (or press Stop)"
 CUT_OFF = "\n\n*[cut off]*"
@@ -59,6 +61,8 @@ class Controls:
     system: str
     config: dict[str, Any]
     stop: str
+    docs: str  # the collection or path replies read, or "off"
+    collections: list[str]
 
 
 class WebChat:
@@ -70,8 +74,13 @@ class WebChat:
     # --- what the page shows ------------------------------------------------------------
     def messages(self, upto: int | None = None) -> list[ChatMessage]:
         shown = []
+        sources: tuple[str, ...] = ()
         for message in self.session.conversation.messages[:upto]:
             content = message.content + (CUT_OFF if message.cut_off else "")
+            if message.role == "user":
+                sources = message.sources
+            elif sources:  # under every answer that read documents, cited or not
+                content += sources_markdown(sources)
             shown.append({"role": message.role, "content": content})
         return shown
 
@@ -100,7 +109,14 @@ class WebChat:
             system=session.conversation.system or "",
             config=session.config.to_dict(),
             stop=stop_lines(session.config.stop),
+            docs=session.documents.label if session.documents else OFF,
+            collections=self.docs_choices(),
         )
+
+    def docs_choices(self) -> list[str]:
+        names = [OFF, *(c.name for c in Collection.all())]
+        documents = self.session.documents
+        return names if documents is None or documents.label in names else [*names, documents.label]
 
     def model_choices(self) -> list[str]:
         # patterns such as hf:PATH need the user's own text: they are typed, not picked
@@ -205,6 +221,25 @@ class WebChat:
             kept = len(self.session.conversation.messages)
             return self.view(f"now {self.session.backend.describe()}; {kept} messages kept")
 
+    def use_documents(self, target: str) -> View:
+        """Answer from a collection, or a file or folder (indexed now); "off" stops."""
+        target = target.strip()
+        with self._hold() as held:
+            if not held:
+                return self.view(BUSY)
+            documents = self.session.documents
+            if target == (documents.label if documents else OFF) or not target:
+                return self.view()
+            try:
+                self.session.use_documents(None if target == OFF else target, SOURCE)
+            except Exception as error:
+                return self.view(_error_notice(error))
+            documents = self.session.documents
+            if documents is None:
+                return self.view("replies no longer read documents")
+            said = f"replies read {documents.label} ({len(documents.index)} passages)"
+            return self.view(" ".join([said, self.notices()]).strip())
+
     # --- parameters ---------------------------------------------------------------------------
     def set_parameter(self, field: str, value: Any) -> tuple[Any, str]:
         """Apply one control's value. Returns the value in effect (the old one when
@@ -246,6 +281,11 @@ class WebChat:
         finally:
             if held:
                 self._busy.release()
+
+
+def sources_markdown(labels: tuple[str, ...]) -> str:
+    """The sources under an answer; code spans keep a file name's ``_`` and ``*`` literal."""
+    return "\n\n**Sources:** " + " · ".join(f"`{label}`" for label in labels)
 
 
 def _error_notice(error: Exception) -> str:
