@@ -46,7 +46,9 @@ def test_bad_specs_and_unreachable_servers_are_clear() -> None:
         load_backend(f"openai:x@http://127.0.0.1:{port}/v1")
     with (
         serving(load_backend("echo")) as url,
-        pytest.raises(ModelNotFoundError, match="has no model 'gpt-9' \\(it has: echo\\)"),
+        pytest.raises(
+            ModelNotFoundError, match="has no model 'gpt-9' \\(it has: echo, all-MiniLM-L6-v2\\)"
+        ),
     ):
         load_backend(f"openai:gpt-9@{url}")
 

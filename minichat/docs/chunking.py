@@ -22,6 +22,9 @@ from minichat.docs.chunks import Chunk
 from minichat.docs.extract import Document
 
 CHUNKER_VERSION = 1  # collections record it: bump it whenever chunk boundaries change
+# a passage of about this many embedder tokens: long enough to hold a fact with its
+# setting, short enough that four of them do not bury it for a small model (README)
+TARGET_TOKENS = 150
 
 Span = tuple[int, int]  # [start, end) in the document's text
 Outline = list[tuple[int, int, int, str]]  # headings: (line, lines taken, level, title)
@@ -31,7 +34,7 @@ def split(
     document: Document,
     count_tokens: Callable[[str], int],
     max_tokens: int = 256,
-    target_tokens: int = 200,
+    target_tokens: int = TARGET_TOKENS,
 ) -> list[Chunk]:
     """The document's chunks, in order. ``count_tokens`` counts a string's tokens with the
     embedder's special tokens included; every chunk's ``embed_text`` counts ``max_tokens``

@@ -29,7 +29,7 @@ from minichat.docs.chunking import CHUNKER_VERSION, split
 from minichat.docs.chunks import Chunk
 from minichat.docs.embedder import DIMENSIONS, Embedder
 from minichat.docs.extract import find_files, read_document
-from minichat.docs.search import Index, keyword_index
+from minichat.docs.search import KEYWORDS_VERSION, Index, keyword_index
 from minichat.errors import CollectionError, ConfigError, DocumentError
 from minichat.files import write_atomically
 from minichat.paths import cache_dir, data_dir
@@ -117,12 +117,13 @@ class Collection:
         return manifest  # type: ignore[no-any-return]
 
     def check_built_by(self, manifest: dict[str, Any], embedder: Embedder) -> None:
-        built = (manifest.get("embedder"), manifest.get("chunker"))
-        if built != (embedder.version, CHUNKER_VERSION):
+        built = tuple(manifest.get(key) for key in ("embedder", "chunker", "keywords"))
+        if built != (embedder.version, CHUNKER_VERSION, KEYWORDS_VERSION):
             raise CollectionError(
-                f"the collection {self.name!r} was built with {built[0]} and chunker "
-                f"{built[1]}; this minichat uses {embedder.version} and chunker "
-                f"{CHUNKER_VERSION}: rebuild it with `{self.rebuild_hint()}`"
+                f"the collection {self.name!r} was built with {built[0]}, chunker {built[1]} "
+                f"and keywords {built[2]}; this minichat uses {embedder.version}, chunker "
+                f"{CHUNKER_VERSION} and keywords {KEYWORDS_VERSION}: rebuild it with "
+                f"`{self.rebuild_hint()}`"
             )
 
     def load(self, embedder: Embedder) -> Index:
@@ -279,6 +280,7 @@ class Collection:
                 "paths": roots,
                 "embedder": embedder.version,
                 "chunker": CHUNKER_VERSION,
+                "keywords": KEYWORDS_VERSION,
                 "generation": generation,
                 "created": old.get("created", now),
                 "updated": now,

@@ -35,6 +35,11 @@ def missing(what: str) -> ModelNotFoundError:
     return ModelNotFoundError(f"{what} is not installed; documents need it: {INSTALL}")
 
 
+def installed() -> bool:
+    """Whether the embedder's package is there (found without importing anything)."""
+    return package_file(PACKAGE, "model/tokenizer.json") is not None
+
+
 def model_dir() -> Path:
     found = package_file(PACKAGE, "model/tokenizer.json")
     if found is None:

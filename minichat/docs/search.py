@@ -18,6 +18,7 @@ K=60) to 0.93/0.95/0.95, above either list alone at the two larger sizes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["fused", "bm25", "dense"]
 MODES: tuple[Mode, ...] = ("fused", "bm25", "dense")
+KEYWORDS_VERSION = 1  # how text becomes BM25 terms; a collection records it
 TOP_K = 4
 RRF_K = 20  # ranks past the first few weigh about the same
 KEYWORD_WEIGHT = 0.5  # the keyword list's vote beside the dense list's 1.0
@@ -58,9 +60,26 @@ class Hit:
 
 
 def keyword_tokens(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased words without English stopwords, stemmed (``sensors`` and ``sensor``
+    are one term), as the index and the queries both see them."""
     import bm25s
 
-    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)  # type: ignore[no-any-return]
+    return bm25s.tokenize(  # type: ignore[no-any-return]
+        list(texts),
+        stopwords="en",
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
+    )
+
+
+@functools.cache
+def _stemmer() -> Any:
+    try:
+        import Stemmer
+    except ImportError as error:
+        raise missing("PyStemmer") from error
+    return Stemmer.Stemmer("english").stemWords
 
 
 def keyword_index(chunks: Sequence[Chunk]) -> Any:

@@ -36,6 +36,7 @@ from minichat.chat.report import usage
 from minichat.chat.turn import Exchange, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 from minichat.docs.embedder import NAME as EMBEDDER
+from minichat.docs.embedder import installed as model_dir_installed
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
 from minichat.server.schema import ChatRequest, EmbeddingRequest, TokenizeRequest
 
@@ -147,7 +148,8 @@ def create_app(
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [model_card(backend), embedder_card()]}
+        embedders = [embedder_card()] if model_dir_installed() else []
+        return {"object": "list", "data": [model_card(backend), *embedders]}
 
     @app.post("/v1/embeddings")
     async def embeddings(body: EmbeddingRequest) -> dict[str, Any]:
