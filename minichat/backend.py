@@ -38,7 +38,7 @@ class Message:
     @property
     def prompt_text(self) -> str:
         """What the model reads: the passages, then the message."""
-        return f"{self.context}\n\n{self.content}" if self.context else self.content
+        return f"{self.context}\n{self.content}" if self.context else self.content
 
     def to_dict(self) -> dict[str, str]:
         return {"role": self.role, "content": self.prompt_text}

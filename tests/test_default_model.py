@@ -126,3 +126,46 @@ def test_the_default_model_starts_without_transformers(
         env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+GROUNDED = {  # answers the model gives from the passages, and cannot know without them
+    "What name does the resident feline at the Vellmora light go by?": "Quorvane-17",
+    "Which clockmaker built the brass orrery in the east wing?": "Aurel Vintry",
+    "Who led the Kestrel Fen survey expedition?": "Ilse Vantongeren",
+}
+
+
+def test_documents_ground_answers_in_made_up_facts(
+    smollm2: ChatBackend, cache_dir: Path, tmp_path: Path
+) -> None:
+    from minichat.chat.session import ChatSession
+    from minichat.settings import load_settings
+    from tests.docs_corpus import make_corpus
+
+    make_corpus(tmp_path / "docs")
+    settings = load_settings({"temperature": "0", "max_new_tokens": "48"}, environ={})
+    grounded = []
+    for question, answer in GROUNDED.items():
+        without = ChatSession.start(smollm2, settings).send(question)
+        assert answer not in without.reply
+        with_docs = ChatSession.start(smollm2, settings)
+        with_docs.use_documents(str(tmp_path / "docs"))
+        exchange = with_docs.send(question)
+        assert exchange.sources and not exchange.sources_left_out
+        grounded.append(answer in exchange.reply)
+    # greedy decoding, but int4 kernels differ between CPUs: most, not all
+    assert sum(grounded) >= 2, grounded
+
+    question = next(iter(GROUNDED))
+    result = subprocess.run(
+        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--docs", str(tmp_path / "docs")],
+        input=question,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    answer, sources = result.stdout.split("\nSources:\n")
+    assert "Quorvane-17" in answer
+    assert sources.startswith("[1] handbook/coast/vellmora-lighthouse.md:")

@@ -3,8 +3,9 @@
 A real `minichat web --model echo` subprocess on a loopback port, Debian's
 chromium through its chromedriver (Selenium is pointed at both, so nothing is
 downloaded): send a message, change the temperature, reload, try a model that
-does not exist, swap to the default model, watch its reply stream in, then
-Stop, Undo, Retry and Clear.
+does not exist, answer from a folder picked as documents (sources under the
+answer), swap to the default model, watch its reply stream in, then Stop, Undo,
+Retry and Clear.
 Set MINICHAT_WEB_SCREENSHOT=docs/web.png to refresh the README's screenshot.
 """
 
@@ -142,6 +143,26 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
     wait_until("the echo reply", lambda: replies() == ["You said: Hello there"])
     wait_until("the stats line", lambda: "tok/s" in text("status"))
     assert "/ 4096 context tokens used" in text("status")
+
+    # documents: a folder typed into the picker is indexed; sources show under the answer
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "lighthouse.md").write_text("# Lighthouse\n\nThe keeper's cat is Quorvane-17.\n")
+    docs = page.find_element(By.CSS_SELECTOR, "#docs input")
+    docs.click()
+    docs.send_keys(Keys.CONTROL, "a")
+    docs.send_keys(str(notes), Keys.ENTER)
+    wait_until("the folder indexed", lambda: "replies read" in text("notice"), timeout=WAIT)
+    send("What is the cat called?")
+    wait_until("the grounded reply", lambda: len(replies()) == 2 and "Sources:" in replies()[1])
+    assert "Quorvane-17" in replies()[1]  # echo repeats what the model read
+    assert " ".join(replies()[1].split()).endswith("Sources: [1] lighthouse.md:3 (Lighthouse)")
+    docs.click()
+    docs.send_keys(Keys.CONTROL, "a")
+    docs.send_keys("off", Keys.ENTER)
+    wait_until("documents off", lambda: "no longer read documents" in text("notice"))
+    page.find_element(By.ID, "undo").click()
+    wait_until("the grounded exchange undone", lambda: len(replies()) == 1)
 
     # the temperature, typed into the slider's box: applied when the box is left
     box = page.find_element(By.CSS_SELECTOR, "#temperature input[type=number]")

@@ -141,14 +141,16 @@ def embedding_progress(label: str, console: Console | None = None) -> Iterator[P
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
+    console = console or Console(stderr=True)
     bar = Bar(
         TextColumn(f"[bold]embedding {escape(label)}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("chunks"),
         TimeRemainingColumn(),
-        console=console or Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,  # a log or a pipe gets no bar and no blank line
     )
     task = None
 
