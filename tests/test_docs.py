@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minichat.chat.documents import embedder
 from minichat.docs.collection import Collection
 from minichat.docs.embedder import Embedder
+from minichat.docs.embedder import shared as embedder
 from minichat.docs.search import Hit, Index
 from minichat.errors import CollectionError, InputError
 from tests.docs_corpus import Question, make_corpus
@@ -252,3 +252,92 @@ def test_a_deleted_folder_empties_on_update(tmp_path: Path) -> None:
     shutil.rmtree(notes / "deep")
     report = collection.build(None, embedder())
     assert report.removed_files == 1 and report.files == 2
+
+
+def test_text_without_keywords_is_searched_by_meaning_alone(tmp_path: Path) -> None:
+    (tmp_path / "hamlet.txt").write_text("To be, or not to be.\n")
+    collection = Collection.named("quotes")
+    collection.build([tmp_path], embedder())
+    index = collection.load(embedder())
+    assert index.keywords is None
+    hits = index.search("to be or not", 10)  # stopwords only, and k above the chunk count
+    assert [h.chunk.text for h in hits] == ["To be, or not to be."]
+    assert hits[0].keyword_rank is None and hits[0].dense_rank == 1
+
+
+def test_an_update_of_a_collection_that_is_not_there_says_so() -> None:
+    with pytest.raises(CollectionError, match="no collection named 'typo'"):
+        Collection.named("typo").build(None, embedder())
+    from minichat.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="/docs off turns documents off"):
+        Collection.named("off")
+
+
+def test_a_file_unreadable_on_update_keeps_its_passages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = folder_of_notes(tmp_path / "notes")
+    collection = Collection.named("notes")
+    collection.build([notes], embedder())
+    read_bytes = Path.read_bytes
+
+    def unreadable(path: Path) -> bytes:
+        if path.name == "b.txt":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    report = collection.build(None, embedder())
+    assert report.removed_files == 0 and report.files == 3
+    [(path, why)] = report.skipped
+    assert path.endswith("b.txt") and "cannot read" in why and "earlier passages are kept" in why
+    monkeypatch.undo()
+    assert "222" in collection.load(embedder()).search("beta code", 1)[0].chunk.text
+
+
+def test_two_builds_at_once_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    notes = folder_of_notes(tmp_path / "notes")
+    collection = Collection.named("notes")
+    started, release = threading.Event(), threading.Event()
+
+    def hold(done: int, total: int) -> None:
+        started.set()
+        release.wait(30)
+
+    first = threading.Thread(target=collection.build, args=([notes], embedder(), hold))
+    first.start()
+    assert started.wait(30)
+    second_done = threading.Event()
+
+    def second() -> None:
+        Collection.named("notes").build([notes], embedder())
+        second_done.set()
+
+    threading.Thread(target=second).start()
+    assert not second_done.wait(1)  # waits for the first build's lock
+    release.set()
+    first.join(30)
+    assert second_done.wait(30)
+    assert len(collection.load(embedder())) == 3
+    assert len(list(collection.folder.glob("g-*"))) == 1
+
+
+def test_the_progress_bar_shows_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from minichat.repl.render import embedding_progress
+
+    out = io.StringIO()
+    with embedding_progress("notes", Console(file=out, force_terminal=True)) as progress:
+        progress(0, 10)
+        progress(5, 10)
+    assert "embedding notes" in out.getvalue() and "5/10" in out.getvalue()
+    quiet = io.StringIO()
+    with embedding_progress("notes", Console(file=quiet)) as progress:  # not a terminal
+        progress(5, 10)
+    assert quiet.getvalue() == ""

@@ -17,9 +17,9 @@ from rich.console import Console
 
 from minichat import load_backend
 from minichat.backends.echo import EchoBackend
-from minichat.chat.documents import embedder
 from minichat.chat.session import ChatSession
 from minichat.docs.collection import Collection
+from minichat.docs.embedder import shared as embedder
 from minichat.repl.loop import Repl, line_reader
 from minichat.settings import load_settings
 from minichat.web.handlers import WebChat
@@ -132,6 +132,14 @@ def test_the_web_page_picks_a_collection_and_shows_sources(notes: Path) -> None:
     assert chat.session.documents is not None  # a failure keeps what was in use
 
 
+def test_a_page_others_reach_picks_only_collections(notes: Path) -> None:
+    Collection.named("notes").build([notes], embedder())
+    chat = WebChat(session(), pick_paths=False)
+    assert "picks only collections" in chat.use_documents(str(notes)).notice
+    assert chat.session.documents is None
+    assert "replies read notes" in chat.use_documents("notes").notice
+
+
 def minichat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "minichat", *args],
@@ -194,6 +202,10 @@ def test_the_server_embeds_with_the_official_client(notes: Path) -> None:
         assert floats.usage.prompt_tokens == counted
         with pytest.raises(openai.BadRequestError, match="reads at most 256"):
             client.embeddings.create(model="all-MiniLM-L6-v2", input="word " * 600)
+        with pytest.raises(openai.BadRequestError, match="an empty string"):
+            client.embeddings.create(model="all-MiniLM-L6-v2", input=[""])
+        with pytest.raises(openai.BadRequestError, match="at most 2048"):
+            client.embeddings.create(model="all-MiniLM-L6-v2", input=["x"] * 2049)
         with pytest.raises(openai.BadRequestError, match="unknown embedding model"):
             client.embeddings.create(model="ada", input="x")
         ids = [m.id for m in client.models.list().data]

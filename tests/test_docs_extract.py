@@ -245,3 +245,9 @@ def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
 def test_every_supported_suffix_has_a_kind() -> None:
     assert {".md", ".rst", ".txt", ".html", ".py", ".pdf"} <= SUFFIXES
     assert all(suffix.startswith(".") and suffix == suffix.lower() for suffix in SUFFIXES)
+
+
+def test_a_self_closing_br_is_a_line_break_as_br_is(tmp_path: Path) -> None:
+    one = read_document(write(tmp_path / "a.html", "<p>one<br>two</p>"))
+    other = read_document(write(tmp_path / "b.html", "<p>one<br/>two</p>"))
+    assert one.text == other.text and "one\ntwo" in one.text

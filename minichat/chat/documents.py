@@ -21,19 +21,9 @@ from minichat.chat.turn import fit_prompt
 from minichat.config import GenerationConfig
 from minichat.docs import context
 from minichat.docs.collection import Collection, Progress, Report
-from minichat.docs.embedder import Embedder
+from minichat.docs.embedder import shared as embedder
 from minichat.docs.search import TOP_K, Hit, Index
 from minichat.errors import CollectionError, ConfigError, PromptTooLongError
-
-_embedder: Embedder | None = None
-
-
-def embedder() -> Embedder:
-    """One embedder per process: its model loads once, whoever asks."""
-    global _embedder
-    if _embedder is None:
-        _embedder = Embedder()
-    return _embedder
 
 
 @dataclass
@@ -50,23 +40,41 @@ class Documents:
         return self.index.search(question, self.k)
 
 
-def open_documents(target: str, progress: Progress | None = None) -> Documents:
-    """A collection by name, else a file or folder (indexed into a cached collection)."""
+def find_documents(target: str) -> Collection:
+    """The collection ``target`` names: a collection by name, else the cached collection
+    of a file or folder. Cheap (nothing is read), so a bad ``--docs`` is refused before
+    a model loads."""
     target = target.strip()
+    if _is_name(target) and Collection.named(target).exists:
+        return Collection.named(target)
     path = Path(target).expanduser()
-    named = Collection.named(target) if _is_name(target) else None
-    if named is not None and named.exists:
-        index = named.load(embedder())
-        roots = [Path(p) for p in named.manifest().get("paths", [])]
-        return Documents(target, index, _common_root(roots))
-    if not path.exists():
+    if not target or not path.exists():
         raise ConfigError(
             f"{target!r} is neither a collection nor a file or folder; "
             "`minichat docs ls` lists the collections"
         )
-    cached = Collection.for_path(path)
-    report = cached.build([path], embedder(), progress, rebuild=_stale(cached))
-    return Documents(target, cached.load(embedder()), _common_root([path.resolve()]), report)
+    return Collection.for_path(path)
+
+
+def open_documents(target: str, progress: Progress | None = None) -> Documents:
+    """A collection by name, else a file or folder, indexed into a cached collection (a
+    cache built another way, or damaged, is built again rather than refused)."""
+    target = target.strip()
+    collection = find_documents(target)
+    if collection.is_named:
+        roots = [Path(p) for p in collection.manifest().get("paths", [])]
+        return Documents(target, collection.load(embedder()), _common_root(roots))
+    path = Path(target).expanduser().resolve()
+    try:
+        report = collection.build([path], embedder(), progress)
+        index = collection.load(embedder())
+    except CollectionError:
+        if not collection.exists:
+            raise  # nothing to index there: said as it is
+        collection.remove()
+        report = collection.build([path], embedder(), progress)
+        index = collection.load(embedder())
+    return Documents(target, index, _common_root([path]), report)
 
 
 def _is_name(target: str) -> bool:
@@ -77,16 +85,11 @@ def _is_name(target: str) -> bool:
     return True
 
 
-def _stale(collection: Collection) -> bool:
-    """A cached collection built another way is rebuilt rather than refused: it is a cache."""
-    if not collection.exists:
-        return False
-    manifest = collection.manifest()
-    try:
-        collection.check_built_by(manifest, embedder())
-    except CollectionError:
-        return True
-    return False
+def skipped_notice(skipped: list[tuple[str, str]]) -> str:
+    """The one wording for files an index left out, with the first reasons."""
+    shown = "; ".join(why for _, why in skipped[:3])
+    more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+    return f"{len(skipped)} file(s) not indexed: {shown}{more}"
 
 
 def _common_root(paths: Sequence[Path]) -> Path | None:

@@ -22,7 +22,7 @@ from typing import Any
 from minichat.backend import ChatBackend, Stats
 from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
-from minichat.chat.documents import Documents, open_documents
+from minichat.chat.documents import Documents, open_documents, skipped_notice
 from minichat.chat.report import Totals
 from minichat.chat.turn import Exchange, OnText
 from minichat.config import GenerationConfig, fitting_reply_limit
@@ -46,13 +46,6 @@ class Notice:
 def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
     """The one wording for a saved chat whose model could not be loaded."""
     return f"cannot load the saved model {wanted} ({error}); the chat goes on with {kept}"
-
-
-def skipped_notice(skipped: list[tuple[str, str]]) -> str:
-    """The one wording for files an index left out, with the first reasons."""
-    shown = "; ".join(why for _, why in skipped[:3])
-    more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
-    return f"{len(skipped)} file(s) not indexed: {shown}{more}"
 
 
 def chats_dir() -> Path:

@@ -198,11 +198,14 @@ def web(
 
     before = ctx.parent.params if ctx.parent else {}
     documents = documents or before.get("documents")
+    _check_documents(documents)
     backend, _ = load(settings)
     session = ChatSession.start(backend, settings, load_model=loader(settings))
     if documents:
         _read_documents(session, documents)
-    serve(WebChat(session), host=host, port=port, share=share)
+    # a page others can reach picks only named collections, never a path on this machine
+    local = host in ("127.0.0.1", "localhost", "::1") and not share
+    serve(WebChat(session, pick_paths=local), host=host, port=port, share=share)
 
 
 @app.command()
@@ -252,8 +255,15 @@ def _read_documents(session: ChatSession, target: str) -> None:
 
     with embedding_progress(target) as progress:
         session.use_documents(target, "--docs", progress)
-    for notice in session.take_notices():
-        print(f"minichat: warning: {notice.text}", file=sys.stderr)
+    oneshot.tell_notices(session, sys.stderr)
+
+
+def _check_documents(target: str | None) -> None:
+    """Refuse a ``--docs`` that names nothing before a model loads for nothing."""
+    if target:
+        from minichat.chat.documents import find_documents
+
+        find_documents(target)
 
 
 def _answer(
@@ -261,6 +271,7 @@ def _answer(
 ) -> None:
     from minichat.chat.session import ChatSession
 
+    _check_documents(documents)
     backend, seconds = load(settings)
     session = ChatSession.start(backend, settings)
     if documents:
@@ -291,6 +302,7 @@ def _chat(
     from minichat.chat.session import ChatSession
     from minichat.repl.loop import Repl, line_reader
 
+    _check_documents(documents)
     if resume is not None:
         saved = transcript.load(resume)  # a bad file stops here, before a model loads
         session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")

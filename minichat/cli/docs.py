@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from minichat.docs.collection import Collection, Report
+from minichat.docs.search import TOP_K
 from minichat.repl.render import embedding_progress
 
 app = typer.Typer(
@@ -47,14 +48,14 @@ def describe(report: Report) -> str:
 
 
 def _warn_skipped(report: Report) -> None:
-    from minichat.chat.session import skipped_notice
+    from minichat.chat.documents import skipped_notice
 
     if report.skipped:
         print(f"minichat: warning: {skipped_notice(report.skipped)}", file=sys.stderr)
 
 
 def _build(collection: Collection, paths: list[Path] | None, rebuild: bool) -> None:
-    from minichat.chat.documents import embedder
+    from minichat.docs.embedder import shared as embedder
 
     with embedding_progress(collection.name) as progress:
         report = collection.build(paths, embedder(), progress, rebuild=rebuild)
@@ -130,7 +131,7 @@ def remove(name: NameArgument) -> None:
 def search(
     name: Annotated[str, typer.Argument(metavar="NAME|PATH", help="a collection, file or folder")],
     query: Annotated[str, typer.Argument(help="what to look for")],
-    k: Annotated[int, typer.Option("-k", min=1, max=100, help="passages to show")] = 4,
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="passages to show")] = TOP_K,
     mode: Annotated[
         str, typer.Option(help="fused (default), bm25 or dense", metavar="MODE")
     ] = "fused",

@@ -68,12 +68,17 @@ def answer(
             out.write("\n")
         if exchange.sources:
             out.write("\n" + sources_block(exchange.source_labels) + "\n")
-    for notice in session.take_notices():
-        err.write(f"minichat: {'warning: ' if notice.warning else ''}{notice.text}\n")
+    tell_notices(session, err)
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
         err.write(line(exchange.stats, exchange.finish_reason) + "\n")
     return EXIT_CANCELLED if exchange.cut_off else 0
+
+
+def tell_notices(session: ChatSession, err: TextIO) -> None:
+    """What the chat core has to tell, one line each on stderr."""
+    for notice in session.take_notices():
+        err.write(f"minichat: {'warning: ' if notice.warning else ''}{notice.text}\n")
 
 
 def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> dict[str, object]:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,14 +31,35 @@ from minichat.docs.chunking import CHUNKER_VERSION, split
 from minichat.docs.chunks import Chunk
 from minichat.docs.embedder import DIMENSIONS, Embedder
 from minichat.docs.extract import find_files, read_document
-from minichat.docs.search import KEYWORDS_VERSION, Index, keyword_index
+from minichat.docs.search import (
+    KEYWORDS_VERSION,
+    Index,
+    keyword_index,
+    load_keywords,
+    save_keywords,
+)
 from minichat.errors import CollectionError, ConfigError, DocumentError
 from minichat.files import write_atomically
 from minichat.paths import cache_dir, data_dir
 
 FORMAT = 1
+OFF = "off"  # what turns documents off in the chat; never a collection's name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 Progress = Callable[[int, int], object]  # (chunks embedded, chunks to embed)
+
+
+def _digest(file: Path) -> str:
+    try:
+        return hashlib.sha256(file.read_bytes()).hexdigest()
+    except OSError as error:
+        raise DocumentError(f"cannot read {file}: {error.strerror or error}") from None
+
+
+def _sync(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb+") as handle:
+                os.fsync(handle.fileno())
 
 
 def collections_dir() -> Path:
@@ -48,6 +71,8 @@ def check_name(name: str) -> str:
         raise ConfigError(
             f"{name!r} is not a collection name: use letters, digits, '.', '_' or '-'"
         )
+    if name == OFF:
+        raise ConfigError(f"{OFF!r} is not a collection name: /docs {OFF} turns documents off")
     return name
 
 
@@ -84,6 +109,11 @@ class Collection:
         return cls(cache_dir() / "docs" / key, where)
 
     @staticmethod
+    def names() -> list[str]:
+        """The collections a user can pick, by name."""
+        return [c.name for c in Collection.all()]
+
+    @staticmethod
     def all() -> list[Collection]:
         root = collections_dir()
         folders = sorted(root.iterdir()) if root.is_dir() else []
@@ -93,8 +123,13 @@ class Collection:
     def exists(self) -> bool:
         return (self.folder / "manifest.json").is_file()
 
+    @property
+    def is_named(self) -> bool:
+        """Made by ``docs add``, rather than the cache of a path used directly."""
+        return self.folder.parent == collections_dir()
+
     def rebuild_hint(self) -> str:
-        if self.folder.parent == collections_dir():
+        if self.is_named:
             return f"minichat docs update {self.name} --rebuild"
         return f"rm -r {self.folder}  (it is rebuilt on next use)"
 
@@ -127,16 +162,12 @@ class Collection:
             )
 
     def load(self, embedder: Embedder) -> Index:
-        manifest = self.manifest()
-        self.check_built_by(manifest, embedder)
-        chunks, vectors = self._read_generation(manifest)
-        try:
-            import bm25s
-
-            keywords = bm25s.BM25.load(str(self._generation(manifest) / "keywords"))
-        except Exception as error:  # damaged or missing: the chunks can rebuild it
-            del error
-            keywords = None
+        self.manifest()  # says so when there is no such collection
+        with self._locked(exclusive=False):
+            manifest = self.manifest()
+            self.check_built_by(manifest, embedder)
+            chunks, vectors = self._read_generation(manifest)
+            keywords = load_keywords(self._generation(manifest) / "keywords")
         return Index(chunks, vectors, embedder, keywords)
 
     def _generation(self, manifest: dict[str, Any]) -> Path:
@@ -172,51 +203,62 @@ class Collection:
         rebuild: bool = False,
     ) -> Report:
         """Index ``paths`` (None: the paths it was built from), re-embedding only files
-        whose content changed (every file with ``rebuild``)."""
+        whose content changed (every file with ``rebuild``). One build at a time: a
+        second waits for the first, then sees what it wrote."""
+        if paths is None:
+            self.manifest()  # an update of a collection that is not there says so
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._locked(exclusive=True):
+            return self._build(paths, embedder, progress, rebuild)
+
+    def _build(
+        self,
+        paths: Sequence[Path] | None,
+        embedder: Embedder,
+        progress: Progress | None,
+        rebuild: bool,
+    ) -> Report:
         import numpy as np
 
         old: dict[str, Any] = self.manifest() if self.exists else {}
-        roots = [str(Path(p).expanduser().resolve()) for p in paths or old.get("paths", [])]
-        # on an update a path that is gone is a folder whose files were all deleted
-        files = find_files([Path(r) for r in roots if paths is not None or Path(r).exists()])
+        known = old.get("paths", [])
+        roots = list(dict.fromkeys(str(Path(p).expanduser().resolve()) for p in paths or known))
+        # a path it was built from that is gone now is a folder whose files were all deleted
+        files = find_files([Path(r) for r in roots if r not in known or Path(r).exists()])
         if old and not rebuild:
             self.check_built_by(old, embedder)
-        kept: dict[str, tuple[list[Chunk], Any]] = {}
-        if old and not rebuild:
-            chunks, vectors = self._read_generation(old)
-            start = 0
-            for path, entry in old["files"].items():
-                n = int(entry["chunks"])
-                kept[path] = (chunks[start : start + n], vectors[start : start + n])
-                start += n
+        kept = self._by_file(old) if old and not rebuild else {}
         report = Report()
         entries: dict[str, dict[str, Any]] = {}
         fresh: dict[str, list[Chunk]] = {}
         for file in files:
             path = str(file)
             try:
-                digest = hashlib.sha256(file.read_bytes()).hexdigest()
+                digest = _digest(file)
                 if path in kept and old["files"][path]["sha256"] == digest:
-                    entries[path] = {"sha256": digest, "chunks": len(kept[path][0])}
+                    entries[path] = old["files"][path]
                     continue
                 pieces = split(read_document(file), embedder.count_tokens, embedder.max_tokens)
-            except (OSError, DocumentError) as error:
-                report.skipped.append((path, str(error)))
+            except DocumentError as error:
+                if path in kept:  # there, but unreadable now: keep what it said before
+                    entries[path] = old["files"][path]
+                    report.skipped.append((path, f"{error} (its earlier passages are kept)"))
+                else:
+                    report.skipped.append((path, str(error)))
                 continue
             entries[path] = {"sha256": digest, "chunks": len(pieces)}
             fresh[path] = pieces
         if not any(e["chunks"] for e in entries.values()):
-            reason = "; ".join(f"{p}: {why}" for p, why in report.skipped[:3])
+            reason = "; ".join(why for _, why in report.skipped[:3])
             raise CollectionError(
-                f"no text found to index in {', '.join(roots)}"
+                f"no text found to index in {', '.join(roots) or 'no paths'}"
                 + (f" ({reason})" if reason else "")
                 + "; give files or folders of Markdown, text, reStructuredText, HTML, "
                 "source code or PDF"
             )
         report.removed_files = sum(1 for p in old.get("files", {}) if p not in entries)
         report.embedded_files = len(fresh)
-        total = sum(len(c) for c in fresh.values())
-        report.embedded_chunks = total
+        report.embedded_chunks = total = sum(len(c) for c in fresh.values())
         done = 0
 
         def advance(n: int) -> None:
@@ -244,15 +286,37 @@ class Collection:
                 vectors_out.append(kept[path][1])
         report.files = len(entries)
         report.chunks = len(chunks_out)
-        if old and not report.changed and not rebuild and old.get("paths") == roots:
+        if old and not report.changed and not rebuild and known == roots:
             return report  # nothing to write
-        vectors = (
-            np.concatenate(vectors_out).astype(np.float32)
-            if vectors_out
-            else np.zeros((0, embedder.dimensions), np.float32)
-        )
+        vectors = np.concatenate(vectors_out).astype(np.float32)
         self._write(roots, entries, chunks_out, vectors, embedder, old)
         return report
+
+    def _by_file(self, manifest: dict[str, Any]) -> dict[str, tuple[list[Chunk], Any]]:
+        """Each file's chunks and vectors in the current generation."""
+        chunks, vectors = self._read_generation(manifest)
+        kept, start = {}, 0
+        for path, entry in manifest["files"].items():
+            n = int(entry["chunks"])
+            kept[path] = (chunks[start : start + n], vectors[start : start + n])
+            start += n
+        return kept
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool) -> Iterator[None]:
+        """A build holds the collection alone; loads share it, so no build sweeps away
+        the generation a load is reading (advisory; where there is no fcntl, none)."""
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            yield
+            return
+        with open(self.folder / ".lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _write(
         self,
@@ -272,7 +336,8 @@ class Collection:
             lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in chunks)
             (folder / "chunks.jsonl").write_text(lines, encoding="utf-8")
             np.save(folder / "vectors.npy", vectors, allow_pickle=False)
-            keyword_index(chunks).save(str(folder / "keywords"), show_progress=False)
+            save_keywords(keyword_index(chunks), folder / "keywords")
+            _sync(folder)  # on disk before the manifest names it
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             manifest = {
                 "format": FORMAT,

@@ -11,6 +11,7 @@ small and fast); the model only when something is embedded.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -63,6 +64,7 @@ class Embedder:
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self._model: Any = None
+        self._loading = threading.Lock()
 
     @property
     def version(self) -> str:
@@ -136,6 +138,10 @@ class Embedder:
         return mean / max(float((mean**2).sum() ** 0.5), 1e-9)  # type: ignore[no-any-return]
 
     def model(self) -> Any:
+        with self._loading:  # two first requests at once load it once
+            return self._load()
+
+    def _load(self) -> Any:
         if self._model is None:
             from transformers import AutoModel
             from transformers.utils import logging
@@ -145,3 +151,16 @@ class Embedder:
             model = AutoModel.from_pretrained(self.folder, dtype="float32")
             self._model = model.eval()
         return self._model
+
+
+_shared: Embedder | None = None
+_sharing = threading.Lock()
+
+
+def shared() -> Embedder:
+    """One embedder per process: its model loads once, whoever asks (chat, CLI, server)."""
+    global _shared
+    with _sharing:
+        if _shared is None:
+            _shared = Embedder()
+        return _shared

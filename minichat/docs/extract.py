@@ -171,6 +171,11 @@ class _HtmlText(HTMLParser):
             self._pre += 1 if tag == "pre" else 0
             self._break(blank=tag != "br")
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag != "br":  # <br/> is <br>, a line break; its end would make it a paragraph's
+            self.handle_endtag(tag)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in self._skipping:
             while self._skipping.pop() != tag:

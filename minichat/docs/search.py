@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from minichat.docs.chunks import Chunk
@@ -82,15 +83,36 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english").stemWords
 
 
-def keyword_index(chunks: Sequence[Chunk]) -> Any:
-    """A BM25 index over the chunks' text (with their headings)."""
+def keyword_index(chunks: Sequence[Chunk]) -> Any | None:
+    """A BM25 index over the chunks' text (with their headings); None when no chunk has
+    a word to index (``x = 1``, "To be, or not to be."): then the search is dense only."""
     try:
         import bm25s
     except ImportError as error:
         raise missing("bm25s") from error
+    tokens = keyword_tokens([c.embed_text for c in chunks])
+    if not any(tokens):
+        return None
     index = bm25s.BM25()
-    index.index(keyword_tokens([c.embed_text for c in chunks]), show_progress=False)
+    index.index(tokens, show_progress=False)
     return index
+
+
+def save_keywords(index: Any | None, folder: Path) -> None:
+    if index is not None:
+        index.save(str(folder), show_progress=False)
+
+
+def load_keywords(folder: Path) -> Any | None:
+    """The saved BM25 index; None when there is none (the chunks are indexed again)."""
+    import bm25s
+
+    if not folder.is_dir():
+        return None
+    try:
+        return bm25s.BM25.load(str(folder), show_progress=False)
+    except (OSError, ValueError):  # damaged: the chunks can build it again
+        return None
 
 
 class Index:
@@ -141,7 +163,7 @@ class Index:
 
     def _keyword(self, query: str, depth: int) -> list[tuple[int, float]]:
         tokens = keyword_tokens([query])
-        if not any(tokens[0]):
+        if self.keywords is None or not any(tokens[0]):
             return []
         found, scores = self.keywords.retrieve(tokens, k=depth, show_progress=False, n_threads=1)
         # a passage sharing no word with the query scores 0: it is not a keyword match

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
-from minichat.docs.collection import Collection, Progress
+from minichat.docs.collection import OFF, Collection, Progress
 from minichat.errors import ConfigError
 from minichat.params import ALIASES, PARAMS, Param, stop_text
 
@@ -200,7 +200,7 @@ def _does(command: Command) -> str:
 def cmd_docs(shell: Shell, args: str) -> None:
     target = args.strip()
     session = shell.session
-    if target == "off":
+    if target == OFF:
         session.use_documents(None)
         shell.note("replies no longer read documents")
         return
@@ -210,7 +210,7 @@ def cmd_docs(shell: Shell, args: str) -> None:
             session.use_documents(target, progress=progress)
     documents = session.documents
     if documents is None:
-        names = ", ".join(c.name for c in Collection.all()) or "none yet"
+        names = ", ".join(Collection.names()) or "none yet"
         shell.note(f"replies read no documents; collections: {names}")
         return
     size = f"{len(documents.index)} passages"

@@ -23,7 +23,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from minichat.chat.session import ChatSession
-from minichat.docs.collection import Collection
+from minichat.docs.collection import OFF, Collection
 from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
 from minichat.paths import data_dir
@@ -65,7 +65,7 @@ class SlashCompleter(Completer):
                 "params": [f"{key}=" for key in ALIASES],
                 "commands": [c.name for c in COMMANDS],
                 "stop": STOP_ACTIONS,
-                "docs": ["off", *(c.name for c in Collection.all())] if kind == "docs" else [],
+                "docs": [OFF, *Collection.names()] if kind == "docs" else [],
             }.get(kind, [])
         )
         for choice in choices:

@@ -36,12 +36,13 @@ from minichat.chat.report import usage
 from minichat.chat.turn import Exchange, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 from minichat.docs.embedder import NAME as EMBEDDER
-from minichat.docs.embedder import installed as model_dir_installed
+from minichat.docs.embedder import installed as embedder_installed
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
 from minichat.server.schema import ChatRequest, EmbeddingRequest, TokenizeRequest
 
 FINISH_REASONS = {"stop": "stop", "end_turn": "stop", "length": "length", "cancelled": "stop"}
 RETRY_AFTER_SECONDS = 1
+MAX_EMBEDDING_INPUTS = 2048  # as OpenAI's embeddings endpoint
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def create_app(
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        embedders = [embedder_card()] if model_dir_installed() else []
+        embedders = [embedder_card()] if embedder_installed() else []
         return {"object": "list", "data": [model_card(backend), *embedders]}
 
     @app.post("/v1/embeddings")
@@ -162,6 +163,10 @@ def create_app(
                 param="model",
             )
         texts = body.texts()
+        if len(texts) > MAX_EMBEDDING_INPUTS:
+            raise ApiError(
+                400, f"input: at most {MAX_EMBEDDING_INPUTS} texts a request", param="input"
+            )
         try:
             vectors, tokens = await asyncio.to_thread(embed, texts)
         except MinichatError as error:
@@ -311,7 +316,7 @@ def embedder_card() -> dict[str, Any]:
 
 def embed(texts: list[str]) -> tuple[Any, int]:
     """Unit vectors for ``texts``, and the tokens they took."""
-    from minichat.chat.documents import embedder
+    from minichat.docs.embedder import shared as embedder
 
     model = embedder()
     if not all(texts):

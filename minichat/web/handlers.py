@@ -25,12 +25,11 @@ from minichat.chat.relay import Relay
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
-from minichat.docs.collection import Collection
+from minichat.docs.collection import OFF, Collection
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
 from minichat.params import BY_NAME, stop_lines, stop_text
 
-OFF = "off"  # the documents picker's value when replies read none
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
 BUSY = "a reply or a model load is still running; wait for it (or press Stop)"
 CUT_OFF = "\n\n*[cut off]*"
@@ -66,8 +65,9 @@ class Controls:
 
 
 class WebChat:
-    def __init__(self, session: ChatSession):
+    def __init__(self, session: ChatSession, *, pick_paths: bool = True):
         self.session = session
+        self.pick_paths = pick_paths  # False on a page others reach: collections only
         self._busy = threading.Lock()  # released from whichever thread ends the action
         self._cancel = threading.Event()  # the running reply's: Stop works from its first view
 
@@ -114,7 +114,7 @@ class WebChat:
         )
 
     def docs_choices(self) -> list[str]:
-        names = [OFF, *(c.name for c in Collection.all())]
+        names = [OFF, *Collection.names()]
         documents = self.session.documents
         return names if documents is None or documents.label in names else [*names, documents.label]
 
@@ -230,6 +230,11 @@ class WebChat:
             documents = self.session.documents
             if target == (documents.label if documents else OFF) or not target:
                 return self.view()
+            if not (self.pick_paths or target == OFF or target in Collection.names()):
+                return self.view(
+                    f"error: no collection named {target!r}; this page picks only collections "
+                    "(make one on the server: minichat docs add NAME PATH)"
+                )
             try:
                 self.session.use_documents(None if target == OFF else target, SOURCE)
             except Exception as error:
