@@ -15,14 +15,72 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from minichat.config import GenerationConfig
+from minichat.errors import ConfigError
 
-Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "end_turn", "length", "cancelled"]
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "end_turn", "length", "cancelled", "tool_calls"]
 """Why a reply ended: a stop sequence, the model's end of turn, ``max_new_tokens``,
-or the caller cancelled it."""
+the caller cancelled it, or it asked for tools to be called."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function a model may call: OpenAI's ``{"type": "function", "function": ...}``."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]  # the JSON Schema of its arguments (an object)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A model's request to call a tool; ``arguments`` is JSON text, as OpenAI sends it."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The tools a reply may call, and how: ``auto`` (the model decides), ``required``
+    (at least one call), ``none`` (no call), or one tool's name (that call)."""
+
+    tools: tuple[Tool, ...]
+    choice: str = "auto"
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tools]
+        if self.choice not in ("auto", "required", "none", *names):
+            raise ConfigError(
+                f"tool_choice must be auto, required, none or a tool's name "
+                f"({', '.join(names) or 'no tools given'}), got {self.choice!r}"
+            )
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two tools share a name: {', '.join(names)}")
+
+    def named(self, name: str) -> Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -34,14 +92,22 @@ class Message:
     # kept with it, so later turns send the same prompt and the KV cache stays valid
     context: str | None = None
     sources: tuple[str, ...] = ()  # where those passages are: "[1] notes.md:3-9", ...
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message's calls
+    tool_call_id: str | None = None  # a tool message: the call it answers
 
     @property
     def prompt_text(self) -> str:
         """What the model reads: the passages, then the message."""
         return f"{self.context}\n{self.content}" if self.context else self.content
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.prompt_text}
+    def to_dict(self) -> dict[str, Any]:
+        """OpenAI's shape, as chat templates and servers take it."""
+        data: dict[str, Any] = {"role": self.role, "content": self.prompt_text}
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
 
 
 @dataclass(frozen=True)
@@ -52,6 +118,7 @@ class Outcome:
     prompt_tokens: int
     new_tokens: int
     cached_tokens: int = 0  # prompt tokens whose keys and values came from the KV cache
+    tool_calls: tuple[ToolCall, ...] = ()  # with finish_reason "tool_calls"
 
 
 @dataclass(frozen=True)
@@ -151,6 +218,10 @@ class Stream(Iterator[str]):
     def finish_reason(self) -> FinishReason | None:
         return self.outcome.finish_reason if self.outcome else None
 
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return self.outcome.tool_calls if self.outcome else ()
+
     def _finish(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self.stats = Stats(
@@ -180,16 +251,35 @@ class ChatBackend(ABC):
     ) -> Generator[str, None, Outcome | None]:
         """Yield the reply's text piece by piece; stop once ``cancel`` is set."""
 
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome | None]:
+        """As ``generate``, offering ``tools``: the reply's ``Outcome`` carries the calls
+        the model made. Backends that can call tools override this."""
+        raise ConfigError(
+            f"{self.model_id} ({self.name}) cannot call tools; use a local model "
+            "(smollm2, hf:...) or an openai: one"
+        )
+
     def stream(
         self,
         messages: Sequence[Message],
         config: GenerationConfig,
         cancel: threading.Event | None = None,
+        tools: Tools | None = None,
     ) -> Stream:
         """The reply as a ``Stream``; setting ``cancel`` (from any thread, even before the
-        first token) stops it, as ``Stream.cancel`` does."""
+        first token) stops it, as ``Stream.cancel`` does. With ``tools`` the model may
+        call them (``Stream.tool_calls``)."""
         cancel = threading.Event() if cancel is None else cancel
-        return Stream(self.generate(messages, config, cancel), cancel)
+        if tools is None or not tools.tools:
+            return Stream(self.generate(messages, config, cancel), cancel)
+        pieces = self.generate_with_tools(messages, config, cancel, tools)
+        return Stream(pieces, cancel)
 
     def describe(self) -> str:
         return f"{self.model_id} ({self.name}, context {self.context_length})"

@@ -99,6 +99,7 @@ def layer(name: str) -> str:
         ("minichat.server", "server"),
         ("minichat.chat", "chat"),
         ("minichat.docs", "docs"),
+        ("minichat.tools", "tools"),
         ("minichat.loading", "loading"),
         ("minichat.backends", "backends"),
         ("minichat.engine", "engine"),
@@ -119,11 +120,13 @@ FORBIDDEN = {
     "chat": {"cli", *SURFACES},
     # documents: files to passages to ranked hits; the chat core puts them in a prompt
     "docs": {"cli", *SURFACES, "chat", "loading", "backends", "engine", "tinygpt", "api"},
+    # tools a model may call: what runs them is the chat core's, how a model writes them base's
+    "tools": {"cli", *SURFACES, "chat", "docs", "loading", "backends", "engine", "tinygpt", "api"},
     "loading": {"cli", *SURFACES, "chat"},
     "backends": {"cli", *SURFACES, "chat"},
     "engine": {"cli", *SURFACES, "chat", "backends", "loading"},
     "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine"},
-    "base": {"cli", *SURFACES, "chat", "docs", "backends", "engine", "tinygpt", "api"},
+    "base": {"cli", *SURFACES, "chat", "docs", "tools", "backends", "engine", "tinygpt", "api"},
     "api": {"cli", *SURFACES},
 }
 # the base layer may check names against the loading choices, which import nothing heavy

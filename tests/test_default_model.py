@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,23 @@ def test_documents_ground_answers_in_made_up_facts(
     answer, sources = result.stdout.split("\nSources:\n")
     assert "Quorvane-17" in answer
     assert sources.startswith("[1] handbook/coast/vellmora-lighthouse.md:")
+
+
+def test_the_calculator_answers_arithmetic(cache_dir: Path, smollm2: ChatBackend) -> None:
+    """A call forced for the first round (the base model does not call on its own: the
+    adapter issue is for that), the result read back: the right number in the answer.
+    The repetition penalty is off: it would keep the model from copying the result."""
+    tools = ["--tools", "calculator", "--tool-choice", "required", "--json"]
+    question = "What is 1234 times 5678?"
+    result = subprocess.run(
+        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--repeat", "1", *tools, question],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    [call] = answer["tool_calls"]
+    assert call["name"] == "calculator" and call["result"] == "7006652"
+    assert "7006652" in answer["text"]

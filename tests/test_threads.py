@@ -64,6 +64,11 @@ def test_a_busy_program_beside_it_takes_a_thread_away() -> None:
 )
 def test_work_at_the_lowest_priority_is_not_counted() -> None:
     """minichat's own compiled-step builder runs at nice 19: it yields, so it counts as free."""
+    limit = os.cpu_count() or 2
+    quiet = ThreadPolicy(limit, lambda _: None)
+    time.sleep(0.5)
+    if quiet.before_reply() < limit:  # this test reads the real CPU: it needs it to itself
+        pytest.skip("other programs are using the CPU now")
     busy = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)

@@ -23,7 +23,7 @@ from minichat.chat_format import (
     end_of_turn_ids,
     render_with_system_fallback,
 )
-from minichat.errors import ModelLoadError, ModelNotFoundError
+from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.loading.gguf import ensure_converted
 
@@ -101,6 +101,12 @@ class HFBackend(LocalBackend):
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def tokenizer_json(self) -> str:
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise ConfigError(f"{self.model_id} has no fast tokenizer; tools need one")
+        return str(backend.to_str())
 
 
 def load_hf(

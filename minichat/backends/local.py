@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 from abc import abstractmethod
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from minichat.backend import ChatBackend, Message, Outcome
+from minichat import toolcalls
+from minichat.backend import ChatBackend, Message, Outcome, Tools
 from minichat.config import GenerationConfig
+from minichat.engine.constraint import Constraint, llg_tokenizer
 from minichat.engine.decode import generate_text
 from minichat.engine.threads import process_policy
 
@@ -25,6 +28,7 @@ class LocalBackend(ChatBackend):
     end_ids: frozenset[int]  # token ids that end the assistant's turn
     extra_stops: tuple[str, ...]  # stop strings the chat format itself needs
     reuse_cache: bool = True  # keep the KV cache of the shared prefix from call to call
+    _grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built once
 
     @abstractmethod
     def encode(self, messages: Sequence[Message]) -> list[int]:
@@ -34,11 +38,19 @@ class LocalBackend(ChatBackend):
     def decode(self, ids: Sequence[int]) -> str:
         """Text for ``ids``, special tokens left out."""
 
+    @abstractmethod
+    def tokenizer_json(self) -> str:
+        """The tokenizer as ``tokenizers`` serialises it (for the tool grammar)."""
+
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.encode(messages))
 
     def generate(
-        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        constraint: Constraint | None = None,
     ) -> Generator[str, None, Outcome]:
         policy = process_policy() if self.token_model.device.type == "cpu" else None
         if policy is not None:
@@ -54,11 +66,49 @@ class LocalBackend(ChatBackend):
                     cancel=cancel,
                     extra_stops=self.extra_stops,
                     reuse=self.reuse_cache,
+                    constraint=constraint,
                 )
             )
         finally:
             if policy is not None:
                 policy.after_reply()
+
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:
+        """Tools in the Hermes format (``toolcalls``), calls forced valid by a grammar
+        (``engine.constraint``); the calls' markup never reaches the streamed text."""
+        prompt = toolcalls.prepare(messages, tools)
+        if tools.choice == "none":
+            return (yield from self.generate(prompt, config, cancel))
+        if self._grammar_tokenizer is None:
+            self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
+        constraint = Constraint(self._grammar_tokenizer, tools)
+        calls = toolcalls.CallFilter()
+        pieces = self.generate(prompt, config, cancel, constraint)
+        try:
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration as done:
+                    outcome: Outcome = done.value
+                    break
+                shown = calls.push(piece)
+                if shown:
+                    yield shown
+        finally:
+            pieces.close()
+        tail = calls.flush()
+        if tail:
+            yield tail
+        found = tuple(toolcalls.parse_calls(calls.calls_text))
+        if found and outcome.finish_reason != "cancelled":
+            return replace(outcome, finish_reason="tool_calls", tool_calls=found)
+        return outcome
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")

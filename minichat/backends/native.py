@@ -130,6 +130,9 @@ class NativeBackend(LocalBackend):
     def decode(self, ids: Sequence[int]) -> str:
         return self.format.decode(ids)
 
+    def tokenizer_json(self) -> str:
+        return str(self.format.tokenizer.to_str())
+
     def describe(self) -> str:
         quant = "" if self.quant == "none" else f", {self.quant}"
         note = self.token_model.step_state() if self.token_model.device.type == "cpu" else ""

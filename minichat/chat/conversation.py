@@ -13,8 +13,9 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from minichat.backend import ChatBackend, Message
-from minichat.budget import REFILL
-from minichat.chat.documents import Documents, fit_with_passages
+from minichat.budget import REFILL, Fitted
+from minichat.chat.documents import Documents, Grounded, fit_with_passages
+from minichat.chat.tooling import OnTool, Ran, Toolbox
 from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 
@@ -37,39 +38,68 @@ class Conversation:
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
         documents: Documents | None = None,
+        tools: Toolbox | None = None,
+        on_tool: OnTool | None = None,
     ) -> Exchange:
         """Send ``text`` and stream the reply through ``on_text``; keep both. With
-        ``documents``, the passages found for ``text`` go with it."""
+        ``documents``, the passages found for ``text`` go with it; with ``tools``, the
+        model may call them first (each call shown through ``on_tool``), in rounds."""
+        start = len(self.messages)
         self.messages.append(Message("user", text))
         try:
-            if documents is None:
+            fitted, grounded = self._fit(backend, config, documents, text)
+            ran: list[Ran] = []
+            for round_number in range(tools.max_rounds + 1 if tools else 1):
+                offered = tools.offer(round_number) if tools else None
+                exchange = stream_reply(backend, fitted, config, on_text, cancel, offered)
+                if tools is None or exchange.finish_reason != "tool_calls":
+                    break
+                self.messages.append(
+                    Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
+                )
+                for call in exchange.tool_calls:
+                    done = tools.run(call)
+                    ran.append(done)
+                    if on_tool is not None:
+                        on_tool(done)
+                    self.messages.append(Message("tool", done.result, tool_call_id=call.id))
                 fitted = fit_prompt(
                     backend, self.prompt(), config, skip=self.left_out, refill=REFILL
                 )
-                exchange = stream_reply(backend, fitted, config, on_text, cancel)
-            else:
-                grounded = fit_with_passages(
-                    backend,
-                    self.prompt(),
-                    config,
-                    documents.find(text),
-                    documents.root,
-                    skip=self.left_out,
-                    refill=REFILL,
-                )
-                fitted = grounded.fitted
-                self.messages[-1] = fitted.messages[-1]  # the question with its passages
-                exchange = replace(
-                    stream_reply(backend, fitted, config, on_text, cancel),
-                    sources=grounded.sources,
-                    sources_left_out=grounded.left_out,
-                )
         except BaseException:
-            self.messages.pop()
+            del self.messages[start:]
             raise
+        if grounded is not None:
+            exchange = replace(
+                exchange, sources=grounded.sources, sources_left_out=grounded.left_out
+            )
+        exchange = replace(exchange, tools_ran=ran)
         self.left_out = fitted.dropped_turns
         self.messages.append(Message("assistant", exchange.reply, cut_off=exchange.cut_off))
         return exchange
+
+    def _fit(
+        self,
+        backend: ChatBackend,
+        config: GenerationConfig,
+        documents: Documents | None,
+        text: str,
+    ) -> tuple[Fitted, Grounded | None]:
+        """The prompt for the first round; with documents, the question with its passages."""
+        if documents is None:
+            fitted = fit_prompt(backend, self.prompt(), config, skip=self.left_out, refill=REFILL)
+            return fitted, None
+        grounded = fit_with_passages(
+            backend,
+            self.prompt(),
+            config,
+            documents.find(text),
+            documents.root,
+            skip=self.left_out,
+            refill=REFILL,
+        )
+        self.messages[-1] = grounded.fitted.messages[-1]  # the question with its passages
+        return grounded.fitted, grounded
 
     def last_question(self) -> int | None:
         """The index of the last user message, or None when there is none."""
@@ -93,6 +123,8 @@ class Conversation:
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
         documents: Documents | None = None,
+        tools: Toolbox | None = None,
+        on_tool: OnTool | None = None,
     ) -> Exchange | None:
         """Ask the last question again; the old exchange goes only once a new reply came.
         Returns None when there is nothing to retry."""
@@ -102,7 +134,9 @@ class Conversation:
         removed = self.messages[last:]
         del self.messages[last:]
         try:
-            return self.exchange(removed[0].content, backend, config, on_text, cancel, documents)
+            return self.exchange(
+                removed[0].content, backend, config, on_text, cancel, documents, tools, on_tool
+            )
         except BaseException:
             self.messages.extend(removed)
             raise

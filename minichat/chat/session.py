@@ -13,7 +13,7 @@ what ``take_notices`` returns. Nothing here reads input or prints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, open_documents, skipped_notice
 from minichat.chat.report import Totals
+from minichat.chat.tooling import MAX_ROUNDS, OnTool, Toolbox, docs_tool, toolbox
 from minichat.chat.turn import Exchange, OnText
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.docs.collection import Progress
@@ -31,6 +32,8 @@ from minichat.errors import ConfigError, MinichatError
 from minichat.params import param
 from minichat.paths import data_dir
 from minichat.settings import Settings
+from minichat.tools.base import ToolError, ToolFunction
+from minichat.tools.builtin import builtin
 
 LoadModel = Callable[[str], ChatBackend]
 
@@ -72,6 +75,8 @@ class ChatSession:
         self.context_used = 0  # tokens the conversation takes now (counted as it changes)
         self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
         self.documents: Documents | None = None  # what replies are grounded in (``docs``)
+        self.toolbox: Toolbox | None = None  # the tools replies may call
+        self.on_tool: OnTool | None = None  # shows each call as it is made (a surface's)
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
@@ -131,6 +136,11 @@ class ChatSession:
             ("model", self.backend.model_id, self.source("model")),
             ("system", self.conversation.system, self.source("system")),
             ("docs", self.documents.label if self.documents else None, self.source("docs")),
+            (
+                "tools",
+                ", ".join(self.toolbox.names) if self.toolbox else None,
+                self.source("tools"),
+            ),
         ]
         rows += [(k, v, self.source(k)) for k, v in self.config.to_dict().items()]
         return rows
@@ -151,7 +161,14 @@ class ChatSession:
         starts). A failure leaves the conversation as it was."""
         return self._turn(
             lambda event: self.conversation.exchange(
-                text, self.backend, self.config, on_text, event, self.documents
+                text,
+                self.backend,
+                self.config,
+                on_text,
+                event,
+                self.documents,
+                self.toolbox,
+                self.on_tool,
             ),
             cancel,
         )
@@ -166,7 +183,13 @@ class ChatSession:
 
         def run(event: threading.Event) -> Exchange:
             exchange = self.conversation.retry(
-                self.backend, self.config, on_text, event, self.documents
+                self.backend,
+                self.config,
+                on_text,
+                event,
+                self.documents,
+                self.toolbox,
+                self.on_tool,
             )
             if exchange is None:  # the question went between the look and the turn
                 raise MinichatError("nothing to retry")
@@ -227,6 +250,33 @@ class ChatSession:
         report = documents.report
         if report is not None and report.skipped:
             self.notices.append(Notice(skipped_notice(report.skipped), warning=True))
+
+    # --- tools ---------------------------------------------------------------------------
+    def use_tools(
+        self,
+        names: Sequence[str] | None,
+        source: str = "/tools",
+        choice: str = "auto",
+        max_rounds: int = MAX_ROUNDS,
+    ) -> None:
+        """Let replies call these tools (built-in names; ``search_docs`` reads the chat's
+        documents); None or an empty list turns tools off. Refused whole, or done whole."""
+        if not names:
+            self.toolbox = None
+        else:
+            functions: list[ToolFunction] = []
+            for name in names:
+                functions += [self._docs_tool()] if name == "search_docs" else builtin([name])
+            self.toolbox = toolbox(functions, choice, max_rounds)
+        self.sources["tools"] = source
+
+    def _docs_tool(self) -> ToolFunction:
+        def find(query: str) -> list[Any]:
+            if self.documents is None:
+                raise ToolError("no documents are open; the user can open them with /docs")
+            return self.documents.find(query)
+
+        return docs_tool(find, None)
 
     # --- the conversation ----------------------------------------------------------------
     def undo(self) -> bool:

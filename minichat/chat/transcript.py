@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minichat.backend import Message
+from minichat.backend import Message, ToolCall
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError
 from minichat.files import write_atomically
 
 FORMAT = "minichat-chat"
 VERSION = 1
-ROLES = ("user", "assistant")
+ROLES = ("user", "assistant", "tool")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def save(path: Path, transcript: Transcript) -> None:
                 "content": m.content,
                 **({"cut_off": True} if m.cut_off else {}),
                 **({"context": m.context, "sources": list(m.sources)} if m.context else {}),
+                **({"tool_calls": [c.to_dict() for c in m.tool_calls]} if m.tool_calls else {}),
+                **({"tool_call_id": m.tool_call_id} if m.tool_call_id is not None else {}),
             }
             for m in transcript.messages
         ],
@@ -86,4 +88,17 @@ def _message(data: Any) -> Message:
     if not (context is None or isinstance(context, str)) or not isinstance(sources, list):
         raise ValueError(f"a message's context must be text and its sources a list: {data!r}")
     cut_off = bool(data.get("cut_off", False))
-    return Message(data["role"], data["content"], cut_off, context, tuple(map(str, sources)))
+    calls = tuple(
+        ToolCall(str(c["id"]), str(c["function"]["name"]), str(c["function"]["arguments"]))
+        for c in data.get("tool_calls", [])
+    )
+    call_id = data.get("tool_call_id")
+    return Message(
+        data["role"],
+        data["content"],
+        cut_off,
+        context,
+        tuple(map(str, sources)),
+        calls,
+        None if call_id is None else str(call_id),
+    )

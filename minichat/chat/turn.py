@@ -13,11 +13,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream
+from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream, ToolCall, Tools
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
 from minichat.docs.search import Hit
+
+if TYPE_CHECKING:
+    from minichat.chat.tooling import Ran
 from minichat.interrupts import first_ctrl_c
 
 OnText = Callable[[str], object]
@@ -33,6 +37,8 @@ class Exchange:
     stats: Stats
     sources: list[Hit] = field(default_factory=list)  # passages from documents it read
     sources_left_out: int = 0  # passages found but left out to fit the context
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls this reply asked for (unanswered)
+    tools_ran: list[Ran] = field(default_factory=list)  # calls made on the way to the reply
 
     @property
     def source_labels(self) -> tuple[str, ...]:
@@ -70,13 +76,18 @@ def stream_reply(
     config: GenerationConfig,
     on_text: OnText | None = None,
     cancel: threading.Event | None = None,
+    tools: Tools | None = None,
 ) -> Exchange:
     """Stream the reply to ``fitted`` through ``on_text``; setting ``cancel`` (or Ctrl+C)
-    ends it before the next token and keeps what came, marked cancelled."""
-    stream = backend.stream(fitted.messages, config, cancel)
+    ends it before the next token and keeps what came, marked cancelled. With
+    ``tools`` the reply may be calls instead (``Exchange.tool_calls``)."""
+    stream = backend.stream(fitted.messages, config, cancel, tools)
     _pump(stream, on_text)
     assert stream.outcome is not None and stream.stats is not None
-    return Exchange(fitted, stream.text, stream.outcome.finish_reason, stream.stats)
+    outcome = stream.outcome
+    return Exchange(
+        fitted, stream.text, outcome.finish_reason, stream.stats, [], 0, outcome.tool_calls
+    )
 
 
 def _pump(stream: Stream, on_text: OnText | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -39,7 +40,70 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object wi
 VerboseFlag = Annotated[
     bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
 ]
+ToolsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tools",
+        metavar="NAME,...",
+        help="tools replies may call: calculator, now, read_file, list_dir, search_docs, all",
+    ),
+]
+ToolChoiceOption = Annotated[
+    str,
+    typer.Option(
+        "--tool-choice",
+        metavar="CHOICE",
+        help="auto (the model decides), required (a call first), none, or a tool's name",
+    ),
+]
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a chat reads and may call beside the model: --docs, --tools, --tool-choice."""
+
+    documents: str | None = None
+    tools: str | None = None
+    tool_choice: str = "auto"
+
+    @classmethod
+    def given(
+        cls, ctx: typer.Context, documents: str | None, tools: str | None, choice: str
+    ) -> Extras:
+        """The flags, given after the subcommand or before it (``minichat --docs X ask``)."""
+        before = ctx.parent.params if ctx.parent else {}
+        return cls(
+            documents or before.get("documents"),
+            tools or before.get("tools"),
+            choice if choice != "auto" else before.get("tool_choice") or "auto",
+        )
+
+    def check(self) -> None:
+        """Refuse what names nothing before a model loads for nothing."""
+        if self.documents:
+            from minichat.chat.documents import find_documents
+
+            find_documents(self.documents)
+        if self.tools:
+            from minichat.tools.builtin import builtin
+
+            builtin([n for n in self.names() if n != "search_docs"])
+
+    def names(self) -> list[str]:
+        return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
+
+    def apply(self, session: ChatSession) -> None:
+        if self.documents:
+            from minichat.repl.render import embedding_progress
+
+            with embedding_progress(self.documents) as progress:
+                session.use_documents(self.documents, "--docs", progress)
+            oneshot.tell_notices(session, sys.stderr)
+        if self.tools:
+            session.use_tools(self.names(), "--tools", self.tool_choice)
+
+
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
 
 
@@ -72,6 +136,8 @@ def root(
     as_json: JsonFlag = False,
     verbose: VerboseFlag = False,
     documents: DocsOption = None,
+    tools: ToolsOption = None,
+    tool_choice: ToolChoiceOption = "auto",
     *,
     settings: Settings,
 ) -> None:
@@ -86,13 +152,16 @@ def root(
         )
     if documents and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
         raise MinichatError("--docs goes with a chat: minichat [ask|chat|web] --docs NAME")
+    if tools and ctx.invoked_subcommand not in (None, "ask", "chat"):
+        raise MinichatError("--tools goes with a chat: minichat [ask|chat] --tools NAME,...")
     if ctx.invoked_subcommand is not None:
         return
+    extras = Extras(documents, tools, tool_choice)
     if sys.stdin.isatty():
-        _chat(settings, documents=documents)
+        _chat(settings, extras=extras)
     else:
         prompt = oneshot.read_prompt(sys.stdin.buffer)
-        _answer(settings, prompt, as_json=as_json, verbose=verbose, documents=documents)
+        _answer(settings, prompt, as_json=as_json, verbose=verbose, extras=extras)
 
 
 @app.command()
@@ -104,6 +173,8 @@ def ask(
     as_json: JsonFlag = False,
     verbose: VerboseFlag = False,
     documents: DocsOption = None,
+    tools: ToolsOption = None,
+    tool_choice: ToolChoiceOption = "auto",
     *,
     ctx: typer.Context,
     settings: Settings,
@@ -112,12 +183,12 @@ def ask(
     before = ctx.parent.params if ctx.parent else {}  # `minichat -v ask ...` counts too
     as_json = as_json or bool(before.get("as_json"))
     verbose = verbose or bool(before.get("verbose"))
-    documents = documents or before.get("documents")
+    extras = Extras.given(ctx, documents, tools, tool_choice)
     if prompt is None or prompt == "-":
         text = oneshot.read_prompt(sys.stdin.buffer)
     else:
         text = oneshot.check_prompt(prompt)
-    _answer(settings, text, as_json=as_json, verbose=verbose, documents=documents)
+    _answer(settings, text, as_json=as_json, verbose=verbose, extras=extras)
 
 
 @app.command()
@@ -131,14 +202,15 @@ def chat(
         Path | None, typer.Option(metavar="FILE", help="continue a chat saved with /save")
     ] = None,
     documents: DocsOption = None,
+    tools: ToolsOption = None,
+    tool_choice: ToolChoiceOption = "auto",
     *,
     ctx: typer.Context,
     settings: Settings,
 ) -> None:
     """Chat, keeping the conversation, until /exit or Ctrl+D; /help lists commands."""
-    before = ctx.parent.params if ctx.parent else {}
-    documents = documents or before.get("documents")
-    _chat(settings, plain=plain, history=not no_history, resume=resume, documents=documents)
+    extras = Extras.given(ctx, documents, tools, tool_choice)
+    _chat(settings, plain=plain, history=not no_history, resume=resume, extras=extras)
 
 
 @app.command()
@@ -196,13 +268,11 @@ def web(
     from minichat.web.app import serve
     from minichat.web.handlers import WebChat
 
-    before = ctx.parent.params if ctx.parent else {}
-    documents = documents or before.get("documents")
-    _check_documents(documents)
+    extras = Extras.given(ctx, documents, None, "auto")
+    extras.check()
     backend, _ = load(settings)
     session = ChatSession.start(backend, settings, load_model=loader(settings))
-    if documents:
-        _read_documents(session, documents)
+    extras.apply(session)
     # a page others can reach picks only named collections, never a path on this machine
     local = host in ("127.0.0.1", "localhost", "::1") and not share
     serve(WebChat(session, pick_paths=local), host=host, port=port, share=share)
@@ -249,33 +319,15 @@ def show_config(*, settings: Settings) -> None:
     console.print(f"config file: {file}{'' if file.is_file() else ' (none there)'}")
 
 
-def _read_documents(session: ChatSession, target: str) -> None:
-    """``--docs``: open the collection (indexing a path on the fly) before the chat."""
-    from minichat.repl.render import embedding_progress
-
-    with embedding_progress(target) as progress:
-        session.use_documents(target, "--docs", progress)
-    oneshot.tell_notices(session, sys.stderr)
-
-
-def _check_documents(target: str | None) -> None:
-    """Refuse a ``--docs`` that names nothing before a model loads for nothing."""
-    if target:
-        from minichat.chat.documents import find_documents
-
-        find_documents(target)
-
-
 def _answer(
-    settings: Settings, prompt: str, *, as_json: bool, verbose: bool, documents: str | None
+    settings: Settings, prompt: str, *, as_json: bool, verbose: bool, extras: Extras
 ) -> None:
     from minichat.chat.session import ChatSession
 
-    _check_documents(documents)
+    extras.check()
     backend, seconds = load(settings)
     session = ChatSession.start(backend, settings)
-    if documents:
-        _read_documents(session, documents)
+    extras.apply(session)
     code = oneshot.answer(
         session,
         prompt,
@@ -294,7 +346,7 @@ def _chat(
     plain: bool = False,
     history: bool = True,
     resume: Path | None = None,
-    documents: str | None = None,
+    extras: Extras | None = None,
 ) -> None:
     from rich.console import Console
 
@@ -302,14 +354,14 @@ def _chat(
     from minichat.chat.session import ChatSession
     from minichat.repl.loop import Repl, line_reader
 
-    _check_documents(documents)
+    extras = extras or Extras()
+    extras.check()
     if resume is not None:
         saved = transcript.load(resume)  # a bad file stops here, before a model loads
         session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")
     else:
         session = ChatSession.start(load(settings)[0], settings, loader(settings))
-    if documents:
-        _read_documents(session, documents)
+    extras.apply(session)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
         session,

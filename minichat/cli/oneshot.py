@@ -55,6 +55,8 @@ def answer(
     """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C). Passages
     from documents the reply read are listed under it (and in the JSON)."""
     backend = session.backend
+    if not as_json:  # each call on stderr as it is made; --json lists them with the reply
+        session.on_tool = lambda ran: err.write(f"minichat: tool {ran.line()}\n")
 
     def write(text: str) -> None:
         out.write(text)
@@ -94,6 +96,7 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
             for label, hit in zip(exchange.source_labels, exchange.sources, strict=True)
         ],
         "sources_left_out": exchange.sources_left_out,
+        "tool_calls": [ran.to_dict() for ran in exchange.tools_ran],
         "timings": {
             "load_s": round(load_seconds, 4),
             "time_to_first_token_s": _round(stats.time_to_first_token),

@@ -6,7 +6,8 @@ position. The prompt is prefilled from where the cache stops matching it
 (``prefix.prefill``), so a chat's earlier turns are not computed again. The loop
 samples, ends on the model's end-of-turn ids, on ``max_new_tokens``, on a stop
 string or on cancellation (checked between tokens), and yields text through the
-incremental detokenizer and the stop matcher.
+incremental detokenizer and the stop matcher. A ``Constraint`` (tool calls)
+masks the logits before each token is sampled.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from minichat.backend import FinishReason, Outcome
 from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
+from minichat.engine.constraint import Constraint
 from minichat.engine.detok import Decode, IncrementalDetokenizer
 from minichat.engine.prefix import TokenModel, feed, prefill
 from minichat.engine.sampling import Sampler
@@ -41,6 +43,7 @@ def generate_text(
     cancel: threading.Event,
     extra_stops: Sequence[str] = (),
     reuse: bool = True,
+    constraint: Constraint | None = None,
 ) -> Generator[str, None, Outcome]:
     """Yield the reply to ``prompt_ids`` as text; return why and how long it was.
 
@@ -59,6 +62,7 @@ def generate_text(
                 cancel,
                 (*config.stop, *extra_stops),
                 reuse,
+                constraint,
             )
         )
     except (torch.cuda.OutOfMemoryError, MemoryError) as error:
@@ -79,6 +83,7 @@ def _decode(
     cancel: threading.Event,
     stop: Sequence[str],
     reuse: bool,
+    constraint: Constraint | None,
 ) -> Generator[str, None, Outcome]:
     ensure_fits(len(prompt_ids), config.max_new_tokens, model.context_length)
     sampler = Sampler(config)
@@ -90,7 +95,11 @@ def _decode(
 
     logits, reused = prefill(model, prompt_ids, reuse=reuse)
     while not cancel.is_set():
+        if constraint is not None:  # only tokens that keep a tool call valid
+            logits = constraint.mask(logits)
         token = sampler(logits, recent)
+        if constraint is not None:
+            constraint.consume(token)
         if token in end_ids:
             reason = "end_turn"
             break

@@ -23,6 +23,7 @@ from minichat.chat.session import ChatSession
 from minichat.docs.collection import OFF, Collection, Progress
 from minichat.errors import ConfigError
 from minichat.params import ALIASES, PARAMS, Param, stop_text
+from minichat.tools.builtin import BUILTIN
 
 
 class Shell(Protocol):
@@ -226,6 +227,23 @@ def cmd_sources(shell: Shell, args: str) -> None:
         shell.note(hit.chunk.text.strip())
 
 
+def cmd_tools(shell: Shell, args: str) -> None:
+    session = shell.session
+    words = args.split()
+    now = session.toolbox.names if session.toolbox else []
+    if words == ["off"]:
+        session.use_tools(None)
+    elif words and words[0] in ("on", "add"):
+        session.use_tools([*now, *(w for w in words[1:] if w not in now)])
+    elif words and words[0] == "rm":
+        session.use_tools([n for n in now if n not in words[1:]])
+    elif words:
+        raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
+    names = session.toolbox.names if session.toolbox else []
+    known = ", ".join([*BUILTIN, "search_docs"])
+    shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}")
+
+
 def cmd_exit(shell: Shell, args: str) -> None:
     raise ExitRepl
 
@@ -257,6 +275,13 @@ COMMANDS: tuple[Command, ...] = (
         "docs",
     ),
     Command("sources", "", "the passages the last reply read, in full", cmd_sources),
+    Command(
+        "tools",
+        "[on NAME... | rm NAME... | off]",
+        "tools replies may call; alone: which",
+        cmd_tools,
+        "tools",
+    ),
     Command("exit", "", "leave (Ctrl+D too)", cmd_exit),
     Command("quit", "", "leave", cmd_exit),
 )

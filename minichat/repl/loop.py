@@ -18,6 +18,7 @@ from rich.text import Text
 
 from minichat.chat.report import sources_block
 from minichat.chat.session import ChatSession
+from minichat.chat.tooling import Ran
 from minichat.chat.turn import Exchange
 from minichat.docs.collection import Progress
 from minichat.errors import MinichatError
@@ -49,6 +50,7 @@ class Repl:
         self.notices = notices or console  # notes and warnings (stderr when piped)
         self.plain = plain
         self.errors = 0  # warnings shown: a piped chat with errors exits non-zero
+        session.on_tool = self.show_tool
 
     # --- output -----------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -66,6 +68,10 @@ class Repl:
 
     def indexing(self, label: str) -> AbstractContextManager[Progress]:
         return embedding_progress(label, self.notices)
+
+    def show_tool(self, ran: Ran) -> None:
+        """A call the model made, as it is made: a dim line."""
+        self.note(f"tool {ran.line()}")  # a failure goes back to the model, not to the user
 
     def banner(self) -> None:
         self.note(

@@ -28,6 +28,7 @@ from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
 from minichat.paths import data_dir
 from minichat.repl.commands import BY_NAME, COMMANDS
+from minichat.tools.builtin import BUILTIN
 
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama
 STOP_ACTIONS = ("add ", "clear")
@@ -66,6 +67,7 @@ class SlashCompleter(Completer):
                 "commands": [c.name for c in COMMANDS],
                 "stop": STOP_ACTIONS,
                 "docs": [OFF, *Collection.names()] if kind == "docs" else [],
+                "tools": ["on", "rm", "off", *BUILTIN, "search_docs"],
             }.get(kind, [])
         )
         for choice in choices:

@@ -1,0 +1,161 @@
+"""Tools in a chat: which a reply may call, running the calls, and the rounds between.
+
+A ``Toolbox`` holds the tools a chat turned on and how the model may use them.
+A message is answered in rounds: the model replies with words or with calls;
+each call runs (with a time limit; an error goes back to the model as the call's
+result, in words) and its result joins the conversation as a ``tool`` message;
+then the model replies again, seeing the results. The first round offers the
+tools as the user chose (``auto``, ``required``, ``none`` or one tool's name),
+the later ones ``auto``, and the last ``none``, so a message ends in words
+after at most ``max_rounds`` rounds of calls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from minichat.backend import ToolCall, Tools
+from minichat.docs.context import label
+from minichat.errors import ConfigError, MinichatError
+from minichat.tools.base import ToolError, ToolFunction
+
+MAX_ROUNDS = 5
+TIMEOUT = 30.0  # seconds a call may take before the model is told it timed out
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One call as it went: what the model asked, what it got back, how long it took."""
+
+    call: ToolCall
+    result: str
+    seconds: float
+    failed: bool = False
+
+    def arguments(self) -> Any:
+        try:
+            return json.loads(self.call.arguments)
+        except ValueError:
+            return self.call.arguments
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.call.name,
+            "arguments": self.arguments(),
+            "result": self.result,
+            "seconds": round(self.seconds, 4),
+            "failed": self.failed,
+        }
+
+    def line(self) -> str:
+        """``calculator({"expression": "2+2"}) → 4 (0.00 s)``, for a person."""
+        result = self.result if len(self.result) <= 200 else self.result[:200] + "…"
+        return f"{self.call.name}({self.call.arguments}) → {result} ({self.seconds:.2f} s)"
+
+
+OnTool = Callable[[Ran], object]
+
+
+@dataclass
+class Toolbox:
+    functions: dict[str, ToolFunction]
+    choice: str = "auto"
+    max_rounds: int = MAX_ROUNDS
+    timeout: float = TIMEOUT
+
+    def __post_init__(self) -> None:
+        self.offer(0)  # a choice naming no tool here is refused now, not mid-chat
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.functions)
+
+    def offer(self, round_number: int) -> Tools:
+        """The tools as round ``round_number`` (from 0) offers them."""
+        if round_number == 0:
+            choice = self.choice
+        else:
+            choice = "none" if round_number >= self.max_rounds else "auto"
+        return Tools(tuple(f.tool for f in self.functions.values()), choice)
+
+    def run(self, call: ToolCall) -> Ran:
+        """Run one call; whatever goes wrong becomes its result, for the model to read."""
+        start = time.perf_counter()
+        try:
+            result, failed = self._run(call), False
+        except ToolError as error:
+            result, failed = f"error: {error}", True
+        return Ran(call, result, time.perf_counter() - start, failed)
+
+    def _run(self, call: ToolCall) -> str:
+        function = self.functions.get(call.name)
+        if function is None:
+            raise ToolError(
+                f"there is no tool {call.name!r}; the tools are {', '.join(self.names)}"
+            )
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError as error:
+            raise ToolError(f"the arguments are not JSON: {error}") from None
+        if not isinstance(arguments, dict):
+            raise ToolError("the arguments must be a JSON object")
+        outcome: list[str] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(function.run(arguments))
+            except BaseException as raised:  # reported to the model, below
+                failure.append(raised)
+
+        worker = threading.Thread(target=work, daemon=True, name=f"tool {call.name}")
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():  # left to finish on its own; the chat goes on
+            raise ToolError(f"{call.name} took longer than {self.timeout:g} s and was given up")
+        if failure:
+            problem = failure[0]
+            if isinstance(problem, MinichatError):
+                raise ToolError(str(problem))
+            raise ToolError(f"{call.name} failed: {type(problem).__name__}: {problem}")
+        return outcome[0]
+
+
+def docs_tool(find: Callable[[str], Sequence[Any]], root: Any = None) -> ToolFunction:
+    """``search_docs``: the chat's documents as a tool (``/docs`` chooses them)."""
+    from minichat.backend import Tool
+
+    def run(arguments: dict[str, Any]) -> str:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ToolError("give a query: what to look for in the documents")
+        hits = find(query)
+        if not hits:
+            return "nothing found"
+        return "\n\n".join(
+            f"{label(n, hit, root)}\n{hit.chunk.text.strip()}" for n, hit in enumerate(hits, 1)
+        )
+
+    schema = {
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "what to look for"}},
+        "required": ["query"],
+        "additionalProperties": False,
+    }
+    return ToolFunction(
+        Tool("search_docs", "Search the user's documents for passages about a query.", schema),
+        run,
+    )
+
+
+def toolbox(
+    functions: Sequence[ToolFunction], choice: str = "auto", max_rounds: int = MAX_ROUNDS
+) -> Toolbox:
+    if max_rounds < 1:
+        raise ConfigError(f"tool rounds must be at least 1, got {max_rounds}")
+    return Toolbox({f.name: f for f in functions}, choice, max_rounds)

@@ -1,0 +1,201 @@
+"""The built-in tools a chat model may call: a calculator, the clock, and read-only
+access to files under the working folder.
+
+Small models guess at sums and dates and cannot see the user's files; these tools
+answer instead. Each is a ``ToolFunction`` whose JSON Schema and description are
+short enough for a 135M model to follow. None changes anything, so none needs the
+user's approval; the file tools stay inside the working folder (the one current
+when the call runs) and refuse any path that leads out of it, symlinks included.
+Arguments are checked here too, since a remote model may call without constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from minichat.backend import Tool
+from minichat.errors import ConfigError
+from minichat.tools.base import ToolError, ToolFunction
+from minichat.tools.calculator import CONSTANTS, FUNCTIONS, MAX_LENGTH, evaluate
+
+MAX_CHARACTERS = 20_000  # of a file read
+MAX_BYTES = 4 * 1024 * 1024  # read no more of a file than this, however large it is
+MAX_ENTRIES = 200  # of a folder listed
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def clock() -> datetime:
+    """The current local time with its zone; tests replace this function."""
+    return datetime.now().astimezone()
+
+
+def _schema(properties: dict[str, dict[str, Any]], required: Sequence[str]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    schema["additionalProperties"] = False
+    return schema
+
+
+def _string(arguments: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = arguments.get(name, default)
+    if value is None:
+        raise ToolError(f"the argument `{name}` is missing")
+    if not isinstance(value, str):
+        raise ToolError(f"the argument `{name}` must be a string, got {type(value).__name__}")
+    return value
+
+
+def _expect(arguments: dict[str, Any], names: Sequence[str]) -> None:
+    if not isinstance(arguments, dict):
+        raise ToolError("the arguments must be a JSON object")
+    unknown = sorted(set(arguments) - set(names))
+    if unknown:
+        takes = ", ".join(names) if names else "no arguments"
+        raise ToolError(f"unknown argument(s) {', '.join(unknown)}; this tool takes {takes}")
+
+
+def run_calculator(arguments: dict[str, Any]) -> str:
+    _expect(arguments, ["expression"])
+    return evaluate(_string(arguments, "expression"))
+
+
+def describe_time(moment: datetime) -> str:
+    """``moment`` as "Wednesday 2 December 2026, 14:05 (UTC+01:00)"."""
+    if moment.utcoffset() is None:
+        moment = moment.astimezone()  # a naive time is taken as local
+    offset = moment.utcoffset() or timedelta(0)
+    sign, minutes = ("-" if offset < timedelta(0) else "+"), abs(offset) // timedelta(minutes=1)
+    day = f"{WEEKDAYS[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+    return f"{day}, {moment:%H:%M} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+
+
+def run_now(arguments: dict[str, Any]) -> str:
+    _expect(arguments, [])
+    return describe_time(clock())
+
+
+def inside_working_folder(path: str) -> Path:
+    """``path`` resolved against the current folder; ``ToolError`` if it leads out."""
+    root = Path.cwd().resolve()
+    if not path.strip():
+        raise ToolError("the path is empty; give one relative to the working folder")
+    try:
+        resolved = (root / path).resolve()  # follows symlinks, so one pointing out is caught
+    except (OSError, RuntimeError, ValueError) as error:
+        raise ToolError(f"cannot use the path `{path}`: {error}") from None
+    if not resolved.is_relative_to(root):
+        raise ToolError(f"`{path}` is outside the working folder; only paths inside it are allowed")
+    if not resolved.exists():
+        raise ToolError(f"`{path}` does not exist in the working folder")
+    return resolved
+
+
+def run_read_file(arguments: dict[str, Any]) -> str:
+    _expect(arguments, ["path"])
+    name = _string(arguments, "path")
+    path = inside_working_folder(name)
+    if path.is_dir():
+        raise ToolError(f"`{name}` is a folder; use list_dir to see what is in it")
+    if not path.is_file():
+        raise ToolError(f"`{name}` is not a regular file")
+    text, whole = _read_text(path, name)
+    if whole and len(text) <= MAX_CHARACTERS:
+        return text or "(the file is empty)"
+    size = f"{len(text)} characters" if whole else f"{path.stat().st_size} bytes"
+    shown = f"showing the first {MAX_CHARACTERS}"
+    return f"{text[:MAX_CHARACTERS]}\n[truncated: the file has {size}; {shown}]"
+
+
+def _read_text(path: Path, name: str) -> tuple[str, bool]:
+    """The file's text (at most ``MAX_BYTES`` of it) and whether that is all of it."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise ToolError(f"cannot read `{name}`: {error.strerror}") from None
+    whole = len(data) <= MAX_BYTES
+    if b"\0" in data:
+        raise ToolError(f"`{name}` is a binary file, not text")
+    try:
+        # a character cut in two at MAX_BYTES is dropped, not an error
+        return data[:MAX_BYTES].decode("utf-8", errors="strict" if whole else "ignore"), whole
+    except UnicodeDecodeError:
+        raise ToolError(f"`{name}` is not UTF-8 text") from None
+
+
+def run_list_dir(arguments: dict[str, Any]) -> str:
+    _expect(arguments, ["path"])
+    name = _string(arguments, "path", ".")
+    folder = inside_working_folder(name)
+    if not folder.is_dir():
+        raise ToolError(f"`{name}` is a file, not a folder; use read_file to read it")
+    try:
+        children = [child for child in folder.iterdir() if not child.name.startswith(".")]
+    except OSError as error:
+        raise ToolError(f"cannot list `{name}`: {error.strerror}") from None
+    entries = sorted(child.name + ("/" if child.is_dir() else "") for child in children)
+    if not entries:
+        return "(the folder is empty)"
+    more = [f"[... {len(entries) - MAX_ENTRIES} more]"] if len(entries) > MAX_ENTRIES else []
+    return "\n".join(entries[:MAX_ENTRIES] + more)
+
+
+def _text(description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **extra}
+
+
+ARITHMETIC = "numbers with + - * / // % ** ( ) and " + ", ".join([*FUNCTIONS, *CONSTANTS])
+PATH = "the path relative to the working folder"
+BUILTIN: dict[str, ToolFunction] = {
+    function.name: function
+    for function in [
+        ToolFunction(
+            Tool(
+                "calculator",
+                "Compute arithmetic exactly, e.g. 1234 * 5678 or sqrt(2) / 3. Use it for any sum.",
+                _schema({"expression": _text(ARITHMETIC, maxLength=MAX_LENGTH)}, ["expression"]),
+            ),
+            run_calculator,
+        ),
+        ToolFunction(
+            Tool("now", "Get the current date, time and time zone.", _schema({}, [])),
+            run_now,
+        ),
+        ToolFunction(
+            Tool(
+                "read_file",
+                "Read a text file in the working folder.",
+                _schema({"path": _text(f"{PATH}, e.g. notes.md")}, ["path"]),
+            ),
+            run_read_file,
+        ),
+        ToolFunction(
+            Tool(
+                "list_dir",
+                "List the files and folders in a folder; folders end with /.",
+                _schema({"path": _text(f"{PATH}; . for itself", default=".")}, []),
+            ),
+            run_list_dir,
+        ),
+    ]
+}
+
+
+def builtin(names: Sequence[str]) -> list[ToolFunction]:
+    """The built-in tools called ``names`` ("all" for every one), each once, in order."""
+    chosen: list[str] = []
+    for name in names:
+        if name != "all" and name not in BUILTIN:
+            known = ", ".join(BUILTIN)
+            raise ConfigError(f"unknown tool {name!r}; the built-in tools are {known} (or all)")
+        chosen += [n for n in (BUILTIN if name == "all" else [name]) if n not in chosen]
+    return [BUILTIN[name] for name in chosen]

@@ -1,0 +1,329 @@
+"""Tool calls: the Hermes format written and read, the grammar that keeps a local model's
+calls valid (any schema, a random model), the chat's rounds of calls, and the errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minichat import load_backend
+from minichat.backend import ChatBackend, Message, Outcome, Tool, ToolCall, Tools
+from minichat.chat.session import ChatSession
+from minichat.chat.tooling import Toolbox, toolbox
+from minichat.config import GenerationConfig
+from minichat.errors import ConfigError
+from minichat.settings import load_settings
+from minichat.toolcalls import CallFilter, parse_calls, prepare, render_call
+from minichat.tools.base import ToolFunction
+from minichat.tools.builtin import builtin
+
+CALC = builtin(["calculator"])[0]
+
+
+def test_calls_are_written_and_read_back() -> None:
+    call = ToolCall("call_1", "calculator", '{"expression": "2+2"}')
+    text = f"Let me see.\n{render_call(call)}"
+    [read] = parse_calls(text)
+    assert (read.name, json.loads(read.arguments)) == ("calculator", {"expression": "2+2"})
+    assert parse_calls('<tool_call>{"name": 3}</tool_call> <tool_call>{oops</tool_call>') == []
+
+
+def test_the_filter_keeps_call_markup_out_of_the_text() -> None:
+    calls = CallFilter()
+    pieces = [
+        "The answer",
+        " needs <to",
+        "ol_",
+        'call>\n{"name": "x"',
+        ', "arguments": {}}\n</tool_call>',
+    ]
+    shown = "".join(calls.push(p) for p in pieces) + calls.flush()
+    assert shown == "The answer needs "
+    assert calls.calls_text.startswith("<tool_call>") and parse_calls(calls.calls_text)
+    plain = CallFilter()
+    assert plain.push("a < b and <tool") + plain.flush() == "a < b and <tool"
+
+
+def test_prepare_describes_the_tools_and_writes_results_as_responses() -> None:
+    tools = Tools((CALC.tool,))
+    call = ToolCall("c1", "calculator", '{"expression": "6*7"}')
+    messages = [
+        Message("system", "Be brief."),
+        Message("user", "6 times 7?"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "42", tool_call_id="c1"),
+    ]
+    system, user, assistant, response = prepare(messages, tools)
+    assert system.content.startswith("Be brief.\n\nYou can call these tools:\n<tools>\n")
+    assert '"name": "calculator"' in system.content
+    assert user == messages[1]
+    assert assistant.content == render_call(call) and not assistant.tool_calls
+    assert response == Message("user", "<tool_response>\n42\n</tool_response>")
+
+
+def test_a_backend_without_tools_says_so() -> None:
+    echo = load_backend("echo")
+    with pytest.raises(ConfigError, match="cannot call tools"):
+        echo.stream([Message("user", "hi")], GenerationConfig(), tools=Tools((CALC.tool,)))
+
+
+def test_a_tool_choice_that_names_no_tool_is_refused() -> None:
+    with pytest.raises(ConfigError, match="tool_choice must be auto, required, none or"):
+        Tools((CALC.tool,), "calc")
+
+
+LEAVES = st.sampled_from(
+    [
+        {"type": "integer", "minimum": -50, "maximum": 50},
+        {"type": "boolean"},
+        {"enum": ["red", "green", "blue"]},
+        {"type": "string", "maxLength": 6},
+        {"type": "array", "items": {"type": "boolean"}, "maxItems": 3},
+    ]
+)
+NAMES = st.sampled_from(["a", "count", "colour", "flag", "items", "city"])
+
+
+@st.composite
+def schemas(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+    keys = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
+    values = schemas(depth + 1) if depth < 1 else LEAVES
+    properties = {key: draw(st.one_of(LEAVES, values)) for key in keys}
+    required = draw(st.lists(st.sampled_from(keys), unique=True))
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> ChatBackend:
+    """A random TinyGPT with room for the tools' description (its context: 2048)."""
+    import torch
+
+    from minichat.tinygpt.model import GPTConfig
+    from minichat.tinygpt.tokenizer import save_tokenizer, train_tokenizer
+    from minichat.tinygpt.train import new_model
+    from minichat.tinygpt.weights import save_llama
+    from tests.conftest import TINY_SHAPE, arithmetic_chats
+
+    folder = tmp_path_factory.mktemp("tinygpt-tools")
+    tokenizer = train_tokenizer([m.content for c in arithmetic_chats(50) for m in c], 512)
+    shape = {**TINY_SHAPE, "vocab_size": tokenizer.get_vocab_size(), "context_length": 2048}
+    config = GPTConfig(**shape, tie_embeddings=False)  # type: ignore[arg-type]
+    save_tokenizer(tokenizer, folder, config.context_length)
+    save_llama(new_model(config, seed=0), folder, torch.float32, {})
+    return load_backend(f"tiny:{folder}")
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(schema=schemas(), other=schemas(), seed=st.integers(0, 10_000))
+def test_every_constrained_call_parses_and_fits_its_schema(
+    tiny: ChatBackend, schema: dict[str, Any], other: dict[str, Any], seed: int
+) -> None:
+    """A random model, sampling freely, under the grammar: whatever it writes is a call."""
+    tools = Tools((Tool("pick", "Pick values.", schema), Tool("other", "More.", other)), "required")
+    config = GenerationConfig(temperature=1.0, top_k=0, top_p=1.0, seed=seed, max_new_tokens=400)
+    stream = tiny.stream([Message("user", "go")], config, tools=tools)
+    assert "".join(stream) == ""  # a call is not text
+    assert stream.finish_reason == "tool_calls", stream.finish_reason
+    for call in stream.tool_calls:
+        chosen = tools.named(call.name)
+        assert chosen is not None
+        jsonschema.validate(json.loads(call.arguments), chosen.parameters)
+
+
+class Caller(ChatBackend):
+    """Replies from a script: a list of calls makes a tool-call reply, text a plain one."""
+
+    name: ClassVar[str] = "caller"
+
+    def __init__(self, script: list[str | list[tuple[str, dict[str, Any]]]]):
+        self.model_id, self.context_length = "caller", 4096
+        self.script = script
+        self.offered: list[str] = []
+        self.seen: list[list[Message]] = []
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.prompt_text.split()) + 4 for m in messages)
+
+    def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome]:
+        yield "unused"
+        return Outcome("end_turn", 0, 1)
+
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:
+        self.offered.append(tools.choice)
+        self.seen.append(list(messages))
+        step = self.script.pop(0)
+        if isinstance(step, str):
+            yield step
+            return Outcome("end_turn", 0, 1)
+        calls = tuple(
+            ToolCall(f"call_{i}", name, json.dumps(args)) for i, (name, args) in enumerate(step)
+        )
+        return Outcome("tool_calls", 0, 1, tool_calls=calls)
+        yield ""  # a generator
+
+
+def chat_with(backend: ChatBackend, functions: list[ToolFunction], **options: Any) -> ChatSession:
+    session = ChatSession.start(backend, load_settings({}, environ={}))
+    session.toolbox = toolbox(functions, **options)
+    return session
+
+
+def test_a_call_runs_and_the_model_answers_from_its_result() -> None:
+    backend = Caller([[("calculator", {"expression": "1234*5678"})], "It is 7006652."])
+    session = chat_with(backend, [CALC], choice="required")
+    shown: list[str] = []
+    session.on_tool = lambda ran: shown.append(ran.line())
+    exchange = session.send("What is 1234 times 5678?")
+    assert exchange.reply == "It is 7006652."
+    assert [r.result for r in exchange.tools_ran] == ["7006652"]
+    assert shown[0].startswith('calculator({"expression": "1234*5678"}) → 7006652 (')
+    assert backend.offered == ["required", "auto"]  # the user's choice first, then the model's
+    roles = [m.role for m in session.conversation.messages]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert session.conversation.messages[2].tool_call_id == "call_0"
+    assert session.undo() and session.conversation.messages == []  # the rounds go together
+
+
+def test_errors_go_back_to_the_model_as_results() -> None:
+    def broken(arguments: dict[str, Any]) -> str:
+        raise ValueError("the disk is on fire")
+
+    def slow(arguments: dict[str, Any]) -> str:
+        time.sleep(5)
+        return "late"
+
+    tools = [
+        CALC,
+        ToolFunction(Tool("broken", "d", {"type": "object"}), broken),
+        ToolFunction(Tool("slow", "d", {"type": "object"}), slow),
+    ]
+    backend = Caller(
+        [[("calculator", {"expression": "1/0"}), ("broken", {}), ("slow", {}), ("gone", {})], "ok"]
+    )
+    session = chat_with(backend, tools)
+    session.toolbox.timeout = 0.2  # type: ignore[union-attr]
+    exchange = session.send("try them")
+    results = [r.result for r in exchange.tools_ran]
+    assert results[0] == "error: division by zero"
+    assert results[1] == "error: broken failed: ValueError: the disk is on fire"
+    assert results[2] == "error: slow took longer than 0.2 s and was given up"
+    assert results[3].startswith("error: there is no tool 'gone'; the tools are calculator")
+    assert all(r.failed for r in exchange.tools_ran) and exchange.reply == "ok"
+
+
+def test_the_last_round_offers_no_tools() -> None:
+    again = [("calculator", {"expression": "1+1"})]
+    backend = Caller([again, again, "done"])
+    session = chat_with(backend, [CALC], max_rounds=2)
+    exchange = session.send("loop")
+    assert backend.offered == ["auto", "auto", "none"] and exchange.reply == "done"
+    assert len(exchange.tools_ran) == 2
+
+
+def test_a_failed_round_leaves_the_conversation_as_it_was() -> None:
+    backend = Caller([[("calculator", {"expression": "2+2"})]])  # no second reply: it fails
+    session = chat_with(backend, [CALC])
+    with pytest.raises(IndexError):
+        session.send("2+2?")
+    assert session.conversation.messages == []
+
+
+def test_a_saved_chat_keeps_its_calls(tmp_path: Path) -> None:
+    backend = Caller([[("calculator", {"expression": "6*7"})], "42"])
+    session = chat_with(backend, [CALC])
+    session.send("6*7?")
+    path = session.save(tmp_path / "chat.json")
+    again = ChatSession.start(load_backend("echo"), load_settings({}, environ={}))
+    again.load(path)
+    assert again.conversation.messages == session.conversation.messages
+
+
+def test_use_tools_by_name_and_unknown_names() -> None:
+    session = ChatSession.start(load_backend("echo"), load_settings({}, environ={}))
+    session.use_tools(["calculator", "now"], "--tools", "required")
+    assert isinstance(session.toolbox, Toolbox) and session.toolbox.names == ["calculator", "now"]
+    assert ("tools", "calculator, now", "--tools") in session.parameters()
+    with pytest.raises(ConfigError, match="unknown tool 'calc'"):
+        session.use_tools(["calc"])
+    assert session.toolbox.names == ["calculator", "now"]  # a refusal changes nothing
+    session.use_tools(None)
+    assert session.toolbox is None
+
+
+def test_search_docs_without_documents_tells_the_model() -> None:
+    session = ChatSession.start(load_backend("echo"), load_settings({}, environ={}))
+    session.use_tools(["search_docs"])
+    assert session.toolbox is not None
+    ran = session.toolbox.run(ToolCall("c", "search_docs", '{"query": "x"}'))
+    assert ran.failed and "no documents are open" in ran.result
+
+
+def test_the_command_line_refuses_what_cannot_work(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def minichat(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "minichat", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "MINICHAT_DATA_DIR": str(tmp_path)},
+        )
+
+    unknown = minichat("ask", "-m", "echo", "--tools", "calc", "hi")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1
+    assert "unknown tool 'calc'; the built-in tools are calculator" in unknown.stderr
+    echo = minichat("ask", "-m", "echo", "--tools", "calculator", "hi")
+    assert echo.returncode == 1 and "echo (echo) cannot call tools" in echo.stderr
+    choice = minichat("ask", "-m", "echo", "--tools", "now", "--tool-choice", "calc", "hi")
+    assert choice.returncode == 1 and "tool_choice must be auto, required, none" in choice.stderr
+
+
+def test_tools_in_the_repl() -> None:
+    import io
+
+    from rich.console import Console
+
+    from minichat.repl.loop import Repl, line_reader
+
+    backend = Caller([[("calculator", {"expression": "6*7"})], "It is 42."])
+    session = ChatSession.start(backend, load_settings({}, environ={}))
+    out = io.StringIO()
+    repl = Repl(session, Console(file=out, width=200, color_system=None), plain=True)
+    lines = "/tools\n/tools on calculator now\n/tools rm now\n6 times 7?\n/tools off\n/tools\n"
+    repl.run(line_reader(io.StringIO(lines).readline))
+    shown = out.getvalue()
+    every = "the tools: calculator, now, read_file, list_dir, search_docs"
+    assert f"tools on: none; {every}" in shown
+    assert "tools on: calculator, now;" in shown and "tools on: calculator;" in shown
+    assert 'tool calculator({"expression": "6*7"}) → 42 (' in shown
+    assert "It is 42." in shown
+    assert shown.rstrip().endswith(
+        "tools on: none; the tools: calculator, now, read_file, list_dir, search_docs"
+    )
