@@ -262,8 +262,12 @@ class ChatBackend(ABC):
         the model made. Backends that can call tools override this."""
         raise ConfigError(
             f"{self.model_id} ({self.name}) cannot call tools; use a local model "
-            "(smollm2, hf:...) or an openai: one"
+            "(smollm2, tiny:..., hf:...)"
         )
+
+    @property
+    def supports_tools(self) -> bool:
+        return type(self).generate_with_tools is not ChatBackend.generate_with_tools
 
     def stream(
         self,

@@ -59,16 +59,12 @@ def render_call(call: ToolCall) -> str:
     return f"{call_prefix(call.name)}{call.arguments}{CALL_SUFFIX}"
 
 
-def prepare(messages: Sequence[Message], tools: Tools) -> list[Message]:
-    """``messages`` as a template without tools can render them, the tools described."""
-    block = system_block(tools)
+def history(messages: Sequence[Message]) -> list[Message]:
+    """Calls and their results written as the model writes and reads them, so any chat
+    template renders them, with tools on or off."""
     out: list[Message] = []
-    if not messages or messages[0].role != "system":
-        out.append(Message("system", block))
     for message in messages:
-        if message.role == "system" and not out:
-            out.append(replace(message, content=f"{message.content}\n\n{block}"))
-        elif message.role == "assistant" and message.tool_calls:
+        if message.role == "assistant" and message.tool_calls:
             calls = "\n".join(render_call(call) for call in message.tool_calls)
             text = f"{message.content}\n{calls}" if message.content else calls
             out.append(Message("assistant", text))
@@ -81,6 +77,16 @@ def prepare(messages: Sequence[Message], tools: Tools) -> list[Message]:
         else:
             out.append(message)
     return out
+
+
+def prepare(messages: Sequence[Message], tools: Tools) -> list[Message]:
+    """``messages`` as a template without tools can render them, the tools described
+    in the system turn."""
+    block = system_block(tools)
+    out = history(messages)
+    if out and out[0].role == "system":
+        return [replace(out[0], content=f"{out[0].content}\n\n{block}"), *out[1:]]
+    return [Message("system", block), *out]
 
 
 def parse_calls(text: str) -> list[ToolCall]:

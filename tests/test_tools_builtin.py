@@ -242,3 +242,18 @@ def test_builtin_resolves_names() -> None:
     assert str(raised.value) == (
         "unknown tool 'calc'; the built-in tools are calculator, now, read_file, list_dir (or all)"
     )
+
+
+def test_hidden_files_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[core]\n")
+    for name in (".env", ".git/config"):
+        with pytest.raises(ToolError, match="is hidden"):
+            tools.run_read_file({"path": name})
+
+
+def test_round_digits_are_bounded() -> None:
+    with pytest.raises(ToolError, match="between -1000 and 1000"):
+        evaluate("round(1, -1000000000)")

@@ -263,7 +263,9 @@ def test_a_saved_chat_keeps_its_calls(tmp_path: Path) -> None:
 
 
 def test_use_tools_by_name_and_unknown_names() -> None:
-    session = ChatSession.start(load_backend("echo"), load_settings({}, environ={}))
+    with pytest.raises(ConfigError, match="echo \\(echo\\) cannot call tools"):
+        ChatSession.start(load_backend("echo"), load_settings({}, environ={})).use_tools(["now"])
+    session = ChatSession.start(Caller([]), load_settings({}, environ={}))
     session.use_tools(["calculator", "now"], "--tools", "required")
     assert isinstance(session.toolbox, Toolbox) and session.toolbox.names == ["calculator", "now"]
     assert ("tools", "calculator, now", "--tools") in session.parameters()
@@ -275,7 +277,7 @@ def test_use_tools_by_name_and_unknown_names() -> None:
 
 
 def test_search_docs_without_documents_tells_the_model() -> None:
-    session = ChatSession.start(load_backend("echo"), load_settings({}, environ={}))
+    session = ChatSession.start(Caller([]), load_settings({}, environ={}))
     session.use_tools(["search_docs"])
     assert session.toolbox is not None
     ran = session.toolbox.run(ToolCall("c", "search_docs", '{"query": "x"}'))
@@ -302,7 +304,9 @@ def test_the_command_line_refuses_what_cannot_work(tmp_path: Path) -> None:
     echo = minichat("ask", "-m", "echo", "--tools", "calculator", "hi")
     assert echo.returncode == 1 and "echo (echo) cannot call tools" in echo.stderr
     choice = minichat("ask", "-m", "echo", "--tools", "now", "--tool-choice", "calc", "hi")
-    assert choice.returncode == 1 and "tool_choice must be auto, required, none" in choice.stderr
+    assert choice.returncode == 1 and "--tool-choice must be auto, required, none" in choice.stderr
+    alone = minichat("ask", "-m", "echo", "--tool-choice", "required", "hi")
+    assert alone.returncode == 1 and "--tool-choice goes with --tools" in alone.stderr
 
 
 def test_tools_in_the_repl() -> None:
@@ -327,3 +331,62 @@ def test_tools_in_the_repl() -> None:
     assert shown.rstrip().endswith(
         "tools on: none; the tools: calculator, now, read_file, list_dir, search_docs"
     )
+
+
+def test_a_long_result_is_cut_to_fit_and_says_so() -> None:
+    def big(arguments: dict[str, Any]) -> str:
+        return "word " * 5000
+
+    backend = Caller([[("big", {})], "read it"])
+    backend.context_length = 600
+    session = chat_with(backend, [ToolFunction(Tool("big", "d", {"type": "object"}), big)])
+    session.set_parameters("test", max_new_tokens=64)
+    exchange = session.send("read the big thing")
+    result = session.conversation.messages[2].content
+    assert "[cut to fit the context: " in result and "of 25000 characters]" in result
+    assert exchange.reply == "read it" and exchange.tools_ran[0].result == "word " * 5000
+
+
+def test_sources_stay_with_an_answer_that_called_tools(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Relay\n\nThe relay listens on port 48213.\n")
+    backend = Caller([[("calculator", {"expression": "48213+1"})], "48214"])
+    session = chat_with(backend, [CALC])
+    session.use_documents(str(tmp_path))
+    exchange = session.send("What is the relay port plus one?")
+    assert exchange.source_labels == ("[1] notes.md:3 (Relay)",) and exchange.sources
+
+
+def test_tools_on_and_rm_keep_the_choice() -> None:
+    from minichat.repl.commands import dispatch
+
+    backend = Caller([])
+    session = chat_with(backend, [CALC], choice="required", max_rounds=3)
+
+    class Shell:
+        def __init__(self) -> None:
+            self.session = session
+            self.said: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.said.append(text)
+
+        warn = note
+
+    shell = Shell()
+    dispatch(shell, "/tools on now")  # type: ignore[arg-type]
+    assert session.toolbox is not None and session.toolbox.names == ["calculator", "now"]
+    assert (session.toolbox.choice, session.toolbox.max_rounds) == ("required", 3)
+
+
+def test_tool_messages_render_for_any_template_with_tools_on_or_off(tiny: ChatBackend) -> None:
+    call = ToolCall("c1", "calculator", '{"expression": "6*7"}')
+    messages = [
+        Message("user", "6 times 7?"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "42", tool_call_id="c1"),
+        Message("user", "thanks"),
+    ]
+    from minichat.toolcalls import history
+
+    assert tiny.count_tokens(messages) == tiny.count_tokens(history(messages))
+    assert [m.role for m in history(messages)] == ["user", "assistant", "user", "user"]

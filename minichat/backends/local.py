@@ -43,7 +43,7 @@ class LocalBackend(ChatBackend):
         """The tokenizer as ``tokenizers`` serialises it (for the tool grammar)."""
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self.encode(messages))
+        return len(self.encode(toolcalls.history(messages)))
 
     def generate(
         self,
@@ -60,7 +60,7 @@ class LocalBackend(ChatBackend):
                 yield from generate_text(
                     self.token_model,
                     self.decode,
-                    self.encode(messages),
+                    self.encode(toolcalls.history(messages)),
                     config,
                     end_ids=self.end_ids,
                     cancel=cancel,
@@ -102,11 +102,14 @@ class LocalBackend(ChatBackend):
                     yield shown
         finally:
             pieces.close()
-        tail = calls.flush()
+        if outcome.finish_reason == "cancelled":  # ended where it was cut, nothing more
+            return outcome
+        found = tuple(toolcalls.parse_calls(calls.calls_text))
+        # what was held back, and a call cut short (reply limit, stop string): shown as text
+        tail = calls.flush() + ("" if found else calls.calls_text)
         if tail:
             yield tail
-        found = tuple(toolcalls.parse_calls(calls.calls_text))
-        if found and outcome.finish_reason != "cancelled":
+        if found:
             return replace(outcome, finish_reason="tool_calls", tool_calls=found)
         return outcome
 

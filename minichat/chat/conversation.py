@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 
-from minichat.backend import ChatBackend, Message
+from minichat.backend import ChatBackend, Message, Tools
 from minichat.budget import REFILL, Fitted
 from minichat.chat.documents import Documents, Grounded, fit_with_passages
-from minichat.chat.tooling import OnTool, Ran, Toolbox
+from minichat.chat.tooling import OnTool, Ran, Toolbox, fit_result
 from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
 
@@ -47,31 +47,43 @@ class Conversation:
         start = len(self.messages)
         self.messages.append(Message("user", text))
         try:
-            fitted, grounded = self._fit(backend, config, documents, text)
+            offered = tools.offer(0) if tools else None
+            fitted, grounded = self._fit(backend, config, documents, text, offered)
             ran: list[Ran] = []
             for round_number in range(tools.max_rounds + 1 if tools else 1):
                 offered = tools.offer(round_number) if tools else None
+                if round_number:  # the calls and their results are part of the prompt now
+                    fitted = fit_prompt(
+                        backend,
+                        self.prompt(),
+                        config,
+                        skip=self.left_out,
+                        refill=REFILL,
+                        tools=offered,
+                    )
                 exchange = stream_reply(backend, fitted, config, on_text, cancel, offered)
                 if tools is None or exchange.finish_reason != "tool_calls":
                     break
                 self.messages.append(
                     Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
                 )
+                room = (backend.context_length - config.max_new_tokens) // 2
                 for call in exchange.tool_calls:
                     done = tools.run(call)
                     ran.append(done)
                     if on_tool is not None:
                         on_tool(done)
-                    self.messages.append(Message("tool", done.result, tool_call_id=call.id))
-                fitted = fit_prompt(
-                    backend, self.prompt(), config, skip=self.left_out, refill=REFILL
-                )
+                    result = fit_result(backend, done.result, room)
+                    self.messages.append(Message("tool", result, tool_call_id=call.id))
         except BaseException:
             del self.messages[start:]
             raise
         if grounded is not None:
             exchange = replace(
-                exchange, sources=grounded.sources, sources_left_out=grounded.left_out
+                exchange,
+                sources=grounded.sources,
+                sources_left_out=grounded.left_out,
+                source_labels=grounded.fitted.messages[-1].sources,
             )
         exchange = replace(exchange, tools_ran=ran)
         self.left_out = fitted.dropped_turns
@@ -84,10 +96,13 @@ class Conversation:
         config: GenerationConfig,
         documents: Documents | None,
         text: str,
+        tools: Tools | None,
     ) -> tuple[Fitted, Grounded | None]:
         """The prompt for the first round; with documents, the question with its passages."""
         if documents is None:
-            fitted = fit_prompt(backend, self.prompt(), config, skip=self.left_out, refill=REFILL)
+            fitted = fit_prompt(
+                backend, self.prompt(), config, skip=self.left_out, refill=REFILL, tools=tools
+            )
             return fitted, None
         grounded = fit_with_passages(
             backend,

@@ -263,6 +263,11 @@ class ChatSession:
         documents); None or an empty list turns tools off. Refused whole, or done whole."""
         if not names:
             self.toolbox = None
+        elif not self.backend.supports_tools:
+            raise ConfigError(
+                f"{self.backend.model_id} ({self.backend.name}) cannot call tools; use a "
+                "local model (smollm2, tiny:..., hf:...)"
+            )
         else:
             functions: list[ToolFunction] = []
             for name in names:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.backend import ToolCall, Tools
+from minichat.backend import ChatBackend, Message, ToolCall, Tools
 from minichat.docs.context import label
 from minichat.errors import ConfigError, MinichatError
 from minichat.tools.base import ToolError, ToolFunction
@@ -159,3 +159,18 @@ def toolbox(
     if max_rounds < 1:
         raise ConfigError(f"tool rounds must be at least 1, got {max_rounds}")
     return Toolbox({f.name: f for f in functions}, choice, max_rounds)
+
+
+def fit_result(backend: ChatBackend, result: str, room: int) -> str:
+    """A result cut to ``room`` tokens (half the prompt's room), saying so: a long file
+    must not push the question out of the context, nor end the chat."""
+    if backend.count_tokens([Message("user", result)]) <= room:
+        return result
+    low, high = 0, len(result)
+    while low < high:  # the longest start of the result that fits
+        middle = (low + high + 1) // 2
+        if backend.count_tokens([Message("user", result[:middle])]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return f"{result[:low]}\n[cut to fit the context: {low} of {len(result)} characters]"

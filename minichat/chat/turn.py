@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from minichat import toolcalls
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream, ToolCall, Tools
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
@@ -37,13 +38,9 @@ class Exchange:
     stats: Stats
     sources: list[Hit] = field(default_factory=list)  # passages from documents it read
     sources_left_out: int = 0  # passages found but left out to fit the context
+    source_labels: tuple[str, ...] = ()  # where those passages are, numbered as the model saw
     tool_calls: tuple[ToolCall, ...] = ()  # the calls this reply asked for (unanswered)
     tools_ran: list[Ran] = field(default_factory=list)  # calls made on the way to the reply
-
-    @property
-    def source_labels(self) -> tuple[str, ...]:
-        """Where the passages it read are, numbered as the model saw them."""
-        return self.fitted.messages[-1].sources if self.fitted.messages else ()
 
     @property
     def cut_off(self) -> bool:
@@ -57,12 +54,17 @@ def fit_prompt(
     *,
     skip: int = 0,
     refill: float = 1.0,
+    tools: Tools | None = None,
 ) -> Fitted:
-    """The messages that fit beside the reply (``budget.fit``); ``PromptTooLongError``
+    """The messages that fit beside the reply (``budget.fit``), counted as the model
+    will read them (with ``tools``, their description too); ``PromptTooLongError``
     when even the newest turn does not."""
+    count = backend.count_tokens
+    if tools is not None and tools.tools:
+        count = lambda messages: backend.count_tokens(toolcalls.prepare(messages, tools))  # noqa: E731
     return fit(
         messages,
-        backend.count_tokens,
+        count,
         backend.context_length,
         config.max_new_tokens,
         skip=skip,
@@ -86,7 +88,7 @@ def stream_reply(
     assert stream.outcome is not None and stream.stats is not None
     outcome = stream.outcome
     return Exchange(
-        fitted, stream.text, outcome.finish_reason, stream.stats, [], 0, outcome.tool_calls
+        fitted, stream.text, outcome.finish_reason, stream.stats, tool_calls=outcome.tool_calls
     )
 
 

@@ -89,6 +89,13 @@ class Extras:
             from minichat.tools.builtin import builtin
 
             builtin([n for n in self.names() if n != "search_docs"])
+            if self.tool_choice not in ("auto", "required", "none", *self.names()):
+                raise MinichatError(
+                    f"--tool-choice must be auto, required, none or one of --tools "
+                    f"({', '.join(self.names())}), got {self.tool_choice!r}"
+                )
+        elif self.tool_choice != "auto":
+            raise MinichatError("--tool-choice goes with --tools NAME,...")
 
     def names(self) -> list[str]:
         return [n.strip() for n in (self.tools or "").split(",") if n.strip()]

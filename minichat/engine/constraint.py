@@ -78,6 +78,7 @@ class Constraint:
         fill_next_token_bitmask(self.matcher, self.bits.unsqueeze(0))
         shifts = torch.arange(32, dtype=torch.int32)
         allowed = ((self.bits.unsqueeze(-1) >> shifts) & 1).bool().flatten()[: self.size]
+        allowed = allowed.to(logits.device)  # the mask is made on the CPU
         masked = torch.full_like(logits, float("-inf"))
         width = min(self.size, logits.shape[-1])
         masked[:width] = torch.where(allowed[:width], logits[:width], masked[:width])

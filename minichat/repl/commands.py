@@ -20,6 +20,7 @@ from typing import Protocol
 
 from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
+from minichat.chat.tooling import MAX_ROUNDS
 from minichat.docs.collection import OFF, Collection, Progress
 from minichat.errors import ConfigError
 from minichat.params import ALIASES, PARAMS, Param, stop_text
@@ -230,13 +231,21 @@ def cmd_sources(shell: Shell, args: str) -> None:
 def cmd_tools(shell: Shell, args: str) -> None:
     session = shell.session
     words = args.split()
-    now = session.toolbox.names if session.toolbox else []
+    box = session.toolbox
+    now = box.names if box else []
+    wanted: list[str] | None = None
+    if words and words[0] in ("on", "add"):
+        wanted = [*now, *(w for w in words[1:] if w not in now)]
+    elif words and words[0] == "rm":
+        wanted = [n for n in now if n not in words[1:]]
     if words == ["off"]:
         session.use_tools(None)
-    elif words and words[0] in ("on", "add"):
-        session.use_tools([*now, *(w for w in words[1:] if w not in now)])
-    elif words and words[0] == "rm":
-        session.use_tools([n for n in now if n not in words[1:]])
+    elif wanted is not None:  # the choice and the rounds stay as they were, where they can
+        choice = (
+            box.choice if box and box.choice in ("auto", "required", "none", *wanted) else "auto"
+        )
+        rounds = box.max_rounds if box else MAX_ROUNDS
+        session.use_tools(wanted, "/tools", choice, rounds)
     elif words:
         raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
     names = session.toolbox.names if session.toolbox else []

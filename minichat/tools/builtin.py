@@ -94,6 +94,9 @@ def inside_working_folder(path: str) -> Path:
         raise ToolError(f"cannot use the path `{path}`: {error}") from None
     if not resolved.is_relative_to(root):
         raise ToolError(f"`{path}` is outside the working folder; only paths inside it are allowed")
+    if any(part.startswith(".") for part in resolved.relative_to(root).parts):
+        # .env, .git/config, .ssh: list_dir hides them, and read_file does not read them
+        raise ToolError(f"`{path}` is hidden (a name starting with '.'); it is not read")
     if not resolved.exists():
         raise ToolError(f"`{path}` does not exist in the working folder")
     return resolved

@@ -57,6 +57,8 @@ def _log(x: Number, base: Number = math.e) -> float:
 def _round(x: Number, digits: int | None = None) -> Number:
     if digits is not None and not isinstance(digits, int):
         raise ToolError("round's second argument must be a whole number of digits")
+    if digits is not None and abs(digits) > 1000:  # round(1, -10**9) works out 10**(10**9)
+        raise ToolError("round's digits must be between -1000 and 1000")
     return round(x, digits)
 
 
