@@ -161,14 +161,7 @@ class ChatSession:
         starts). A failure leaves the conversation as it was."""
         return self._turn(
             lambda event: self.conversation.exchange(
-                text,
-                self.backend,
-                self.config,
-                on_text,
-                event,
-                self.documents,
-                self.toolbox,
-                self.on_tool,
+                text, self.backend, self.config, **self._reading(on_text, event)
             ),
             cancel,
         )
@@ -183,19 +176,24 @@ class ChatSession:
 
         def run(event: threading.Event) -> Exchange:
             exchange = self.conversation.retry(
-                self.backend,
-                self.config,
-                on_text,
-                event,
-                self.documents,
-                self.toolbox,
-                self.on_tool,
+                self.backend, self.config, **self._reading(on_text, event)
             )
             if exchange is None:  # the question went between the look and the turn
                 raise MinichatError("nothing to retry")
             return exchange
 
         return self._turn(run, cancel)
+
+    def _reading(self, on_text: OnText | None, cancel: threading.Event) -> dict[str, Any]:
+        """What a turn hands the conversation beside the model: where the text goes, the
+        documents it reads, the tools it may call."""
+        return {
+            "on_text": on_text,
+            "cancel": cancel,
+            "documents": self.documents,
+            "tools": self.toolbox,
+            "on_tool": self.on_tool,
+        }
 
     def cancel(self) -> None:
         """Stop the reply being generated before its next token (from any thread); what
