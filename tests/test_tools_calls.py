@@ -390,3 +390,145 @@ def test_tool_messages_render_for_any_template_with_tools_on_or_off(tiny: ChatBa
 
     assert tiny.count_tokens(messages) == tiny.count_tokens(history(messages))
     assert [m.role for m in history(messages)] == ["user", "assistant", "user", "user"]
+
+
+CALCULATOR_SPEC = {
+    "type": "function",
+    "function": {
+        "name": "calculator",
+        "description": "Evaluate arithmetic.",
+        "parameters": CALC.tool.parameters,
+    },
+}
+
+
+def test_the_server_takes_tools_and_returns_calls_to_the_official_client() -> None:
+    import openai
+
+    from tests.test_server import serving
+
+    backend = Caller(
+        [
+            [("calculator", {"expression": "6*7"})],
+            [("calculator", {"expression": "6*7"})],
+            "It is 42.",
+        ]
+    )
+    backend.model_id = "caller"
+    with serving(backend) as url:
+        client = openai.OpenAI(base_url=url, api_key="none")
+        ask = [{"role": "user", "content": "6 times 7?"}]
+        first = client.chat.completions.create(
+            model="caller", messages=ask, tools=[CALCULATOR_SPEC], tool_choice="required"
+        )
+        choice = first.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        [call] = choice.message.tool_calls
+        assert call.function.name == "calculator"
+        assert json.loads(call.function.arguments) == {"expression": "6*7"}
+
+        streamed = client.chat.completions.create(
+            model="caller", messages=ask, tools=[CALCULATOR_SPEC], stream=True
+        )
+        parts: dict[int, dict[str, str]] = {}
+        finish = None
+        for chunk in streamed:
+            if not chunk.choices:
+                continue
+            for delta in chunk.choices[0].delta.tool_calls or []:
+                part = parts.setdefault(delta.index, {"name": "", "arguments": ""})
+                part["name"] += delta.function.name or ""
+                part["arguments"] += delta.function.arguments or ""
+            finish = chunk.choices[0].finish_reason or finish
+        assert finish == "tool_calls"
+        assert parts == {0: {"name": "calculator", "arguments": '{"expression": "6*7"}'}}
+
+        answered = client.chat.completions.create(
+            model="caller",
+            messages=[
+                *ask,
+                {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+                {"role": "tool", "tool_call_id": call.id, "content": "42"},
+            ],
+            tools=[CALCULATOR_SPEC],
+            tool_choice="none",
+        )
+        assert answered.choices[0].message.content == "It is 42."
+        assert backend.offered == ["required", "auto", "none"]
+        seen = backend.seen[-1]
+        assert seen[1].tool_calls[0].name == "calculator"
+        assert (seen[2].role, seen[2].content, seen[2].tool_call_id) == ("tool", "42", call.id)
+
+
+def test_the_server_refuses_bad_tools_in_words() -> None:
+    import openai
+
+    from tests.test_server import serving
+
+    backend = Caller([])
+    backend.model_id = "caller"
+    bad_schema = {"type": "function", "function": {"name": "f", "parameters": {"type": 5}}}
+    with serving(backend) as url:
+        client = openai.OpenAI(base_url=url, api_key="none")
+        ask = [{"role": "user", "content": "hi"}]
+        with pytest.raises(openai.BadRequestError, match="is not a JSON Schema"):
+            client.chat.completions.create(model="caller", messages=ask, tools=[bad_schema])
+        with pytest.raises(openai.BadRequestError, match="tool_choice must be auto, required"):
+            client.chat.completions.create(
+                model="caller",
+                messages=ask,
+                tools=[CALCULATOR_SPEC],
+                tool_choice={"type": "function", "function": {"name": "nosuch"}},
+            )
+    with serving(load_backend("echo")) as url:
+        client = openai.OpenAI(base_url=url, api_key="none")
+        with pytest.raises(openai.BadRequestError, match="echo cannot call tools"):
+            client.chat.completions.create(model="echo", messages=ask, tools=[CALCULATOR_SPEC])
+
+
+def test_the_server_constrains_a_local_model(tiny: ChatBackend) -> None:
+    import openai
+
+    from tests.test_server import serving
+
+    colour = {
+        "type": "object",
+        "properties": {"colour": {"enum": ["red", "green"]}, "n": {"type": "integer"}},
+        "required": ["colour", "n"],
+        "additionalProperties": False,
+    }
+    spec = {"type": "function", "function": {"name": "paint", "parameters": colour}}
+    with serving(tiny) as url:
+        client = openai.OpenAI(base_url=url, api_key="none")
+        reply = client.chat.completions.create(
+            model=tiny.model_id,
+            messages=[{"role": "user", "content": "go"}],
+            tools=[spec],
+            tool_choice="required",
+            temperature=1.0,
+            seed=3,
+            max_tokens=600,
+        )
+        [call] = reply.choices[0].message.tool_calls or []
+        assert call.function.name == "paint"
+        jsonschema.validate(json.loads(call.function.arguments), colour)
+
+
+def test_an_openai_backend_calls_tools_through_the_same_loop() -> None:
+    """minichat serve with a scripted model, and an ``openai:`` backend talking to it: the
+    calls come back over the wire, run here, and their results go back."""
+    from minichat.backends.remote import OpenAIBackend
+    from tests.test_server import serving
+
+    backend = Caller([[("calculator", {"expression": "1234*5678"})], "It is 7006652."])
+    backend.model_id = "caller"
+    with serving(backend) as url:
+        remote = OpenAIBackend("caller", url)
+        session = ChatSession.start(remote, load_settings({}, environ={}))
+        session.use_tools(["calculator"], "test", "required")
+        exchange = session.send("What is 1234 times 5678?")
+        remote.close()
+    assert exchange.reply == "It is 7006652."
+    assert [r.result for r in exchange.tools_ran] == ["7006652"]
+    assert backend.offered == ["required", "auto"]
+    assert backend.seen[-1][-1].role == "tool" and backend.seen[-1][-1].content == "7006652"

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from minichat.backend import ChatBackend, FinishReason, Message, Outcome
+from minichat.backend import ChatBackend, FinishReason, Message, Outcome, ToolCall, Tools
 from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.errors import GenerationError, ModelLoadError, ModelNotFoundError
@@ -26,7 +26,11 @@ from minichat.errors import GenerationError, ModelLoadError, ModelNotFoundError
 DEFAULT_CONTEXT = 8192  # when the server does not say
 CHARS_PER_TOKEN = 4  # the estimate for servers without /tokenize
 TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=5.0)
-FINISH: dict[str | None, FinishReason] = {"stop": "stop", "length": "length"}
+FINISH: dict[str | None, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+}
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -86,7 +90,26 @@ class OpenAIBackend(ChatBackend):
     def generate(
         self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
     ) -> Generator[str, None, Outcome]:
-        body = {
+        return (yield from self._stream(messages, config, cancel, None))
+
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:
+        """The server gets the tools as OpenAI's API has them and says which it calls."""
+        return (yield from self._stream(messages, config, cancel, tools))
+
+    def _stream(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools | None,
+    ) -> Generator[str, None, Outcome]:
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [m.to_dict() for m in messages],
             "stream": True,
@@ -99,6 +122,13 @@ class OpenAIBackend(ChatBackend):
             **({"stop": list(config.stop)} if config.stop else {}),
             **({"seed": config.seed} if config.seed is not None else {}),
         }
+        if tools is not None:
+            body["tools"] = [tool.to_dict() for tool in tools.tools]
+            named = tools.choice not in ("auto", "required", "none")
+            body["tool_choice"] = (
+                {"type": "function", "function": {"name": tools.choice}} if named else tools.choice
+            )
+        calls: dict[int, dict[str, str]] = {}  # streamed call fragments, joined by index
         prompt_tokens = self.count_tokens(messages)
         ensure_fits(prompt_tokens, config.max_new_tokens, self.context_length)
         reason: FinishReason = "end_turn"
@@ -120,10 +150,13 @@ class OpenAIBackend(ChatBackend):
                         raise GenerationError(f"{self.base_url}: {chunk['error'].get('message')}")
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices", []):
-                        text = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content")
                         if text:
                             pieces += 1
                             yield text
+                        for fragment in delta.get("tool_calls") or []:
+                            join_call(calls, fragment)
                         if choice.get("finish_reason"):
                             reason = FINISH.get(choice["finish_reason"], "end_turn")
         except httpx.HTTPError as error:
@@ -131,10 +164,14 @@ class OpenAIBackend(ChatBackend):
                 f"lost the connection to {self.base_url} ({type(error).__name__}: {error}); "
                 "the conversation is kept"
             ) from None
+        found = tuple(
+            ToolCall(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())
+        )
         return Outcome(
-            reason,
+            "tool_calls" if found and reason != "cancelled" else reason,
             int(usage.get("prompt_tokens", prompt_tokens)),
             int(usage.get("completion_tokens", pieces)),
+            tool_calls=found if reason != "cancelled" else (),
         )
 
     def _json(self, method: str, path: str, *, load: bool = False) -> Any:
@@ -159,6 +196,17 @@ class OpenAIBackend(ChatBackend):
 
     def close(self) -> None:
         self.http.close()
+
+
+def join_call(calls: dict[int, dict[str, str]], fragment: dict[str, Any]) -> None:
+    """Add one streamed ``delta.tool_calls`` fragment to the call it belongs to."""
+    call = calls.setdefault(
+        int(fragment.get("index", len(calls))), {"id": "", "name": "", "arguments": ""}
+    )
+    function = fragment.get("function") or {}
+    call["id"] = fragment.get("id") or call["id"]
+    call["name"] += function.get("name") or ""
+    call["arguments"] += function.get("arguments") or ""
 
 
 def load_openai(spec: str, api_key: str | None = None) -> OpenAIBackend:

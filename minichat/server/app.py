@@ -29,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from minichat.backend import ChatBackend
+from minichat.backend import ChatBackend, Tools
 from minichat.budget import Fitted
 from minichat.chat.relay import Relay
 from minichat.chat.report import usage
@@ -40,7 +40,13 @@ from minichat.docs.embedder import installed as embedder_installed
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
 from minichat.server.schema import ChatRequest, EmbeddingRequest, TokenizeRequest
 
-FINISH_REASONS = {"stop": "stop", "end_turn": "stop", "length": "length", "cancelled": "stop"}
+FINISH_REASONS = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "cancelled": "stop",
+    "tool_calls": "tool_calls",
+}
 RETRY_AFTER_SECONDS = 1
 MAX_EMBEDDING_INPUTS = 2048  # as OpenAI's embeddings endpoint
 
@@ -200,15 +206,18 @@ def create_app(
             )
         try:
             config = body.generation(defaults)
+            tools = body.offered_tools()
         except ConfigError as error:
             raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
-        fitted = await asyncio.to_thread(fit_request, backend, body, config)
+        if tools is not None and not backend.supports_tools:
+            raise ApiError(400, f"{backend.model_id} cannot call tools", code="tools_not_supported")
+        fitted = await asyncio.to_thread(fit_request, backend, body, config, tools)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
         loop = asyncio.get_running_loop()
         cancel = threading.Event()
         relay = Relay(
-            lambda on_text: stream_reply(backend, fitted, config, on_text, cancel),
+            lambda on_text: stream_reply(backend, fitted, config, on_text, cancel, tools),
             on_done=lambda: loop.call_soon_threadsafe(gate.leave),
         )
         try:
@@ -230,9 +239,11 @@ def create_app(
     return app
 
 
-def fit_request(backend: ChatBackend, body: ChatRequest, config: GenerationConfig) -> Fitted:
+def fit_request(
+    backend: ChatBackend, body: ChatRequest, config: GenerationConfig, tools: Tools | None
+) -> Fitted:
     try:
-        return fit_prompt(backend, body.chat_messages(), config)
+        return fit_prompt(backend, body.chat_messages(), config, tools=tools)
     except PromptTooLongError as error:
         raise ApiError(400, str(error), code="context_length_exceeded", param="messages") from None
 
@@ -255,7 +266,7 @@ class Reply:
     model: str
     created: int
 
-    def chunk(self, delta: dict[str, str], finish: str | None, **extra: Any) -> str:
+    def chunk(self, delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
         """One server-sent event in the chunk format OpenAI's clients parse."""
         data = {
             "id": self.id,
@@ -278,12 +289,20 @@ class Reply:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": exchange.reply},
+                    "message": message(exchange),
                     "finish_reason": FINISH_REASONS[exchange.finish_reason],
                 }
             ],
             "usage": usage(exchange.stats),
         }
+
+
+def message(exchange: Exchange) -> dict[str, Any]:
+    """The reply as OpenAI's assistant message: its text, and its calls if it made any."""
+    if not exchange.tool_calls:
+        return {"role": "assistant", "content": exchange.reply}
+    calls = [call.to_dict() for call in exchange.tool_calls]
+    return {"role": "assistant", "content": exchange.reply or None, "tool_calls": calls}
 
 
 async def stream_events(
@@ -302,6 +321,9 @@ async def stream_events(
             body = {"message": str(error), "type": "server_error", "param": None, "code": None}
             yield f"data: {json.dumps({'error': body})}\n\n"
         else:
+            if exchange.tool_calls:  # whole calls, once known: clients join deltas by index
+                calls = [{"index": i, **c.to_dict()} for i, c in enumerate(exchange.tool_calls)]
+                yield reply.chunk({"tool_calls": calls}, None)
             yield reply.chunk({}, FINISH_REASONS[exchange.finish_reason])
             if include_usage:
                 yield reply.chunk({}, None, usage=usage(exchange.stats))

@@ -13,21 +13,50 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from minichat.backend import Message
+from minichat.backend import Message, Tool, ToolCall, Tools
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
 from minichat.params import PARAMS
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str
+
+
+class ToolCallSpec(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant", "developer"]
-    content: str | list[dict[str, Any]]
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallSpec] | None = None  # an assistant message's calls
+    tool_call_id: str | None = None  # a tool message: the call it answers
 
     def message(self) -> Message:
         role = "system" if self.role == "developer" else self.role
-        if isinstance(self.content, str):
-            return Message(role, self.content)
-        return Message(role, "".join(str(p.get("text", "")) for p in self.content))  # text only
+        if self.content is None or isinstance(self.content, str):
+            text = self.content or ""
+        else:
+            text = "".join(str(p.get("text", "")) for p in self.content)  # text only
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or []
+        )
+        return Message(role, text, tool_calls=calls, tool_call_id=self.tool_call_id)
+
+
+class FunctionSpec(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolSpec(BaseModel):
+    type: Literal["function"]
+    function: FunctionSpec
 
 
 class StreamOptions(BaseModel):
@@ -47,6 +76,28 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Literal[1] = 1
+    tools: list[ToolSpec] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+
+    def offered_tools(self) -> Tools | None:
+        """The request's tools as the chat core takes them; ``ParamError`` names what is
+        wrong (a schema that is not JSON Schema, a choice naming no tool)."""
+        if not self.tools:
+            if self.tool_choice not in (None, "none", "auto"):
+                raise ParamError("tool_choice", "tool_choice: no tools were given to choose from")
+            return None
+        tools = []
+        for number, spec in enumerate(self.tools):
+            check_schema(spec.function.parameters, f"tools[{number}].function.parameters")
+            f = spec.function
+            tools.append(Tool(f.name, f.description, f.parameters))
+        choice = self.tool_choice or "auto"
+        if isinstance(choice, dict):
+            choice = str((choice.get("function") or {}).get("name", ""))
+        try:
+            return Tools(tuple(tools), choice)
+        except ConfigError as error:
+            raise ParamError("tool_choice", str(error)) from None
 
     def chat_messages(self) -> list[Message]:
         return [m.message() for m in self.messages]
@@ -74,6 +125,19 @@ class ParamError(ConfigError):
     def __init__(self, param: str, message: str):
         super().__init__(message)
         self.param = param
+
+
+def check_schema(schema: dict[str, Any], where: str) -> None:
+    """A tool's parameters must be a JSON Schema (checked by ``jsonschema``, where it is
+    installed; the grammar refuses what it cannot follow in any case)."""
+    try:
+        import jsonschema
+    except ImportError:
+        return
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise ParamError(where, f"{where} is not a JSON Schema: {error.message}") from None
 
 
 class TokenizeRequest(BaseModel):
