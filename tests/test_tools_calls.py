@@ -532,3 +532,116 @@ def test_an_openai_backend_calls_tools_through_the_same_loop() -> None:
     assert [r.result for r in exchange.tools_ran] == ["7006652"]
     assert backend.offered == ["required", "auto"]
     assert backend.seen[-1][-1].role == "tool" and backend.seen[-1][-1].content == "7006652"
+
+
+def test_the_web_page_turns_tools_on_and_shows_the_calls() -> None:
+    from minichat.web.handlers import WebChat
+
+    backend = Caller([[("calculator", {"expression": "6*7"})], "It is 42."])
+    chat = WebChat(ChatSession.start(backend, load_settings({}, environ={})))
+    assert chat.controls().tools == []
+    assert chat.set_tools(["calculator", "nosuch"])[1].startswith("error: unknown tool 'nosuch'")
+    assert chat.set_tools(["calculator"]) == (["calculator"], "tools on: calculator")
+    *_, final = chat.send("6 times 7?")
+    bubbles = final.messages
+    assert [b["role"] for b in bubbles] == ["user", "assistant"]
+    assert bubbles[1]["content"] == 'tool `calculator({"expression": "6*7"})`\n→ `42`\n\nIt is 42.'
+    assert chat.controls().tools == ["calculator"]
+
+
+FUNCTIONS = '''
+from typing import Literal, Optional
+
+
+def paint(colour: Literal["red", "green"], coats: int = 1, note: Optional[str] = None) -> str:
+    """Paint the fence.
+
+    More words that stay out of the description.
+    """
+    return f"painted {colour} x{coats}"
+
+
+def total(values: list[float], rounded: bool) -> float:
+    return round(sum(values)) if rounded else sum(values)
+
+
+def _hidden() -> None:
+    pass
+'''
+
+
+def test_functions_from_a_file_become_tools_that_ask_first(tmp_path: Path) -> None:
+    from minichat.tools.functions import load_functions
+
+    (tmp_path / "mine.py").write_text(FUNCTIONS)
+    paint, total = load_functions(tmp_path / "mine.py")
+    assert (paint.name, paint.tool.description, paint.changes) == (
+        "paint",
+        "Paint the fence.",
+        True,
+    )
+    assert paint.tool.parameters == {
+        "type": "object",
+        "properties": {
+            "colour": {"enum": ["red", "green"]},
+            "coats": {"type": "integer"},
+            "note": {"type": "string"},
+        },
+        "required": ["colour"],
+        "additionalProperties": False,
+    }
+    assert total.tool.parameters["properties"]["values"] == {
+        "type": "array",
+        "items": {"type": "number"},
+    }
+    call = ToolCall("c", "paint", '{"colour": "red", "coats": 2}')
+    for approve, result in [
+        (None, "error: paint may change things and was not run: nobody was there to allow it"),
+        (
+            lambda c: False,
+            "error: paint may change things and was not run: the user did not allow it",
+        ),
+        (lambda c: True, "painted red x2"),
+    ]:
+        assert toolbox([paint], approve=approve).run(call).result == result  # type: ignore[arg-type]
+    session = ChatSession.start(Caller([]), load_settings({}, environ={}))
+    assert session.add_functions(tmp_path / "mine.py") == ["paint", "total"]
+    session.use_tools(["calculator", "paint"], "--functions", "paint")
+    assert session.toolbox is not None and session.toolbox.names == ["calculator", "paint"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("import nosuchmodule_xyz\n", "does not import (ModuleNotFoundError"),
+        ("x = 1\n", "defines no public function"),
+        ("def f(:\n", "does not import (SyntaxError"),
+    ],
+)
+def test_a_functions_file_that_cannot_be_used_is_one_line(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mine.py").write_text(text)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minichat",
+            "ask",
+            "-m",
+            "echo",
+            "--functions",
+            str(tmp_path / "mine.py"),
+            "hi",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MINICHAT_DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr

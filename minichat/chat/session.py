@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from minichat.backend import ChatBackend, Stats
+from minichat.backend import ChatBackend, Stats, ToolCall
 from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, open_documents, skipped_notice
@@ -34,6 +34,7 @@ from minichat.paths import data_dir
 from minichat.settings import Settings
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin
+from minichat.tools.functions import load_functions
 
 LoadModel = Callable[[str], ChatBackend]
 
@@ -77,6 +78,9 @@ class ChatSession:
         self.documents: Documents | None = None  # what replies are grounded in (``docs``)
         self.toolbox: Toolbox | None = None  # the tools replies may call
         self.on_tool: OnTool | None = None  # shows each call as it is made (a surface's)
+        # asks the user about a call that may change things (a surface's); None: refused
+        self.approve: Callable[[ToolCall], bool] | None = None
+        self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
@@ -269,9 +273,23 @@ class ChatSession:
         else:
             functions: list[ToolFunction] = []
             for name in names:
-                functions += [self._docs_tool()] if name == "search_docs" else builtin([name])
-            self.toolbox = toolbox(functions, choice, max_rounds)
+                if name == "search_docs":
+                    functions.append(self._docs_tool())
+                elif name in self.functions:
+                    functions.append(self.functions[name])
+                else:
+                    functions += builtin([name])
+            self.toolbox = toolbox(functions, choice, max_rounds, self._approve)
         self.sources["tools"] = source
+
+    def add_functions(self, path: Path) -> list[str]:
+        """The public functions of a Python file, as tools ``use_tools`` can name."""
+        loaded = load_functions(path)
+        self.functions.update({f.name: f for f in loaded})
+        return [f.name for f in loaded]
+
+    def _approve(self, call: ToolCall) -> bool | None:
+        return self.approve(call) if self.approve is not None else None
 
     def _docs_tool(self) -> ToolFunction:
         def find(query: str) -> list[Any]:

@@ -59,6 +59,7 @@ class Ran:
 
 
 OnTool = Callable[[Ran], object]
+Approve = Callable[[ToolCall], "bool | None"]  # yes, no, or None: nobody to ask
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Toolbox:
     choice: str = "auto"
     max_rounds: int = MAX_ROUNDS
     timeout: float = TIMEOUT
+    # asks the user whether a call that may change things may run (None: nobody to ask)
+    approve: Approve | None = None
 
     def __post_init__(self) -> None:
         self.offer(0)  # a choice naming no tool here is refused now, not mid-chat
@@ -104,6 +107,10 @@ class Toolbox:
             raise ToolError(f"the arguments are not JSON: {error}") from None
         if not isinstance(arguments, dict):
             raise ToolError("the arguments must be a JSON object")
+        verdict = self.approve(call) if function.changes and self.approve else None
+        if function.changes and not verdict:
+            who = "nobody was there to allow it" if verdict is None else "the user did not allow it"
+            raise ToolError(f"{call.name} may change things and was not run: {who}")
         outcome: list[str] = []
         failure: list[BaseException] = []
 
@@ -154,11 +161,14 @@ def docs_tool(find: Callable[[str], Sequence[Any]], root: Any = None) -> ToolFun
 
 
 def toolbox(
-    functions: Sequence[ToolFunction], choice: str = "auto", max_rounds: int = MAX_ROUNDS
+    functions: Sequence[ToolFunction],
+    choice: str = "auto",
+    max_rounds: int = MAX_ROUNDS,
+    approve: Approve | None = None,
 ) -> Toolbox:
     if max_rounds < 1:
         raise ConfigError(f"tool rounds must be at least 1, got {max_rounds}")
-    return Toolbox({f.name: f for f in functions}, choice, max_rounds)
+    return Toolbox({f.name: f for f in functions}, choice, max_rounds, approve=approve)
 
 
 def fit_result(backend: ChatBackend, result: str, room: int) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from minichat.backend import ChatBackend
+from minichat.backend import ChatBackend, ToolCall
 
 if TYPE_CHECKING:
     from minichat.chat.session import ChatSession
@@ -56,6 +56,17 @@ ToolChoiceOption = Annotated[
         help="auto (the model decides), required (a call first), none, or a tool's name",
     ),
 ]
+FunctionsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--functions",
+        metavar="FILE.py",
+        help="your own Python functions as tools (each call asks first; --yes allows all)",
+    ),
+]
+YesFlag = Annotated[
+    bool, typer.Option("--yes", "-y", help="run tools that may change things without asking")
+]
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 
 
@@ -66,10 +77,18 @@ class Extras:
     documents: str | None = None
     tools: str | None = None
     tool_choice: str = "auto"
+    functions: Path | None = None
+    yes: bool = False
 
     @classmethod
     def given(
-        cls, ctx: typer.Context, documents: str | None, tools: str | None, choice: str
+        cls,
+        ctx: typer.Context,
+        documents: str | None,
+        tools: str | None,
+        choice: str,
+        functions: Path | None = None,
+        yes: bool = False,
     ) -> Extras:
         """The flags, given after the subcommand or before it (``minichat --docs X ask``)."""
         before = ctx.parent.params if ctx.parent else {}
@@ -77,10 +96,17 @@ class Extras:
             documents or before.get("documents"),
             tools or before.get("tools"),
             choice if choice != "auto" else before.get("tool_choice") or "auto",
+            functions or before.get("functions"),
+            yes or bool(before.get("yes")),
         )
 
     def check(self) -> None:
         """Refuse what names nothing before a model loads for nothing."""
+        own: list[str] = []
+        if self.functions is not None:
+            from minichat.tools.functions import load_functions
+
+            own = [f.name for f in load_functions(self.functions)]
         if self.documents:
             from minichat.chat.documents import find_documents
 
@@ -89,13 +115,14 @@ class Extras:
             from minichat.tools.builtin import builtin
 
             builtin([n for n in self.names() if n != "search_docs"])
-            if self.tool_choice not in ("auto", "required", "none", *self.names()):
+        if self.tools or own:
+            if self.tool_choice not in ("auto", "required", "none", *self.names(), *own):
                 raise MinichatError(
-                    f"--tool-choice must be auto, required, none or one of --tools "
-                    f"({', '.join(self.names())}), got {self.tool_choice!r}"
+                    f"--tool-choice must be auto, required, none or one of the tools "
+                    f"({', '.join([*self.names(), *own])}), got {self.tool_choice!r}"
                 )
         elif self.tool_choice != "auto":
-            raise MinichatError("--tool-choice goes with --tools NAME,...")
+            raise MinichatError("--tool-choice goes with --tools NAME,... or --functions")
 
     def names(self) -> list[str]:
         return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
@@ -107,11 +134,25 @@ class Extras:
             with embedding_progress(self.documents) as progress:
                 session.use_documents(self.documents, "--docs", progress)
             oneshot.tell_notices(session, sys.stderr)
-        if self.tools:
-            session.use_tools(self.names(), "--tools", self.tool_choice)
+        own = session.add_functions(self.functions) if self.functions is not None else []
+        if self.tools or own:
+            session.use_tools([*self.names(), *own], "--tools", self.tool_choice)
+        if self.yes:
+            session.approve = lambda call: True
+        elif sys.stdin.isatty() and sys.stderr.isatty():
+            session.approve = ask_approval
 
 
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
+
+
+def ask_approval(call: ToolCall) -> bool:
+    """Ask on the terminal whether a call that may change things may run."""
+    from rich.console import Console
+    from rich.prompt import Confirm
+
+    console = Console(stderr=True)
+    return Confirm.ask(f"run {call.name}({call.arguments})?", console=console, default=False)
 
 
 def load(settings: Settings) -> tuple[ChatBackend, float]:
@@ -145,6 +186,8 @@ def root(
     documents: DocsOption = None,
     tools: ToolsOption = None,
     tool_choice: ToolChoiceOption = "auto",
+    functions: FunctionsOption = None,
+    yes: YesFlag = False,
     *,
     settings: Settings,
 ) -> None:
@@ -159,11 +202,11 @@ def root(
         )
     if documents and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
         raise MinichatError("--docs goes with a chat: minichat [ask|chat|web] --docs NAME")
-    if tools and ctx.invoked_subcommand not in (None, "ask", "chat"):
+    if (tools or functions) and ctx.invoked_subcommand not in (None, "ask", "chat"):
         raise MinichatError("--tools goes with a chat: minichat [ask|chat] --tools NAME,...")
     if ctx.invoked_subcommand is not None:
         return
-    extras = Extras(documents, tools, tool_choice)
+    extras = Extras(documents, tools, tool_choice, functions, yes)
     if sys.stdin.isatty():
         _chat(settings, extras=extras)
     else:
@@ -182,6 +225,8 @@ def ask(
     documents: DocsOption = None,
     tools: ToolsOption = None,
     tool_choice: ToolChoiceOption = "auto",
+    functions: FunctionsOption = None,
+    yes: YesFlag = False,
     *,
     ctx: typer.Context,
     settings: Settings,
@@ -190,7 +235,7 @@ def ask(
     before = ctx.parent.params if ctx.parent else {}  # `minichat -v ask ...` counts too
     as_json = as_json or bool(before.get("as_json"))
     verbose = verbose or bool(before.get("verbose"))
-    extras = Extras.given(ctx, documents, tools, tool_choice)
+    extras = Extras.given(ctx, documents, tools, tool_choice, functions, yes)
     if prompt is None or prompt == "-":
         text = oneshot.read_prompt(sys.stdin.buffer)
     else:
@@ -211,12 +256,14 @@ def chat(
     documents: DocsOption = None,
     tools: ToolsOption = None,
     tool_choice: ToolChoiceOption = "auto",
+    functions: FunctionsOption = None,
+    yes: YesFlag = False,
     *,
     ctx: typer.Context,
     settings: Settings,
 ) -> None:
     """Chat, keeping the conversation, until /exit or Ctrl+D; /help lists commands."""
-    extras = Extras.given(ctx, documents, tools, tool_choice)
+    extras = Extras.given(ctx, documents, tools, tool_choice, functions, yes)
     _chat(settings, plain=plain, history=not no_history, resume=resume, extras=extras)
 
 

@@ -249,7 +249,7 @@ def cmd_tools(shell: Shell, args: str) -> None:
     elif words:
         raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
     names = session.toolbox.names if session.toolbox else []
-    known = ", ".join([*BUILTIN, "search_docs"])
+    known = ", ".join([*BUILTIN, "search_docs", *session.functions])
     shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}")
 
 

@@ -16,6 +16,7 @@ import gradio as gr
 
 from minichat.errors import MinichatError
 from minichat.params import BY_NAME, PARAMS
+from minichat.tools.builtin import BUILTIN
 from minichat.web.handlers import Controls, View, WebChat
 
 CSS = """
@@ -25,6 +26,7 @@ CSS = """
 
 # a slider for each parameter that has one in minichat.params: field -> (label, help,
 # minimum, maximum, step); max_new_tokens is sized to the model's context
+TOOLS = [*BUILTIN, "search_docs"]  # the tools the page can turn on
 SLIDERS: dict[str, tuple[str, str, float, float, float]] = {
     p.name: (p.label, p.help, *p.slider) for p in PARAMS if p.slider is not None
 }
@@ -79,6 +81,12 @@ def build(chat: WebChat) -> gr.Blocks:
                     filterable=True,
                     elem_id="docs",
                 )
+                tools = gr.CheckboxGroup(
+                    choices=TOOLS,
+                    value=start.tools,
+                    label="Tools replies may call",
+                    elem_id="tools",
+                )
                 system = gr.Textbox(
                     label="System prompt",
                     placeholder="none: the model's own",
@@ -110,7 +118,7 @@ def build(chat: WebChat) -> gr.Blocks:
                 )
 
         shown = [conversation, status, notice]
-        controls = [model, docs, system, *sliders.values(), seed, stops]
+        controls = [model, docs, tools, system, *sliders.values(), seed, stops]
 
         def show(view: View) -> tuple[Any, ...]:
             return view.messages, view.status, view.notice
@@ -123,6 +131,7 @@ def build(chat: WebChat) -> gr.Blocks:
             return (
                 gr.Dropdown(choices=now.models, value=now.model),
                 gr.Dropdown(choices=now.collections, value=now.docs),
+                now.tools,
                 now.system,
                 *(
                     gr.Slider(
@@ -167,6 +176,7 @@ def build(chat: WebChat) -> gr.Blocks:
             inputs=docs,
             outputs=[*shown, *controls],
         )
+        tools.input(chat.set_tools, inputs=tools, outputs=[tools, notice])
         system.blur(lambda text: show(chat.set_system(text)), inputs=system, outputs=shown)
         for field, slider in sliders.items():
             slider.release(setter(field), inputs=slider, outputs=[slider, notice])

@@ -62,6 +62,7 @@ class Controls:
     stop: str
     docs: str  # the collection or path replies read, or "off"
     collections: list[str]
+    tools: list[str]  # the tools replies may call
 
 
 class WebChat:
@@ -73,15 +74,24 @@ class WebChat:
 
     # --- what the page shows ------------------------------------------------------------
     def messages(self, upto: int | None = None) -> list[ChatMessage]:
-        shown = []
+        shown: list[ChatMessage] = []
         sources: tuple[str, ...] = ()
         for message in self.session.conversation.messages[:upto]:
             content = message.content + (CUT_OFF if message.cut_off else "")
+            if message.role == "tool":  # a call's result, under the call it answers
+                shown[-1]["content"] += f"\n→ `{_short(message.content)}`"
+                continue
+            if message.tool_calls:
+                calls = "\n".join(f"tool `{c.name}({c.arguments})`" for c in message.tool_calls)
+                content = f"{content}\n\n{calls}".strip()
             if message.role == "user":
                 sources = message.sources
-            elif sources:  # under every answer that read documents, cited or not
+            elif sources and not message.tool_calls:  # under every answer that read documents
                 content += sources_markdown(sources)
-            shown.append({"role": message.role, "content": content})
+            if shown and message.role == "assistant" and shown[-1]["role"] == "assistant":
+                shown[-1]["content"] += f"\n\n{content}"  # one bubble for the whole answer
+            else:
+                shown.append({"role": message.role, "content": content})
         return shown
 
     def status(self, exchange: Exchange | None = None) -> str:
@@ -111,6 +121,7 @@ class WebChat:
             stop=stop_lines(session.config.stop),
             docs=session.documents.label if session.documents else OFF,
             collections=self.docs_choices(),
+            tools=session.toolbox.names if session.toolbox else [],
         )
 
     def docs_choices(self) -> list[str]:
@@ -245,6 +256,16 @@ class WebChat:
             said = f"replies read {documents.label} ({len(documents.index)} passages)"
             return self.view(" ".join([said, self.notices()]).strip())
 
+    def set_tools(self, names: list[str]) -> tuple[list[str], str]:
+        """Turn tools on or off from the page's checkboxes; returns those on, and a notice."""
+        try:
+            self.session.use_tools(list(names), SOURCE)
+        except ConfigError as error:
+            now = self.session.toolbox.names if self.session.toolbox else []
+            return now, f"error: {error}"
+        now = self.session.toolbox.names if self.session.toolbox else []
+        return now, f"tools on: {', '.join(now) or 'none'}"
+
     # --- parameters ---------------------------------------------------------------------------
     def set_parameter(self, field: str, value: Any) -> tuple[Any, str]:
         """Apply one control's value. Returns the value in effect (the old one when
@@ -286,6 +307,11 @@ class WebChat:
         finally:
             if held:
                 self._busy.release()
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split()).replace("`", "'")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def sources_markdown(labels: tuple[str, ...]) -> str:
