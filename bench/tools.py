@@ -1,30 +1,26 @@
-"""Tool calling with the default model: how often it calls the right tool, rightly, and
+"""Tool calling with the default model: right tool, right arguments, valid calls, and
 what the grammar's mask costs a token.
 
-Run as ``.venv/bin/python bench/tools.py`` from the repository root (``--quick`` for a
-~20-query subset; ``--ways hermes auto required`` picks the ways of prompting). The
-default model (SmolLM2-135M-Instruct, on the CPU, greedy, 96 new tokens) answers an
-evaluation set generated from templates with a fixed seed: 45 queries that need one of
-the built-in tools (calculator, now, read_file, list_dir; the files are made in a
-temporary working folder the benchmark moves into) and 18 that need none. Three ways:
+Run as ``.venv/bin/python bench/tools.py`` from the repository root (``--quick``: four
+queries per tool and five without; ``--ways hermes auto required`` picks the ways). The
+default model (SmolLM2-135M-Instruct, CPU, greedy, 96 new tokens) answers queries made
+from templates with a fixed seed: 45 that need a built-in tool (calculator, now,
+read_file, list_dir, over files made in a temporary working folder it moves into) and 18
+that need none. Ways: ``hermes, no grammar`` (the tools in the system turn, the reply
+read with ``parse_calls``), ``grammar, auto`` and ``grammar, required`` (``stream`` with
+``Tools(all, choice)``, calls kept valid by the mask).
 
-- ``hermes, no grammar``: the tools described in the system turn (``toolcalls.prepare``),
-  the reply unconstrained, its calls read with ``parse_calls``;
-- ``grammar, auto``: ``stream(..., tools=Tools(all, "auto"))``, the mask lazy until the
-  model opens ``<tool_call>``;
-- ``grammar, required``: ``Tools(all, "required")``, a call forced from the first token.
+Printed, after the CPU: the decode time per token without tools; the first mask's cost
+(llguidance warming up) and ``Constraint.mask`` + ``consume`` per token over a few calls
+and a prose answer under the auto grammar (median, p90, max), against that decode time;
+decode with the tools in the prompt, without and with the mask. Then per way: valid calls
+(a call parses, names a known tool, its arguments validate against its schema) over
+calls attempted (a ``<tool_call>`` opened or a call returned); right tool (the first call
+names the expected one) and right arguments (the expression evaluates to the expected
+value, the path names the expected file or folder, ``now`` gets none) over the queries
+that need a tool; false calls over those that need none (n/a for required); failures.
 
-Printed per way: valid calls (a call parses, names a known tool and its arguments
-validate against its schema) over calls attempted (a ``<tool_call>`` opened or a call
-returned); right tool (the first call names the expected one) and right arguments (the
-calculator's expression evaluates to the expected value, the path names the expected
-file or folder, ``now`` gets none) over the queries that need a tool; false calls over
-those that need none (n/a for required, which must call); a few failures. Then the
-mask's cost: ``Constraint.mask`` + ``consume`` per token over a few valid calls and a
-prose answer under the auto grammar, against the model's own decode time per token in
-the same run, and the one-time cost of the first mask in the process.
-
-Targets: valid calls 100% for both grammar ways. The right-tool rate of the base model is
+Targets: valid calls 100% for both grammar ways. The base model's right-tool rate is
 recorded (the adapter issue aims past 90%).
 """
 
@@ -136,7 +132,9 @@ def make_queries(seed: int = 0) -> list[Query]:
         out.append(Query(question.format(**n), "calculator", value))
     out += [Query(text, "now") for text in NOW]
     out += [Query(rng.choice(READS).format(name), "read_file", name) for name in FILES]
-    out += [Query(rng.choice(LISTS).format(name), "list_dir", name) for name in FOLDERS]
+    shift = rng.randrange(len(LISTS))  # a folder listed twice is asked two ways
+    for n, name in enumerate(FOLDERS):
+        out.append(Query(LISTS[(n + shift) % len(LISTS)].format(name), "list_dir", name))
     out += [Query(text, "list_dir", ".") for text in HERE]
     out += [Query(text, None) for text in NO_TOOL]
     for template, fills, count in NO_TOOL_TEMPLATES:
@@ -153,51 +151,43 @@ def quick(queries: list[Query]) -> list[Query]:
 
 
 def valid(call: ToolCall) -> bool:
+    """It names a built-in tool, and its arguments validate against that tool's schema."""
     function = BUILTIN.get(call.name)
-    if function is None:
-        return False
     try:
-        jsonschema.validate(json.loads(call.arguments), function.tool.parameters)
+        if function is not None:
+            jsonschema.validate(json.loads(call.arguments), function.tool.parameters)
+            return True
     except (ValueError, jsonschema.ValidationError):
-        return False
-    return True
-
-
-def path_of(arguments: dict[str, Any], default: str | None) -> str | None:
-    path = arguments.get("path", default)
-    if not isinstance(path, str):
-        return None
-    path = path.strip()
-    while path.startswith("./"):
-        path = path[2:]
-    return path.rstrip("/") or "."
+        pass
+    return False
 
 
 def right_arguments(query: Query, call: ToolCall) -> bool:
-    try:
-        arguments = json.loads(call.arguments)
-    except ValueError:
-        return False
+    arguments = json.loads(call.arguments)  # parse_calls wrote it
     if not isinstance(arguments, dict):
         return False
     if query.tool == "now":
         return arguments == {}
     if query.tool == "calculator":
-        if set(arguments) != {"expression"} or not isinstance(arguments["expression"], str):
+        try:  # a wrong type or a missing expression fail here too
+            value = float(evaluate(arguments.pop("expression")))
+        except (KeyError, TypeError, ValueError, ToolError):
             return False
-        try:
-            value = float(evaluate(arguments["expression"]))
-        except (ToolError, ValueError):
-            return False
-        return math.isclose(value, query.expected, rel_tol=1e-6, abs_tol=1e-9)
-    default = "." if query.tool == "list_dir" else None
-    return set(arguments) <= {"path"} and path_of(arguments, default) == query.expected
+        return not arguments and math.isclose(value, query.expected, rel_tol=1e-6)
+    path = arguments.pop("path", "." if query.tool == "list_dir" else None)
+    if arguments or not isinstance(path, str):
+        return False
+    path = path.strip()
+    while path.startswith("./"):
+        path = path[2:]
+    return (path.rstrip("/") or ".") == query.expected
 
 
 @dataclass
 class Tally:
     attempts: int = 0
     valid: int = 0
+    cut_off: int = 0  # calls attempted, not valid, in replies that reached max_new_tokens
     needing: int = 0
     right_tool: int = 0
     right_args: int = 0
@@ -238,6 +228,9 @@ def evaluate_way(backend: Any, way: str, queries: list[Query], config: Generatio
         good = sum(valid(call) for call in calls)
         tally.valid += good
         why = "invalid call" if good < attempts else ""
+        if why and stream.finish_reason == "length":
+            why = "cut off"
+            tally.cut_off += attempts - good
         if query.tool is None:
             tally.no_tool += 1
             tally.false_calls += attempts > 0
@@ -266,27 +259,31 @@ def cpu() -> str:
     return f"{name}, {os.cpu_count()} CPUs, torch uses {torch.get_num_threads()} threads"
 
 
-def decode_ms(backend: Any, tools: Tools | None, repeats: int = 3) -> float:
-    """The model's own decode time per token (64 greedy tokens), median of ``repeats``."""
+def decode_ms(backend: Any, way: str | None, repeats: int = 3) -> float:
+    """Decode time per token over 64 greedy tokens of a story, median of ``repeats``: plain
+    (``way`` None), or asked as ``way`` asks (tools in the prompt; a grammar or not)."""
     config = GenerationConfig(temperature=0, max_new_tokens=64)
-    messages = [Message("user", "Write a long story about a lighthouse keeper.")]
+    story = "Write a long story about a lighthouse keeper."
     times = []
     for _ in range(repeats):
-        stream = backend.stream(messages, config, tools=tools)
-        "".join(stream)
+        if way is None:
+            stream = backend.stream([Message("user", story)], config)
+            "".join(stream)
+        else:
+            stream = ask(backend, way, Query(story, None), config)[0]
         if stream.stats is not None and stream.stats.tokens_per_second:
             times.append(1000 / stream.stats.tokens_per_second)
     return statistics.median(times) if times else math.nan
 
 
-def call(name: str, arguments: str) -> str:
+def rendered(name: str, arguments: str) -> str:
     return toolcalls.render_call(ToolCall("x", name, arguments))
 
 
 MASKED = {  # texts the auto grammar is walked over, token by token
-    "calculator call": call("calculator", '{"expression": "12 * (3 + 4)"}'),
-    "read_file call": call("read_file", '{"path": "docs/guide.md"}'),
-    "now call": call("now", "{}"),
+    "calculator call": rendered("calculator", '{"expression": "12 * (3 + 4)"}'),
+    "read_file call": rendered("read_file", '{"path": "docs/guide.md"}'),
+    "now call": rendered("now", "{}"),
     "prose": "The capital of France is Paris, a city on the Seine known for its museums, cafes "
     "and the Eiffel Tower. About two million people live in the city itself, and more than "
     "ten million in the wider region around it.",
@@ -301,13 +298,14 @@ def mask_cost(backend: Any, decode: float, targets: list[Target]) -> None:
     start = time.perf_counter()
     tokenizer = llg_tokenizer(backend.tokenizer_json(), backend.end_ids)
     built = time.perf_counter() - start
-    logits = torch.zeros(tokenizer.vocab_size)
+    logits = torch.zeros(tokenizer.vocab_size, dtype=backend.token_model.dtype)
     start = time.perf_counter()
     Constraint(tokenizer, tools).mask(logits)  # the first mask in the process: warms it
     first = time.perf_counter() - start
     imported = subprocess.run([sys.executable, "-c", IMPORT], capture_output=True, text=True)
     print(f"\nllguidance tokenizer built in {built:.2f} s; first mask in the process {first:.2f} s")
-    print(f"(import llguidance.torch after torch, in a new process: {imported.stdout.strip()} s)")
+    seconds = float(imported.stdout or "nan")
+    print(f"(of which importing llguidance.torch, in a new process after torch: {seconds:.2f} s)")
     words = Tokenizer.from_str(backend.tokenizer_json())
     columns = ("tokens", "median", "p90", "max", "build")
     print(f"\n{'mask + consume ms, auto grammar':31} " + " ".join(f"{c:>7}" for c in columns))
@@ -369,8 +367,9 @@ def report(tallies: dict[str, Tally], targets: list[Target]) -> None:
     for way in ("auto", "required"):
         if way in tallies:
             t = tallies[way]
-            value = share(t.valid, t.attempts).strip()
-            targets.append((f"{WAYS[way]}: valid calls 100%", value, t.valid == t.attempts))
+            value = f"{share(t.valid, t.attempts).strip()}, {t.cut_off} cut off"
+            met = t.valid == t.attempts if t.attempts else None
+            targets.append((f"{WAYS[way]}: valid calls 100%", value, met))
     for way, t in tallies.items():
         name = f"{WAYS[way]}: right-tool rate (adapter aims > 90%)"
         targets.append((name, share(t.right_tool, t.needing).strip(), None))
@@ -394,9 +393,9 @@ def main() -> None:
     plain = decode_ms(backend, None)
     print(f"\ndecode without tools: {plain:.2f} ms/token ({1000 / plain:.1f} tok/s)")
     mask_cost(backend, plain, targets)
-    grammar = decode_ms(backend, Tools(TOOLS, "auto"))
-    print(f"\ndecode, same prompt, tools offered (auto grammar): {grammar:.2f} ms/token", end="")
-    print(f" ({grammar / plain:.2f}x without tools)")
+    prompt, grammar = decode_ms(backend, "hermes"), decode_ms(backend, "auto")
+    print(f"\ndecode, tools in the prompt: {prompt:.2f} ms/token without a mask, ", end="")
+    print(f"{grammar:.2f} with the auto grammar ({grammar / prompt - 1:+.1%})")
 
     report(evaluate_all(backend, args.ways, queries), targets)
     print(f"\ntargets (load average {os.getloadavg()[0]:.2f})")

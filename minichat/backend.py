@@ -10,6 +10,7 @@ generation before the next token.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -264,6 +265,12 @@ class ChatBackend(ABC):
             f"{self.model_id} ({self.name}) cannot call tools; use a local model "
             "(smollm2, tiny:..., hf:...)"
         )
+
+    def count_tokens_with_tools(self, messages: Sequence[Message], tools: Tools) -> int:
+        """``count_tokens`` for a prompt that also describes ``tools`` (as the backend
+        describes them); a backend that calls tools counts this exactly."""
+        described = json.dumps([tool.to_dict() for tool in tools.tools])
+        return self.count_tokens([Message("system", described), *messages])
 
     @property
     def supports_tools(self) -> bool:

@@ -645,3 +645,41 @@ def test_a_functions_file_that_cannot_be_used_is_one_line(
     )
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+TOOLS_TEMPLATE = (  # the shape of Qwen2.5's: tools in the system turn, calls in Hermes tags
+    "{% if tools %}<|im_start|>system\nTools:{% for t in tools %} {{ t['function']['name'] }}"
+    "{% endfor %}<|im_end|>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] or '' }}"
+    "{% for c in m.get('tool_calls', []) %}<call>{{ c['function']['name'] }} "
+    "{{ c['function']['arguments']['expression'] }}</call>{% endfor %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_a_template_that_knows_tools_describes_them_itself(tmp_path: Path) -> None:
+    from minichat.backends.hf import HFBackend
+    from tests.conftest import build_byte_tokenizer, build_tiny_llama
+
+    tokenizer = build_byte_tokenizer(TOOLS_TEMPLATE)
+    backend = HFBackend(build_tiny_llama(len(tokenizer), context=2048), tokenizer, "tiny-tools")
+    tools = Tools((CALC.tool,), "required")
+    call = ToolCall("c1", "calculator", '{"expression": "6*7"}')
+    messages = [
+        Message("user", "6 times 7?"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "42", tool_call_id="c1"),
+    ]
+    prompt = tokenizer.decode(backend.encode_with_tools(messages, tools))
+    assert prompt.startswith("<|im_start|>system\nTools: calculator<|im_end|>")
+    assert "<call>calculator 6*7</call>" in prompt  # the template's own way, arguments an object
+    assert "You can call these tools" not in prompt
+    assert backend.count_tokens_with_tools(messages, tools) == len(
+        backend.encode_with_tools(messages, tools)
+    )
+    stream = backend.stream(
+        [Message("user", "go")], GenerationConfig(temperature=0, max_new_tokens=300), tools=tools
+    )
+    "".join(stream)
+    assert stream.finish_reason == "tool_calls"
+    jsonschema.validate(json.loads(stream.tool_calls[0].arguments), CALC.tool.parameters)

@@ -8,14 +8,16 @@ shared engine in ``minichat.engine`` does the decoding.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
-from minichat.backend import Message
+from minichat.backend import Message, Tools
 from minichat.backends.local import LocalBackend
 from minichat.chat_format import (
     FALLBACK_STOPS,
@@ -99,6 +101,20 @@ class HFBackend(LocalBackend):
 
         return list(render_with_system_fallback(render, messages))
 
+    def encode_with_tools(self, messages: Sequence[Message], tools: Tools) -> list[int]:
+        """A template that describes tools itself (Qwen2.5, Hermes, Llama 3.x...) gets them
+        as transformers passes them, with the calls and results in its own words; the
+        calls are still asked for, and read, in the Hermes format the grammar forces."""
+        if "tools" not in str(self.tokenizer.chat_template):
+            return super().encode_with_tools(messages, tools)
+        dicts = [_template_dict(m) for m in messages]
+        described = [tool.to_dict() for tool in tools.tools]
+        return list(
+            self.tokenizer.apply_chat_template(
+                dicts, tools=described, add_generation_prompt=True, tokenize=True, return_dict=False
+            )
+        )
+
     def decode(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
 
@@ -179,6 +195,15 @@ def local_folder(source: str) -> Path | None:
             "or a hub id like org/name"
         )
     return None
+
+
+def _template_dict(message: Message) -> dict[str, Any]:
+    """A message as chat templates take it: a call's arguments as an object, not text."""
+    data = message.to_dict()
+    for call in data.get("tool_calls", []):
+        with contextlib.suppress(ValueError):  # text that is not JSON stays text
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+    return data
 
 
 def _context_length(model: Any, tokenizer: Any) -> int:

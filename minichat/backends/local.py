@@ -45,9 +45,23 @@ class LocalBackend(ChatBackend):
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.encode(toolcalls.history(messages)))
 
+    def encode_with_tools(self, messages: Sequence[Message], tools: Tools) -> list[int]:
+        """The prompt with the tools described: in the Hermes format, in the system turn
+        (a backend whose template describes tools itself does it its own way)."""
+        return self.encode(toolcalls.prepare(messages, tools))
+
+    def count_tokens_with_tools(self, messages: Sequence[Message], tools: Tools) -> int:
+        return len(self.encode_with_tools(messages, tools))
+
     def generate(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
+    ) -> Generator[str, None, Outcome]:
+        prompt = self.encode(toolcalls.history(messages))
+        return (yield from self._generate(prompt, config, cancel))
+
+    def _generate(
         self,
-        messages: Sequence[Message],
+        prompt_ids: list[int],
         config: GenerationConfig,
         cancel: threading.Event,
         constraint: Constraint | None = None,
@@ -60,7 +74,7 @@ class LocalBackend(ChatBackend):
                 yield from generate_text(
                     self.token_model,
                     self.decode,
-                    self.encode(toolcalls.history(messages)),
+                    prompt_ids,
                     config,
                     end_ids=self.end_ids,
                     cancel=cancel,
@@ -82,14 +96,14 @@ class LocalBackend(ChatBackend):
     ) -> Generator[str, None, Outcome]:
         """Tools in the Hermes format (``toolcalls``), calls forced valid by a grammar
         (``engine.constraint``); the calls' markup never reaches the streamed text."""
-        prompt = toolcalls.prepare(messages, tools)
+        prompt = self.encode_with_tools(messages, tools)
         if tools.choice == "none":
-            return (yield from self.generate(prompt, config, cancel))
+            return (yield from self._generate(prompt, config, cancel))
         if self._grammar_tokenizer is None:
             self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
         constraint = Constraint(self._grammar_tokenizer, tools)
         calls = toolcalls.CallFilter()
-        pieces = self.generate(prompt, config, cancel, constraint)
+        pieces = self._generate(prompt, config, cancel, constraint)
         try:
             while True:
                 try:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from minichat import toolcalls
 from minichat.backend import ChatBackend, FinishReason, Message, Stats, Stream, ToolCall, Tools
 from minichat.budget import Fitted, fit
 from minichat.config import GenerationConfig
@@ -61,7 +60,7 @@ def fit_prompt(
     when even the newest turn does not."""
     count = backend.count_tokens
     if tools is not None and tools.tools:
-        count = lambda messages: backend.count_tokens(toolcalls.prepare(messages, tools))  # noqa: E731
+        count = lambda messages: backend.count_tokens_with_tools(messages, tools)  # noqa: E731
     return fit(
         messages,
         count,
