@@ -16,6 +16,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+import numpy
 import torch
 
 from minichat.backend import Tools
@@ -70,12 +71,16 @@ class Constraint:
         if error:
             raise ConfigError(f"the tools' schemas cannot be turned into a grammar: {error}")
         self.size = tokenizer.vocab_size
-        self.bits = torch.zeros((self.size + 31) // 32, dtype=torch.int32)
+        # llguidance writes the mask into this array; the tensor shares its memory
+        self.words = numpy.zeros((1, (self.size + 31) // 32), dtype=numpy.int32)
+        self.bits = torch.from_numpy(self.words[0])
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
-        from llguidance.torch import fill_next_token_bitmask
+        # llguidance.numpy, not llguidance.torch: that one compiles a kernel with
+        # torch.compile on import, about 3 s before a first reply with tools
+        from llguidance.numpy import fill_next_token_bitmask
 
-        fill_next_token_bitmask(self.matcher, self.bits.unsqueeze(0))
+        fill_next_token_bitmask(self.matcher, self.words)
         shifts = torch.arange(32, dtype=torch.int32)
         allowed = ((self.bits.unsqueeze(-1) >> shifts) & 1).bool().flatten()[: self.size]
         allowed = allowed.to(logits.device)  # the mask is made on the CPU

@@ -19,7 +19,11 @@ from typing import Any
 from minichat.backend import Tool
 from minichat.errors import ConfigError
 from minichat.tools.base import ToolError, ToolFunction
-from minichat.tools.calculator import CONSTANTS, FUNCTIONS, MAX_LENGTH, evaluate
+from minichat.tools.calculator import CONSTANTS, FUNCTIONS, evaluate
+
+# the longest expression a model may write in a call: arithmetic a person asks about is
+# short, and a small model that rambles inside the string must reach its end in time
+CALL_LENGTH = 120
 
 MAX_CHARACTERS = 20_000  # of a file read
 MAX_BYTES = 4 * 1024 * 1024  # read no more of a file than this, however large it is
@@ -165,7 +169,7 @@ BUILTIN: dict[str, ToolFunction] = {
             Tool(
                 "calculator",
                 "Compute arithmetic exactly, e.g. 1234 * 5678 or sqrt(2) / 3. Use it for any sum.",
-                _schema({"expression": _text(ARITHMETIC, maxLength=MAX_LENGTH)}, ["expression"]),
+                _schema({"expression": _text(ARITHMETIC, maxLength=CALL_LENGTH)}, ["expression"]),
             ),
             run_calculator,
         ),
