@@ -305,6 +305,8 @@ def test_the_command_line_refuses_what_cannot_work(tmp_path: Path) -> None:
     assert echo.returncode == 1 and "echo (echo) cannot call tools" in echo.stderr
     choice = minichat("ask", "-m", "echo", "--tools", "now", "--tool-choice", "calc", "hi")
     assert choice.returncode == 1 and "--tool-choice must be auto, required, none" in choice.stderr
+    web = minichat("web", "-m", "echo", "--tools", "calculator")
+    assert web.returncode == 1 and "echo (echo) cannot call tools" in web.stderr
     alone = minichat("ask", "-m", "echo", "--tool-choice", "required", "hi")
     assert alone.returncode == 1 and "--tool-choice goes with --tools" in alone.stderr
 

@@ -202,8 +202,10 @@ def root(
         )
     if documents and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
         raise MinichatError("--docs goes with a chat: minichat [ask|chat|web] --docs NAME")
-    if (tools or functions) and ctx.invoked_subcommand not in (None, "ask", "chat"):
-        raise MinichatError("--tools goes with a chat: minichat [ask|chat] --tools NAME,...")
+    if tools and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
+        raise MinichatError("--tools goes with a chat: minichat [ask|chat|web] --tools NAME,...")
+    if functions and ctx.invoked_subcommand not in (None, "ask", "chat"):
+        raise MinichatError("--functions goes with a chat: minichat [ask|chat] --functions FILE")
     if ctx.invoked_subcommand is not None:
         return
     extras = Extras(documents, tools, tool_choice, functions, yes)
@@ -310,6 +312,7 @@ def web(
         bool, typer.Option("--share", help="also publish a public gradio.live link")
     ] = False,
     documents: DocsOption = None,
+    tools: ToolsOption = None,
     *,
     ctx: typer.Context,
     settings: Settings,
@@ -322,7 +325,7 @@ def web(
     from minichat.web.app import serve
     from minichat.web.handlers import WebChat
 
-    extras = Extras.given(ctx, documents, None, "auto")
+    extras = Extras.given(ctx, documents, tools, "auto")
     extras.check()
     backend, _ = load(settings)
     session = ChatSession.start(backend, settings, load_model=loader(settings))
