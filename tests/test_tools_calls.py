@@ -685,3 +685,15 @@ def test_a_template_that_knows_tools_describes_them_itself(tmp_path: Path) -> No
     "".join(stream)
     assert stream.finish_reason == "tool_calls"
     jsonschema.validate(json.loads(stream.tool_calls[0].arguments), CALC.tool.parameters)
+
+
+def test_a_calls_time_is_the_tools_not_the_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minichat.tools.functions import as_tool
+
+    def quick() -> str:
+        return "done"
+
+    clock = iter([0.0, 30.0, 31.5])  # asked, allowed 30 s later, done 1.5 s after that
+    monkeypatch.setattr("minichat.chat.tooling.perf_counter", lambda: next(clock))
+    ran = toolbox([as_tool(quick)], approve=lambda call: True).run(ToolCall("c", "quick", "{}"))
+    assert (ran.result, ran.seconds) == ("done", 1.5)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from minichat.backend import ChatBackend, Message, ToolCall, Tools
@@ -87,15 +87,16 @@ class Toolbox:
         return Tools(tuple(f.tool for f in self.functions.values()), choice)
 
     def run(self, call: ToolCall) -> Ran:
-        """Run one call; whatever goes wrong becomes its result, for the model to read."""
-        start = time.perf_counter()
+        """Run one call; whatever goes wrong becomes its result, for the model to read. Its
+        time is the tool's own, not the time a user took to allow it."""
+        started = [perf_counter()]
         try:
-            result, failed = self._run(call), False
+            result, failed = self._run(call, started), False
         except ToolError as error:
             result, failed = f"error: {error}", True
-        return Ran(call, result, time.perf_counter() - start, failed)
+        return Ran(call, result, perf_counter() - started[0], failed)
 
-    def _run(self, call: ToolCall) -> str:
+    def _run(self, call: ToolCall, started: list[float]) -> str:
         function = self.functions.get(call.name)
         if function is None:
             raise ToolError(
@@ -111,6 +112,7 @@ class Toolbox:
         if function.changes and not verdict:
             who = "nobody was there to allow it" if verdict is None else "the user did not allow it"
             raise ToolError(f"{call.name} may change things and was not run: {who}")
+        started[0] = perf_counter()
         outcome: list[str] = []
         failure: list[BaseException] = []
 
