@@ -261,7 +261,11 @@ class ChatBackend(ABC):
     ) -> Generator[str, None, Outcome | None]:
         """As ``generate``, offering ``tools``: the reply's ``Outcome`` carries the calls
         the model made. Backends that can call tools override this."""
-        raise ConfigError(
+        raise self.no_tools()
+
+    def no_tools(self) -> ConfigError:
+        """The one wording for tools asked of a backend that cannot call them."""
+        return ConfigError(
             f"{self.model_id} ({self.name}) cannot call tools; use a local model "
             "(smollm2, tiny:..., hf:...)"
         )

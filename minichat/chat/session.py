@@ -266,10 +266,7 @@ class ChatSession:
         if not names:
             self.toolbox = None
         elif not self.backend.supports_tools:
-            raise ConfigError(
-                f"{self.backend.model_id} ({self.backend.name}) cannot call tools; use a "
-                "local model (smollm2, tiny:..., hf:...)"
-            )
+            raise self.backend.no_tools()
         else:
             functions: list[ToolFunction] = []
             for name in names:
