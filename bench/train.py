@@ -34,7 +34,7 @@ def training_speed(shape: GPTConfig, precision: str, batch: int, steps: int) -> 
     """Tokens per second of training steps (median step time)."""
     windows = torch.randint(0, shape.vocab_size, (64, shape.context_length + 1))
 
-    def sample(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         rows = torch.randint(0, 64, (batch,), generator=generator)
         return windows[rows, :-1], windows[rows, 1:]
 

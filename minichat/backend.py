@@ -240,6 +240,7 @@ class ChatBackend(ABC):
     name: ClassVar[str]  # the kind of backend, e.g. "hf" or "echo"
     model_id: str  # the model this instance serves, as the user named it
     context_length: int  # prompt tokens + reply tokens may not exceed this
+    adapter: str | None = None  # the LoRA adapter merged into a local model's weights
 
     @abstractmethod
     def count_tokens(self, messages: Sequence[Message]) -> int:
@@ -297,7 +298,8 @@ class ChatBackend(ABC):
         return Stream(pieces, cancel)
 
     def describe(self) -> str:
-        return f"{self.model_id} ({self.name}, context {self.context_length})"
+        adapter = f", adapter {self.adapter}" if self.adapter else ""
+        return f"{self.model_id} ({self.name}, context {self.context_length}{adapter})"
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Free what the backend holds (weights, connections)."""

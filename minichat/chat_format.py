@@ -119,11 +119,14 @@ class ChatFormat:
             _read_json(folder / "generation_config.json").get("eos_token_id"),
         )
 
-    def render(self, messages: Sequence[Message]) -> str:
+    def render(self, messages: Sequence[Message], generation_prompt: bool = True) -> str:
+        """The template's text for ``messages``; with the prompt that opens the assistant's
+        reply, unless the text is a finished chat (finetuning data)."""
+
         def render(dicts: list[dict[str, str]]) -> str:
             return str(
                 self.template.render(
-                    messages=dicts, add_generation_prompt=True, **self.special_tokens
+                    messages=dicts, add_generation_prompt=generation_prompt, **self.special_tokens
                 )
             )
 

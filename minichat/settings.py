@@ -35,6 +35,7 @@ MODEL_KEYS = (
     "engine",
     "quant",
     "compile",
+    "adapter",
     "system",
     "openai_api_key",
 )
@@ -60,6 +61,9 @@ class Settings:
     engine: str = "auto"  # local path: fast (TinyGPT's code), hf (transformers) or auto
     quant: str = "auto"  # fast path weights: none, int8, int4; auto: int4 for smollm2 on CPU
     compile: str = "auto"  # the fast path's compiled decode step: auto, wait or off
+    # a LoRA adapter for a local model: a folder or a shipped name; off; auto: the model's
+    # tool-use adapter while tools are on (smollm2-tools for smollm2)
+    adapter: str = "auto"
     system: str | None = None  # None: the model's own default system prompt, if any
     openai_api_key: str | None = None  # for openai:MODEL@URL; OPENAI_API_KEY also works
     generation: GenerationConfig = field(default_factory=GenerationConfig)

@@ -100,6 +100,7 @@ def layer(name: str) -> str:
         ("minichat.chat", "chat"),
         ("minichat.docs", "docs"),
         ("minichat.tools", "tools"),
+        ("minichat.finetune", "finetune"),
         ("minichat.loading", "loading"),
         ("minichat.backends", "backends"),
         ("minichat.engine", "engine"),
@@ -117,16 +118,21 @@ FORBIDDEN = {
     "repl": {"cli", "web", "server"},
     "web": {"cli", "repl", "server"},
     "server": {"cli", "repl", "web"},
-    "chat": {"cli", *SURFACES},
+    "chat": {"cli", *SURFACES, "finetune"},
     # documents: files to passages to ranked hits; the chat core puts them in a prompt
     "docs": {"cli", *SURFACES, "chat", "loading", "backends", "engine", "tinygpt", "api"},
     # tools a model may call: what runs them is the chat core's, how a model writes them base's
     "tools": {"cli", *SURFACES, "chat", "docs", "loading", "backends", "engine", "tinygpt", "api"},
-    "loading": {"cli", *SURFACES, "chat"},
-    "backends": {"cli", *SURFACES, "chat"},
-    "engine": {"cli", *SURFACES, "chat", "backends", "loading"},
-    "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine"},
-    "base": {"cli", *SURFACES, "chat", "docs", "tools", "backends", "engine", "tinygpt", "api"},
+    # finetuning: data and a training run over a loaded model; only the CLI uses it
+    "finetune": {"cli", *SURFACES, "chat", "docs"},
+    "loading": {"cli", *SURFACES, "chat", "finetune"},
+    "backends": {"cli", *SURFACES, "chat", "finetune"},
+    "engine": {"cli", *SURFACES, "chat", "backends", "loading", "finetune"},
+    "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine", "finetune"},
+    "base": {
+        *("cli", *SURFACES, "chat", "docs", "tools", "backends", "engine", "tinygpt", "api"),
+        "finetune",
+    },
     "api": {"cli", *SURFACES},
 }
 # the base layer may check names against the loading choices, which import nothing heavy

@@ -22,7 +22,7 @@ from minichat.settings import Settings, load_settings
 from tests.conftest import ScriptedBackend
 
 
-def loader(name: str) -> ChatBackend:
+def loader(name: str, adapter: str | None = None) -> ChatBackend:
     if name == "small":
         return EchoBackend("small", context_length=64)
     if name == "echo":
@@ -162,7 +162,7 @@ def test_parameters_typed_or_as_text_with_their_sources(scripted: ScriptedBacken
     with pytest.raises(ConfigError, match="did you mean 'temp'"):
         session.set_from_text("/set", {"tmep": "1"})
     names = [name for name, _, _ in session.parameters()]
-    assert names == ["model", "system", "docs", "tools", *GenerationConfig().to_dict()]
+    assert names == ["model", "adapter", "system", "docs", "tools", *GenerationConfig().to_dict()]
 
 
 def test_swap_model_keeps_the_conversation_or_the_old_model() -> None:

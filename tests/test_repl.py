@@ -24,7 +24,7 @@ from tests.conftest import ScriptedBackend
 ENTER = "\r"
 
 
-def load_model(name: str) -> ChatBackend:
+def load_model(name: str, adapter: str | None = None) -> ChatBackend:
     if name == "scripted2":
         backend = ScriptedBackend()
         backend.model_id = "scripted2"
@@ -411,10 +411,10 @@ def test_the_live_tail_never_outgrows_the_screen() -> None:
 def test_the_default_reply_limit_fits_a_short_context() -> None:
     short = make_session(ScriptedBackend(context_length=256))
     assert short.config.max_new_tokens == 128  # half the context, not the default 512
-    short.load_model = lambda name: ScriptedBackend(context_length=8192)
+    short.load_model = lambda name, adapter: ScriptedBackend(context_length=8192)
     short.swap_model("long")
     assert short.config.max_new_tokens == 512
     chosen = make_session(ScriptedBackend(context_length=8192), max_new_tokens="300")
-    chosen.load_model = lambda name: ScriptedBackend(context_length=1024)
+    chosen.load_model = lambda name, adapter: ScriptedBackend(context_length=1024)
     chosen.swap_model("short")
     assert chosen.config.max_new_tokens == 300  # the user's own limit is never changed

@@ -39,7 +39,7 @@ def trainer_for(ids: torch.Tensor, config: TrainConfig, model_config: GPTConfig)
     return Trainer(
         new_model(model_config, config.seed),
         config,
-        lambda generator: data.sample_batch(ids, config.batch_size, block, generator),
+        lambda step, generator: data.sample_batch(ids, config.batch_size, block, generator),
         data.fixed_batches(ids, config.batch_size, block, 2),
         lambda trainer: None,
     )

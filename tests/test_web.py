@@ -61,7 +61,7 @@ class Fed(ChatBackend):
         return Outcome("cancelled", self.count_tokens(messages), sent)
 
 
-def loader(name: str) -> ChatBackend:
+def loader(name: str, adapter: str | None = None) -> ChatBackend:
     if name == "big":
         raise ModelLoadError("not enough memory for big on cpu; try --dtype bf16 or --device cpu")
     if name == "echo-small":

@@ -26,6 +26,7 @@ from minichat.chat_format import (
     render_with_system_fallback,
 )
 from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from minichat.loading.adapter import Adapter
 from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.loading.gguf import ensure_converted
 
@@ -126,9 +127,15 @@ class HFBackend(LocalBackend):
 
 
 def load_hf(
-    source: str, *, device: str = "auto", dtype: str = "auto", model_id: str | None = None
+    source: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    model_id: str | None = None,
+    adapter: Adapter | None = None,
 ) -> HFBackend:
-    """Load a model folder, a ``.gguf`` file or a hub id onto ``device`` in ``dtype``."""
+    """Load a model folder, a ``.gguf`` file or a hub id onto ``device`` in ``dtype``,
+    ``adapter`` merged into its weights."""
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     folder = local_folder(source)
@@ -155,13 +162,27 @@ def load_hf(
         raise ModelLoadError(
             f"cannot load the model in {where} (corrupt or incomplete?): {error}"
         ) from error
+    if adapter is not None:
+        merge_adapter(model, adapter, model_id or source)
     try:
         model = model.to(target).eval()
     except (torch.cuda.OutOfMemoryError, MemoryError) as error:
         raise ModelLoadError(
             f"not enough memory for {source} on {target}; try --dtype bf16 or --device cpu"
         ) from error
-    return HFBackend(model, tokenizer, model_id or source)
+    backend = HFBackend(model, tokenizer, model_id or source)
+    backend.adapter = adapter.label if adapter is not None else None
+    return backend
+
+
+@torch.no_grad()
+def merge_adapter(model: Any, adapter: Adapter, label: str) -> None:
+    """Add the adapter's deltas to the model's weights, in fp32, once."""
+    parameters = dict(model.named_parameters())
+    adapter.check_base({name: tuple(p.shape) for name, p in parameters.items()}, label)
+    for name in adapter.pairs:
+        weight = parameters[name]
+        weight.copy_((weight.float() + adapter.delta(name).to(weight.device)).to(weight.dtype))
 
 
 def _load_tokenizer(folder: Path | None, source: str) -> Any:

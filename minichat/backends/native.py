@@ -21,13 +21,20 @@ from minichat.backends.local import LocalBackend
 from minichat.chat_format import ChatFormat
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.files import replacing
+from minichat.loading.adapter import Adapter
 from minichat.loading.compiled import Builds, package_path
 from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.paths import cache_dir
 from minichat.tinygpt.aot import MIN_LENGTH, CompiledStep, fingerprint
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
 from minichat.tinygpt.quant import FORMAT, Quant, quantize
-from minichat.tinygpt.weights import empty_model, llama_config, load_llama, load_llama_fp32
+from minichat.tinygpt.weights import (
+    Merge,
+    empty_model,
+    llama_config,
+    load_llama,
+    load_llama_fp32,
+)
 
 
 class NativeTokenModel:
@@ -153,7 +160,9 @@ def load_native(
     kind: type[NativeBackend] = NativeBackend,
     quant: Quant = "none",
     compile: str = "off",
+    adapter: Adapter | None = None,
 ) -> NativeBackend:
+    """The model in ``folder`` on the fast path, ``adapter`` merged into its weights."""
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     if quant != "none":
@@ -161,18 +170,25 @@ def load_native(
     config = llama_config(folder)
     if config is None:
         raise ModelLoadError(f"{folder} is not a Llama-family model the native path can run")
+    label = model_id or str(folder)
+    merge: Merge | None = None
+    if adapter is not None:
+        merge = lambda weights: adapter.merge_into(weights, label)  # noqa: E731
     try:
         if quant == "none":
-            model = load_llama(folder, config, torch_dtype, target)
+            model = load_llama(folder, config, torch_dtype, target, merge)
         else:
-            model = load_quantized(folder, config, quant)
+            model = load_quantized(folder, config, quant, adapter, merge)
         chat_format = ChatFormat(folder)
+    except ModelLoadError:
+        raise
     except Exception as error:  # safetensors, json and tokenizers each raise their own kinds
         raise ModelLoadError(
             f"cannot load the model in {folder} (corrupt or incomplete?): {error}"
         ) from error
-    backend = kind(model, chat_format, model_id or str(folder))
+    backend = kind(model, chat_format, label)
     backend.quant = quant
+    backend.adapter = adapter.label if adapter is not None else None
     if target.type == "cpu" and compile != "off":
         prepare_compiled(backend, folder, dtype, compile)
     return backend
@@ -213,15 +229,22 @@ def check_quant(quant: Quant, device: torch.device, dtype: str) -> None:
         )
 
 
-def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
+def load_quantized(
+    folder: Path,
+    config: GPTConfig,
+    quant: Quant,
+    adapter: Adapter | None = None,
+    merge: Merge | None = None,
+) -> TinyGPT:
     """TinyGPT with quantized matrices (bf16 elsewhere), from the cache; quantized and
     cached first if it is not there. Always loaded from the cache file, so the first
     start runs the very model later ones do (the compiled step's key checks that).
 
-    The cache is keyed by the weights' path, size and time, the format and the torch
-    version (the int4 layout is the kernel's own); it is written atomically.
+    The cache is keyed by the weights' path, size and time, the format, the torch
+    version (the int4 layout is the kernel's own) and the adapter merged in (``merge``
+    applies it), by its content; it is written atomically.
     """
-    cached = quantized_path(folder, quant)
+    cached = quantized_path(folder, quant, adapter)
     if cached.is_file():
         try:
             return _load_cached(cached, config, quant)
@@ -229,7 +252,7 @@ def load_quantized(folder: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
             cached.unlink(missing_ok=True)
     from safetensors.torch import save_file
 
-    model = load_llama_fp32(folder, config)  # quantize from the stored values, not bf16
+    model = load_llama_fp32(folder, config, merge)  # quantize from the stored values, not bf16
     quantize(model, quant)
     model = model.to(torch.bfloat16)
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
@@ -250,8 +273,10 @@ def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
     return model.eval()
 
 
-def quantized_path(folder: Path, quant: Quant) -> Path:
+def quantized_path(folder: Path, quant: Quant, adapter: Adapter | None = None) -> Path:
     stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.glob("*.safetensors")]
     key = f"{folder.resolve()}:{stats}:{quant}:{FORMAT}:{torch.__version__}"
+    if adapter is not None:
+        key += f":adapter {adapter.digest}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / "quantized" / f"{folder.name}-{quant}-{digest}.safetensors"

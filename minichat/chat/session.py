@@ -36,7 +36,8 @@ from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import load_functions
 
-LoadModel = Callable[[str], ChatBackend]
+# loads a model by name, with a LoRA adapter (a folder or a shipped name) or none
+LoadModel = Callable[[str, str | None], ChatBackend]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,18 @@ def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
     return f"cannot load the saved model {wanted} ({error}); the chat goes on with {kept}"
 
 
+def adapter_for(choice: str, *, tools: bool, model: str = "") -> str | None:
+    """The adapter a model loads with: ``auto`` means the model's tool-use adapter while
+    tools are on (``loading.registry.TOOL_ADAPTERS``), none otherwise."""
+    if choice == "off":
+        return None
+    if choice == "auto":
+        from minichat.loading.registry import tool_adapter
+
+        return tool_adapter(model) if tools else None
+    return choice
+
+
 def chats_dir() -> Path:
     """Where ``/save NAME`` puts a chat given by a bare name."""
     return data_dir() / "chats"
@@ -65,8 +78,11 @@ class ChatSession:
         conversation: Conversation | None = None,
         load_model: LoadModel | None = None,
         sources: Mapping[str, str] | None = None,
+        adapter: str = "auto",
     ):
         self.backend = backend
+        # auto: the model's tool-use adapter while tools are on; off; or a folder or name
+        self.adapter = adapter
         self.config = config
         self.conversation = conversation or Conversation()
         self.load_model = load_model
@@ -93,6 +109,7 @@ class ChatSession:
             Conversation(settings.system),
             load_model,
             settings.sources,
+            settings.adapter,
         )
 
     @classmethod
@@ -104,14 +121,15 @@ class ChatSession:
         named = settings.sources.get("model", "default").startswith("flag")
         wanted = None if named else saved.model
         notice = None
+        adapter = adapter_for(settings.adapter, tools=False)
         if wanted is not None and wanted != settings.model:
             try:
-                backend = load_model(wanted)
+                backend = load_model(wanted, adapter)
             except MinichatError as error:  # keep the chat even if its model is gone
                 notice = cannot_load(wanted, settings.model, error)
-                backend = load_model(settings.model)
+                backend = load_model(settings.model, adapter)
         else:
-            backend = load_model(settings.model)
+            backend = load_model(settings.model, adapter)
         session = cls.start(backend, settings, load_model)
         if backend.model_id == wanted:
             session.sources["model"] = source
@@ -138,6 +156,7 @@ class ChatSession:
         """Every setting a chat can change: (name, value, where it came from)."""
         rows: list[tuple[str, Any, str]] = [
             ("model", self.backend.model_id, self.source("model")),
+            ("adapter", self.backend.adapter, self.source("adapter")),
             ("system", self.conversation.system, self.source("system")),
             ("docs", self.documents.label if self.documents else None, self.source("docs")),
             (
@@ -262,8 +281,10 @@ class ChatSession:
         max_rounds: int = MAX_ROUNDS,
     ) -> None:
         """Let replies call these tools (built-in names; ``search_docs`` reads the chat's
-        documents); None or an empty list turns tools off. Refused whole, or done whole."""
+        documents); None or an empty list turns tools off. Refused whole, or done whole.
+        With ``adapter`` at auto, a model with a tool-use adapter takes it on (and off)."""
         if not names:
+            self._load(self.backend.model_id, adapter_for(self.adapter, tools=False), None)
             self.toolbox = None
         elif not self.backend.supports_tools:
             raise self.backend.no_tools()
@@ -276,6 +297,8 @@ class ChatSession:
                     functions.append(self.functions[name])
                 else:
                     functions += builtin([name])
+            model = self.backend.model_id
+            self._load(model, adapter_for(self.adapter, tools=True, model=model), None)
             self.toolbox = toolbox(functions, choice, max_rounds, self._approve)
         self.sources["tools"] = source
 
@@ -346,16 +369,43 @@ class ChatSession:
     def swap_model(self, name: str, source: str | None = None) -> None:
         """Load ``name``, keeping the conversation; only once it loaded is the old
         backend let go, so a failure keeps the chat as it was."""
+        adapter = adapter_for(self.adapter, tools=self.toolbox is not None, model=name)
+        self._load(name, adapter, source or f"/model {name}")
+
+    def use_adapter(self, adapter: str, source: str = "/adapter") -> None:
+        """Merge a LoRA adapter (a folder, a shipped name) into the model, keeping the
+        conversation; ``off`` for none, ``auto`` for the tool-use one while tools are on."""
+        model = self.backend.model_id
+        wanted = adapter_for(adapter, tools=self.toolbox is not None, model=model)
+        self._load(model, wanted, None, force=adapter not in ("auto", "off"))
+        self.adapter = adapter
+        self.sources["adapter"] = source
+
+    def _load(
+        self, name: str, adapter: str | None, source: str | None, force: bool = False
+    ) -> None:
+        """Switch to model ``name`` with ``adapter`` unless that is what runs already
+        (``force``: load it again, the adapter's folder may have changed)."""
+        if not force and source is None and self._runs(adapter):
+            return
         if self.load_model is None:
             raise MinichatError("this chat cannot change its model")
-        backend = self.load_model(name)
+        backend = self.load_model(name, adapter)
         self.backend.close()
         self.backend = backend
-        self.sources["model"] = source or f"/model {name}"
+        if source is not None:
+            self.sources["model"] = source
         self.conversation.left_out = 0  # the new model fits what it can from the start
         if self.source("max_new_tokens") == "default":
             self.config = fitting_reply_limit(self.config, backend.context_length)
         self.refresh_context()
+
+    def _runs(self, adapter: str | None) -> bool:
+        if adapter is None or self.backend.adapter is None:
+            return adapter == self.backend.adapter
+        from minichat.loading.registry import adapter_label
+
+        return adapter_label(adapter) == self.backend.adapter
 
     # --- saving --------------------------------------------------------------------------
     def save(self, name: str | Path = "") -> Path:

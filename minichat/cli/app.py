@@ -22,7 +22,7 @@ from minichat.backend import ChatBackend, ToolCall
 
 if TYPE_CHECKING:
     from minichat.chat.session import ChatSession
-from minichat.cli import docs, oneshot, train
+from minichat.cli import docs, finetune, oneshot, train
 from minichat.cli.docs import DocsOption
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
@@ -124,6 +124,10 @@ class Extras:
         elif self.tool_choice != "auto":
             raise MinichatError("--tool-choice goes with --tools NAME,... or --functions")
 
+    @property
+    def tools_on(self) -> bool:
+        return bool(self.tools or self.functions)
+
     def names(self) -> list[str]:
         return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
 
@@ -155,18 +159,23 @@ def ask_approval(call: ToolCall) -> bool:
     return Confirm.ask(f"run {call.name}({call.arguments})?", console=console, default=False)
 
 
-def load(settings: Settings) -> tuple[ChatBackend, float]:
+def load(settings: Settings, tools: bool = False) -> tuple[ChatBackend, float]:
+    """The settings' model, with the adapter they name (with ``tools``: the model's
+    tool-use adapter, where the adapter setting is auto)."""
+    from minichat.chat.session import adapter_for
+
     start = time.perf_counter()
-    backend = loader(settings)(settings.model)
+    adapter = adapter_for(settings.adapter, tools=tools, model=settings.model)
+    backend = loader(settings)(settings.model, adapter)
     return backend, time.perf_counter() - start
 
 
-def loader(settings: Settings) -> Callable[[str], ChatBackend]:
-    """Load a model by name with the device, dtype, engine, quantization and key the
-    settings give."""
+def loader(settings: Settings) -> Callable[[str, str | None], ChatBackend]:
+    """Load a model by name, with an adapter or none, with the device, dtype, engine,
+    quantization and key the settings give."""
     from minichat.loading.registry import load_backend
 
-    return lambda name: load_backend(
+    return lambda name, adapter: load_backend(
         name,
         device=settings.device,
         dtype=settings.dtype,
@@ -174,6 +183,7 @@ def loader(settings: Settings) -> Callable[[str], ChatBackend]:
         engine=settings.engine,
         quant=settings.quant,
         compile=settings.compile,
+        adapter=adapter,
     )
 
 
@@ -327,7 +337,7 @@ def web(
 
     extras = Extras.given(ctx, documents, tools, "auto")
     extras.check()
-    backend, _ = load(settings)
+    backend, _ = load(settings, tools=extras.tools_on)
     session = ChatSession.start(backend, settings, load_model=loader(settings))
     extras.apply(session)
     # a page others can reach picks only named collections, never a path on this machine
@@ -353,6 +363,7 @@ def models() -> None:
 
 
 app.command("train")(train.train)
+app.command("finetune")(finetune.finetune)
 app.add_typer(docs.app, name="docs")
 
 
@@ -382,8 +393,8 @@ def _answer(
     from minichat.chat.session import ChatSession
 
     extras.check()
-    backend, seconds = load(settings)
-    session = ChatSession.start(backend, settings)
+    backend, seconds = load(settings, tools=extras.tools_on)
+    session = ChatSession.start(backend, settings, loader(settings))
     extras.apply(session)
     code = oneshot.answer(
         session,
@@ -417,7 +428,8 @@ def _chat(
         saved = transcript.load(resume)  # a bad file stops here, before a model loads
         session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")
     else:
-        session = ChatSession.start(load(settings)[0], settings, loader(settings))
+        backend = load(settings, tools=extras.tools_on)[0]
+        session = ChatSession.start(backend, settings, loader(settings))
     extras.apply(session)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(

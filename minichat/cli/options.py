@@ -82,6 +82,15 @@ SETTINGS_OPTIONS: dict[str, Any] = {
             rich_help_panel=PANEL,
         ),
     ],
+    "adapter": Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="LoRA adapter merged into a local model: a folder from minichat finetune, "
+            "a shipped name, off, or auto (default: smollm2-tools while tools are on)",
+            rich_help_panel=PANEL,
+        ),
+    ],
     "system": Annotated[
         str | None,
         typer.Option("--system", "-s", metavar="TEXT", help="system prompt", rich_help_panel=PANEL),

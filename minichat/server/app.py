@@ -360,4 +360,5 @@ def model_card(backend: ChatBackend) -> dict[str, Any]:
         "created": 0,
         "owned_by": "minichat",
         "context_length": backend.context_length,
+        "adapter": backend.adapter,  # the LoRA adapter merged into it (--adapter), or null
     }

@@ -25,6 +25,7 @@ import torch
 
 from minichat.errors import InputError
 from minichat.files import replacing
+from minichat.tinygpt.model import TinyGPT
 from minichat.tinygpt.train import History, Trainer
 from minichat.tinygpt.weights import save_llama
 
@@ -36,6 +37,7 @@ def save_checkpoint(
     folder: Path, trainer: Trainer, run: dict[str, Any], weights_dtype: torch.dtype
 ) -> None:
     """Write ``trainer``'s model and state; ``run`` says how it was started (data, preset)."""
+    assert isinstance(trainer.model, TinyGPT)
     config = asdict(trainer.config)
     summary = {**run, "step": trainer.step, "validation_loss": trainer.validation_loss}
     save_llama(trainer.model, folder, weights_dtype, {**summary, "train": config})

@@ -96,7 +96,7 @@ def _trainer(
     )
     data.sample_batch(train_ids, 1, block, torch.Generator())  # too little data fails now
 
-    def sample(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(step: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return data.sample_batch(train_ids, config.batch_size, block, generator)
 
     run = {**run, "train_tokens": len(train_ids)}

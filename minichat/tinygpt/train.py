@@ -118,9 +118,11 @@ def new_model(config: GPTConfig, seed: int) -> TinyGPT:
     return model
 
 
-def new_optimizer(model: TinyGPT, config: TrainConfig) -> torch.optim.AdamW:
-    matrices = [p for p in model.parameters() if p.dim() >= 2]
-    vectors = [p for p in model.parameters() if p.dim() < 2]
+def new_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the parameters that train (all of TinyGPT's; an adapter's alone)."""
+    training = [p for p in model.parameters() if p.requires_grad]
+    matrices = [p for p in training if p.dim() >= 2]
+    vectors = [p for p in training if p.dim() < 2]
     groups = [
         {"params": matrices, "weight_decay": config.weight_decay},
         {"params": vectors, "weight_decay": 0.0},
@@ -141,9 +143,13 @@ def autocast_dtype(precision: Precision, device: torch.device) -> torch.dtype | 
     return None
 
 
+Loss = Callable[[nn.Module, torch.Tensor, torch.Tensor, "torch.dtype | None"], torch.Tensor]
+
+
 def loss_of(
-    model: TinyGPT, inputs: torch.Tensor, targets: torch.Tensor, amp: torch.dtype | None
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, amp: torch.dtype | None
 ) -> torch.Tensor:
+    """Mean cross-entropy of the next tokens; a target of -100 carries no loss."""
     device = inputs.device.type
     with torch.autocast(device, dtype=amp or torch.float32, enabled=amp is not None):
         logits = model(inputs)
@@ -152,35 +158,45 @@ def loss_of(
 
 @torch.no_grad()
 def evaluate(
-    model: TinyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]], amp: torch.dtype | None
+    model: nn.Module,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    amp: torch.dtype | None,
+    loss: Loss = loss_of,
 ) -> float:
     model.eval()
-    device = model.embed.weight.device
-    losses = [loss_of(model, x.to(device), y.to(device), amp).item() for x, y in batches]
+    device = next(model.parameters()).device
+    losses = [loss(model, x.to(device), y.to(device), amp).item() for x, y in batches]
     model.train()
     return sum(losses) / len(losses)
 
 
+Sample = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
 class Trainer:
-    """Runs the loop from ``step`` to ``config.steps``; the data and the
-    checkpoint writer are passed in, so tests can drive it with a tiny corpus."""
+    """Runs the loop from ``step`` to ``config.steps``; the data (``sample`` gives the
+    batch for a step), the loss and the checkpoint writer are passed in, so the same
+    loop trains TinyGPT from scratch, a LoRA adapter (``minichat.finetune``), and a
+    tiny model on a tiny corpus in the tests."""
 
     def __init__(
         self,
-        model: TinyGPT,
+        model: nn.Module,
         config: TrainConfig,
-        sample: Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+        sample: Sample,
         validation: list[tuple[torch.Tensor, torch.Tensor]],
         save: Callable[[Trainer], None],
         *,
         state: dict[str, Any] | None = None,
+        loss: Loss = loss_of,
     ):
         self.model = model.train()
         self.config = config
         self.sample = sample
         self.validation = validation
         self.save = save
-        self.device = model.embed.weight.device
+        self.loss = loss
+        self.device = next(model.parameters()).device
         self.amp = autocast_dtype(config.precision, self.device)
         self.optimizer = new_optimizer(model, config)
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -213,9 +229,10 @@ class Trainer:
         """One optimisation step on one batch; returns its loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, self.config)
-        loss = loss_of(self.model, inputs.to(self.device), targets.to(self.device), self.amp)
+        loss = self.loss(self.model, inputs.to(self.device), targets.to(self.device), self.amp)
         loss.backward()  # type: ignore[no-untyped-call]
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        training = [p for p in self.model.parameters() if p.requires_grad]
+        nn.utils.clip_grad_norm_(training, self.config.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
@@ -226,13 +243,13 @@ class Trainer:
         config, tokens, started = self.config, 0, time.perf_counter()
         losses: list[float] = []
         while self.step < config.steps and not self.stop.is_set():
-            inputs, targets = self.sample(self.generator)
+            inputs, targets = self.sample(self.step, self.generator)
             loss = self.train_step(inputs, targets)
             losses.append(loss)
             tokens += inputs.numel()
             validation = None
             if self.step % config.eval_every == 0 or self.step == config.steps:
-                validation = evaluate(self.model, self.validation, self.amp)
+                validation = evaluate(self.model, self.validation, self.amp, self.loss)
                 self.history.validation.append((self.step, validation))
             if len(losses) == 10 or validation is not None:
                 self.history.train.append((self.step, sum(losses) / len(losses)))

@@ -11,7 +11,7 @@ loads here, in transformers (``hf:PATH``) and in any tool that reads Llama.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,10 @@ import torch
 from torch import nn
 
 from minichat.tinygpt.model import GPTConfig, TinyGPT, transpose_linears
+
+# Changes the stored tensors (named as transformers names them) before they are used:
+# how an adapter is merged (``loading.adapter``)
+Merge = Callable[[dict[str, torch.Tensor]], None]
 
 
 def llama_config(folder: Path) -> GPTConfig | None:
@@ -58,22 +62,30 @@ def llama_config(folder: Path) -> GPTConfig | None:
 
 
 def load_llama(
-    folder: Path, config: GPTConfig, dtype: torch.dtype, device: torch.device
+    folder: Path,
+    config: GPTConfig,
+    dtype: torch.dtype,
+    device: torch.device,
+    merge: Merge | None = None,
 ) -> TinyGPT:
-    """Build TinyGPT with the weights in ``folder`` (raises on missing or odd tensors)."""
-    model = load_llama_fp32(folder, config).to(device=device, dtype=dtype)
+    """Build TinyGPT with the weights in ``folder`` (raises on missing or odd tensors),
+    changed by ``merge`` first."""
+    model = load_llama_fp32(folder, config, merge).to(device=device, dtype=dtype)
     if device.type == "cpu" and dtype == torch.float32:
         transpose_linears(model)
     return model
 
 
-def load_llama_fp32(folder: Path, config: GPTConfig) -> TinyGPT:
-    """The weights as stored, in fp32 on the CPU: the starting point for quantizing."""
+def load_llama_fp32(folder: Path, config: GPTConfig, merge: Merge | None = None) -> TinyGPT:
+    """The weights as stored (changed by ``merge``), in fp32 on the CPU: the starting
+    point for quantizing."""
     from safetensors.torch import load_file
 
     tensors: dict[str, torch.Tensor] = {}
     for file in _safetensors_files(folder):
         tensors.update(load_file(str(file)))
+    if merge is not None:
+        merge(tensors)
     model = empty_model(config)
     model.load_state_dict(_to_tinygpt(tensors, config), strict=True, assign=True)
     if config.tie_embeddings:

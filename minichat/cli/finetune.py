@@ -1,0 +1,185 @@
+"""``minichat finetune``: teach a local model a task with a LoRA adapter, on the CPU.
+
+The work is in ``minichat.finetune`` (``data`` reads and masks, ``run`` sets the
+run up); this module turns flags into that call, says before training what it
+will cost (tokens, steps, an estimated time), runs it under the progress bar
+``minichat train`` uses, and ends with the validation loss before and after and a
+few validation prompts answered without and with the adapter, side by side.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from minichat.errors import InputError
+
+FINETUNE_INSTALL = "pip install 'minichat[finetune]'"
+
+
+def finetune(
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DATA",
+            help="a .jsonl of chats ({messages, tools}), {prompt, completion} or {text}; "
+            "a text file; or a folder with train.jsonl and valid.jsonl",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="the adapter's folder (default: adapter)")
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="the base: smollm2, tiny:PATH or hf:PATH")
+    ] = "smollm2",
+    resume: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="continue the run saved in DIR")
+    ] = None,
+    rank: Annotated[int, typer.Option(help="LoRA rank")] = 16,
+    alpha: Annotated[float, typer.Option(help="LoRA alpha: updates are scaled alpha/rank")] = 32,
+    layers: Annotated[
+        int, typer.Option(help="adapt the last N blocks (0: all; fewer is faster)")
+    ] = 8,
+    epochs: Annotated[float, typer.Option(help="passes over the training examples")] = 2,
+    steps: Annotated[
+        int | None, typer.Option(help="optimisation steps (overrides --epochs)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 4,
+    lr: Annotated[float, typer.Option(help="peak learning rate")] = 2e-4,
+    max_len: Annotated[
+        int, typer.Option(help="longest example in tokens; longer ones are left out")
+    ] = 1024,
+    valid_fraction: Annotated[
+        float, typer.Option(help="share of the examples held out for validation")
+    ] = 0.1,
+    eval_every: Annotated[int | None, typer.Option(help="steps between validations")] = None,
+    save_every: Annotated[int, typer.Option(help="steps between checkpoints")] = 50,
+    seed: Annotated[int, typer.Option(help="seed for the adapter, the split and the order")] = 0,
+    compare: Annotated[
+        int, typer.Option(metavar="N", help="validation prompts answered before and after")
+    ] = 3,
+    precision: Annotated[
+        str, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+) -> None:
+    """Finetune a local model with LoRA into an adapter (--adapter DIR uses it)."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from minichat.finetune import run
+    from minichat.loading.device import resolve_device
+    from minichat.tinygpt.train import TrainConfig
+
+    if importlib.util.find_spec("peft") is None:
+        raise InputError(f"minichat finetune needs PEFT: {FINETUNE_INSTALL}")
+    if precision not in ("auto", "bf16", "fp32"):
+        raise InputError(f"--precision must be auto, bf16 or fp32, not {precision!r}")
+    console = Console(stderr=True, soft_wrap=True)
+    target = resolve_device(device)
+    if resume is not None:
+        if data is not None or out is not None:
+            raise InputError("--resume continues the saved run; give neither DATA nor --out")
+        folder = resume
+        job = run.resume(folder, device=target, steps=steps)
+    else:
+        if data is None:
+            raise InputError("give the DATA to finetune on (or --resume DIR)")
+        if not data.exists():
+            raise InputError(f"no data at {data}")
+        folder = out or Path("adapter")
+        try:
+            lora = run.LoraSettings(rank, alpha, layers, max_len)
+            config = TrainConfig(
+                steps=1,
+                batch_size=batch_size,
+                learning_rate=lr,
+                min_learning_rate=lr / 10,
+                weight_decay=0.0,
+                save_every=save_every,
+                seed=seed,
+                precision=precision,  # type: ignore[arg-type]
+                validation_fraction=valid_fraction,
+            )
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        job = run.start(folder, model=model, data=data, lora=lora, config=config, device=target)
+        per_epoch = job.trainer.sample.per_epoch  # type: ignore[attr-defined]
+        total = steps or max(1, round(epochs * per_epoch))
+        job.trainer.config = replace(
+            job.trainer.config,
+            steps=total,
+            warmup_steps=max(1, min(100, total // 10)),
+            eval_every=eval_every or max(1, total // 4),
+        )
+    _describe(job, console)
+    trainer = job.trainer
+    if "validation_loss_before" not in job.run:
+        from minichat.tinygpt.train import evaluate
+
+        job.run["validation_loss_before"] = evaluate(
+            trainer.model, trainer.validation, trainer.amp, trainer.loss
+        )
+    seconds = run.estimate_seconds(job)
+    from minichat.cli.train import run_with_progress
+
+    header = f"estimated time: {_duration(seconds)}"
+    if not run_with_progress(trainer, console, header, "finetune"):
+        console.print(
+            f"stopped at step {trainer.step}; checkpoint saved in {folder}; "
+            f"continue with: minichat finetune --resume {folder}"
+        )
+        raise typer.Exit(130)
+    before, after = job.run["validation_loss_before"], trainer.validation_loss
+    console.print(f"validation loss: {before:.3f} before, {after:.3f} after")
+    if compare > 0:
+        _compare(job, compare, console)
+    flag = "" if job.run["base"] == "smollm2" else f" -m {job.run['base']}"
+    console.print(f"done: adapter in {folder}; chat with: minichat{flag} --adapter {folder}")
+
+
+def _describe(job: Any, console: Any) -> None:
+    trainer, dataset = job.trainer, job.dataset
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    lora, config = job.run["lora"], trainer.config
+    amp = "bf16 autocast" if trainer.amp is not None else "fp32"
+    console.print(
+        f"{job.run['base']} + LoRA rank {lora['rank']} on the last {lora['layers'] or 'all'} "
+        f"blocks: {trainable / 1e6:.2f}M parameters train; {trainer.device.type}, {amp}"
+    )
+    loss_tokens = sum(e.loss_tokens for e in dataset.train)
+    console.print(
+        f"data: {len(dataset.train)} examples to train on ({dataset.train_tokens:,} tokens, "
+        f"{loss_tokens:,} of them carry loss), {len(dataset.validation)} to validate; "
+        f"steps {trainer.step} to {config.steps}, {config.batch_size} examples each"
+    )
+    if dataset.left_out:
+        console.print(
+            f"[yellow]{dataset.left_out} examples longer than --max-len {lora['max_len']} "
+            "tokens were left out[/]"
+        )
+    if dataset.cut:
+        console.print(f"{dataset.cut} text paragraphs longer than --max-len were cut into pieces")
+
+
+def _compare(job: Any, count: int, console: Any) -> None:
+    from rich.table import Table
+
+    from minichat.finetune.run import answer_before_after
+
+    rows = answer_before_after(job, count)
+    if not rows:
+        return
+    table = Table("prompt", "before", "after", show_lines=True, title="validation prompts")
+    for prompt, before, after in rows:
+        table.add_row(prompt, before, after)
+    console.print(table)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
