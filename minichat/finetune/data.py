@@ -188,50 +188,65 @@ def encode_example(example: Example, chat: ChatFormat) -> Encoded:
 def load_dataset(
     source: Path, chat: ChatFormat, max_len: int, valid_fraction: float, seed: int
 ) -> Dataset:
-    """Read, split (by whole example, seeded) and encode the data at ``source``."""
+    """Read, encode and split (by whole example, seeded, among those that fit) the data
+    at ``source``."""
     if source.is_dir():
         train_file, valid_file = source / "train.jsonl", source / "valid.jsonl"
         if not train_file.is_file():
             raise InputError(f"the folder {source} needs a train.jsonl (and a valid.jsonl)")
-        train_examples = read_examples(train_file)
-        valid_examples = read_examples(valid_file) if valid_file.is_file() else []
+        train, left_out, cut = _encode_all(read_examples(train_file), chat, max_len)
+        if valid_file.is_file():
+            validation, *counts = _encode_all(read_examples(valid_file), chat, max_len)
+            return _dataset(train, validation, left_out + counts[0], cut + counts[1], max_len)
     else:
-        train_examples, valid_examples = read_examples(source), []
-    if not valid_examples:
-        order = list(range(len(train_examples)))
-        random.Random(seed).shuffle(order)
-        held = set(order[: max(1, round(len(order) * valid_fraction))])
-        if len(held) >= len(order):
-            raise InputError("the data needs at least two examples: one to train, one to check")
-        valid_examples = [e for i, e in enumerate(train_examples) if i in held]
-        train_examples = [e for i, e in enumerate(train_examples) if i not in held]
-    train, left_out, cut = _encode_all(train_examples, chat, max_len)
-    validation, left_out_v, cut_v = _encode_all(valid_examples, chat, max_len)
-    if not train or not validation:
+        train, left_out, cut = _encode_all(read_examples(source), chat, max_len)
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: max(1, round(len(order) * valid_fraction))])
+    if len(train) >= 1 and len(held) >= len(order):
         raise InputError(
-            f"no example fits in --max-len {max_len} tokens"
-            + (" in the validation split" if train else "")
-            + "; raise --max-len"
+            f"{len(train)} example fits in --max-len {max_len}: the data needs at least two, "
+            "one to train on and one to check"
         )
-    kept = [e for e in valid_examples if e.text is None]
-    return Dataset(train, validation, kept, left_out + left_out_v, cut + cut_v)
+    validation = [pair for i, pair in enumerate(train) if i in held]
+    train = [pair for i, pair in enumerate(train) if i not in held]
+    return _dataset(train, validation, left_out, cut, max_len)
+
+
+def _dataset(
+    train: list[tuple[Example, Encoded]],
+    validation: list[tuple[Example, Encoded]],
+    left_out: int,
+    cut: int,
+    max_len: int,
+) -> Dataset:
+    if not train or not validation:
+        where = " in the validation split" if train else ""
+        raise InputError(f"no example fits in --max-len {max_len} tokens{where}; raise --max-len")
+    return Dataset(
+        [e for _, e in train],
+        [e for _, e in validation],
+        [x for x, _ in validation if x.text is None],
+        left_out,
+        cut,
+    )
 
 
 def _encode_all(
     examples: Sequence[Example], chat: ChatFormat, max_len: int
-) -> tuple[list[Encoded], int, int]:
-    out: list[Encoded] = []
+) -> tuple[list[tuple[Example, Encoded]], int, int]:
+    out: list[tuple[Example, Encoded]] = []
     left_out = cut = 0
     for example in examples:
         encoded = encode_example(example, chat)
         if len(encoded.ids) <= max_len:
-            out.append(encoded)
+            out.append((example, encoded))
         elif example.text is not None:  # text has no turns to keep whole: windows
             cut += 1
             for start in range(0, len(encoded.ids), max_len):
                 window = encoded.ids[start : start + max_len]
                 if len(window) > 1:
-                    out.append(Encoded(window, [True] * len(window)))
+                    out.append((example, Encoded(window, [True] * len(window))))
         else:
             left_out += 1
     return out, left_out, cut

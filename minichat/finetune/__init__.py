@@ -1,0 +1,1 @@
+"""LoRA finetuning of local models: data, training, adapters."""

@@ -1,0 +1,271 @@
+"""``minichat finetune`` on the shipped TinyGPT (tiny-chitchat): data, masks, the run,
+resuming, the adapter's format and its merge, as a user meets them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from minichat.backend import Message, Tool, ToolCall, Tools
+from minichat.chat_format import ChatFormat
+from minichat.errors import InputError, ModelLoadError
+from minichat.finetune import data, run
+from minichat.loading.adapter import read_adapter
+from minichat.loading.registry import SHIPPED_MODELS, load_backend
+from minichat.tinygpt.train import TrainConfig
+from tests.conftest import arithmetic_chats
+from tests.test_cli import assert_one_error_line, minichat
+
+TINY = SHIPPED_MODELS / "tiny-chitchat"
+CONFIG = TrainConfig(
+    steps=4, batch_size=4, learning_rate=5e-3, min_learning_rate=5e-4, warmup_steps=1,
+    weight_decay=0.0, eval_every=2, save_every=2, seed=0, precision="fp32",
+)  # fmt: skip
+LORA = run.LoraSettings(rank=4, alpha=8, layers=2, max_len=128)
+CALC = Tool("calc", "Add numbers.", {"type": "object", "properties": {"x": {"type": "string"}}})
+
+
+def write_chats(path: Path, count: int = 60) -> Path:
+    lines = [json.dumps({"messages": [m.to_dict() for m in c]}) for c in arithmetic_chats(count)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def chats(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_chats(tmp_path_factory.mktemp("data") / "chats.jsonl")
+
+
+@pytest.fixture(scope="module")
+def chat_format() -> ChatFormat:
+    return ChatFormat(TINY)
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+def test_only_the_replies_carry_loss(chat_format: ChatFormat) -> None:
+    call = ToolCall("c1", "calc", '{"x": "1+2"}')
+    example = data.Example(
+        1,
+        (
+            Message("user", "add one and two"),
+            Message("assistant", "", tool_calls=(call,)),
+            Message("tool", "3", tool_call_id="c1"),
+            Message("assistant", "it is three"),
+        ),
+        Tools((CALC,)),
+    )
+    encoded = data.encode_example(example, chat_format)
+    decode = chat_format.tokenizer.decode
+    trained = decode([i for i, t in zip(encoded.ids, encoded.trained, strict=True) if t], False)
+    context = decode([i for i, t in zip(encoded.ids, encoded.trained, strict=True) if not t], False)
+    # the call as the model writes it, the answer, and the markers that end each reply
+    assert '<tool_call>\n{"name": "calc", "arguments": {"x": "1+2"}}\n</tool_call>' in trained
+    assert "it is three" in trained
+    assert "add one and two" in context and "<tool_response>" in context and "<tools>" in context
+    assert "add one and two" not in trained and "<tools>" not in trained
+    # the prompt part is exactly what inference feeds the model before the first reply
+    from minichat import toolcalls
+
+    prompt = chat_format.encode(toolcalls.prepare(list(example.messages[:1]), example.tools))
+    assert encoded.ids[: len(prompt)] == prompt and not any(encoded.trained[: len(prompt)])
+    assert encoded.trained[len(prompt)]
+
+
+def test_prompt_completion_and_text_lines(tmp_path: Path, chat_format: ChatFormat) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        json.dumps({"prompt": "say hi", "completion": "hi"})
+        + "\n\n"
+        + json.dumps({"text": "plain words all trained"})
+        + "\n"
+    )
+    pair, text = data.read_examples(path)
+    assert [m.role for m in pair.messages] == ["user", "assistant"] and pair.line == 1
+    assert text.text == "plain words all trained" and text.line == 3
+    assert all(data.encode_example(text, chat_format).trained)
+
+
+def test_a_malformed_line_is_named(tmp_path: Path) -> None:
+    path = write_chats(tmp_path / "bad.jsonl", 3)
+    path.write_text(path.read_text() + '{"messages": [{"role": "user", "content": "hi"}\n')
+    with pytest.raises(InputError, match="bad.jsonl line 4"):
+        data.read_examples(path)
+    path.write_text(json.dumps({"messages": [{"role": "user", "content": "no reply"}]}) + "\n")
+    with pytest.raises(InputError, match="line 1: a chat needs an assistant message"):
+        data.read_examples(path)
+
+
+def test_examples_too_long_are_counted_not_cut(tmp_path: Path, chat_format: ChatFormat) -> None:
+    path = write_chats(tmp_path / "chats.jsonl", 20)
+    long = [Message("user", "tell me " * 200), Message("assistant", "no")]
+    with path.open("a") as file:
+        for _ in range(3):
+            file.write(json.dumps({"messages": [m.to_dict() for m in long]}) + "\n")
+    dataset = data.load_dataset(path, chat_format, 100, 0.1, 0)
+    assert dataset.left_out == 3
+    assert len(dataset.train) + len(dataset.validation) == 20
+    with pytest.raises(InputError, match="no example fits in --max-len 10"):
+        data.load_dataset(path, chat_format, 10, 0.1, 0)
+
+
+def test_batches_depend_on_the_step_alone(chat_format: ChatFormat, chats: Path) -> None:
+    dataset = data.load_dataset(chats, chat_format, 128, 0.1, 0)
+    batches = data.Batches(dataset.train, 4, 0, 0)
+    first = [batches(step, torch.Generator()) for step in range(batches.per_epoch + 1)]
+    again = batches(3, torch.Generator().manual_seed(99))
+    assert torch.equal(first[3][0], again[0])
+    seen = torch.cat([inputs[:, 0] for inputs, _ in first[: batches.per_epoch]])
+    assert len(seen) == len(dataset.train)  # an epoch sees every example once
+    short, long = (
+        data.Encoded([5, 6, 7], [False, True, True]),
+        data.Encoded([1, 2, 3, 4, 5], [True] * 5),
+    )
+    inputs, targets = data.batch([short, long], pad_id=0)
+    assert inputs.tolist() == [[5, 6, 0, 0], [1, 2, 3, 4]]
+    assert targets.tolist() == [[6, 7, -100, -100], [2, 3, 4, 5]]  # padding carries no loss
+    inputs, targets = data.batch([data.Encoded([5, 6, 7], [True, False, True])], pad_id=0)
+    assert targets.tolist() == [[-100, 7]]  # context carries no loss
+
+
+# -- a run ----------------------------------------------------------------------------
+
+
+def test_the_loss_falls_and_a_resumed_run_equals_an_unbroken_one(
+    chats: Path, tmp_path: Path
+) -> None:
+    straight = run.start(
+        tmp_path / "a", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
+        device=torch.device("cpu"),
+    )  # fmt: skip
+    before = run.evaluate(
+        straight.trainer.model, straight.trainer.validation, None, run.masked_loss
+    )
+    straight.trainer.run()
+    assert straight.trainer.validation_loss is not None
+    assert straight.trainer.validation_loss < before
+
+    broken = run.start(
+        tmp_path / "b", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
+        device=torch.device("cpu"),
+    )  # fmt: skip
+    broken.trainer.run(lambda progress: broken.trainer.stop.set() if progress.step == 2 else None)
+    assert broken.trainer.step == 2
+    resumed = run.resume(tmp_path / "b", device=torch.device("cpu"))
+    assert resumed.trainer.step == 2
+    resumed.trainer.run()
+    a = run.trainable_state(straight.trainer.model)
+    b = run.trainable_state(resumed.trainer.model)
+    assert a.keys() == b.keys() and len(a) == 2 * 7 * LORA.layers
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=0, rtol=0)
+    assert resumed.trainer.history.validation == straight.trainer.history.validation
+
+
+def test_the_adapter_is_peft_format_and_merges_to_peft_logits(chats: Path, tmp_path: Path) -> None:
+    """PEFT reads what we write, and our fast engine's merge gives PEFT's logits."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    job = run.start(
+        tmp_path / "ad", model="tiny-chitchat", data=chats, lora=LORA,
+        config=replace(CONFIG, steps=6, learning_rate=5e-2, min_learning_rate=5e-3),
+        device=torch.device("cpu"),
+    )  # fmt: skip
+    job.trainer.run()
+    base = AutoModelForCausalLM.from_pretrained(str(TINY), dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(base, str(tmp_path / "ad")).eval()
+    ids = ChatFormat(TINY).encode([Message("user", "what is 3 plus 4?")])
+    with torch.no_grad():
+        expected = peft_model(input_ids=torch.tensor([ids])).logits[0, -1]
+        with peft_model.disable_adapter():
+            plain = peft_model(input_ids=torch.tensor([ids])).logits[0, -1]
+    assert (expected - plain).abs().max() > 1e-3  # the adapter changes something
+
+    for engine in ("fast", "hf"):
+        backend = load_backend(
+            "tiny-chitchat", engine=engine, dtype="fp32", quant="none", compile="off",
+            adapter=str(tmp_path / "ad"),
+        )  # fmt: skip
+        assert backend.adapter == str(tmp_path / "ad")
+        model = backend.token_model  # type: ignore[attr-defined]
+        model.keep(0)
+        torch.testing.assert_close(model.forward(ids).float(), expected, atol=2e-4, rtol=2e-4)
+
+
+def test_an_adapter_for_another_model_is_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2}))
+    key = "base_model.model.model.layers.0.self_attn.q_proj.lora_{}.weight"
+    tensors = {key.format("A"): torch.ones(2, 576), key.format("B"): torch.ones(576, 2)}
+    save_file(tensors, str(folder / "adapter_model.safetensors"))
+    (folder / "minichat.json").write_text(json.dumps({"base": "smollm2"}))
+    with pytest.raises(ModelLoadError, match=r"made for another model \(it was trained on smollm2"):
+        load_backend("tiny-chitchat", compile="off", adapter=str(folder))
+    assert read_adapter(folder).scale == 1.0
+    result = minichat("ask", "-m", "tiny-chitchat", "--adapter", str(folder), "hi")
+    assert_one_error_line(result, "made for another model")
+    result = minichat("ask", "-m", "echo", "--adapter", str(folder), "hi")
+    assert_one_error_line(result, "echo is not a local model")
+    result = minichat("ask", "-m", "tiny-chitchat", "--adapter", str(tmp_path / "none"), "hi")
+    assert_one_error_line(result, "no adapter")
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def test_finetune_command_trains_compares_and_chats(chats: Path, tmp_path: Path) -> None:
+    out = tmp_path / "adapter"
+    args = ["finetune", str(chats), "-m", "tiny-chitchat", "--out", str(out), "--steps", "3"]
+    result = minichat(*args, "--rank", "4", "--layers", "2", "--compare", "1")
+    assert result.returncode == 0, result.stderr
+    assert "estimated time" in result.stderr and "validation loss:" in result.stderr
+    assert "before" in result.stderr and "after" in result.stderr
+    assert f"--adapter {out}" in result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "minichat.json"} <= names
+    assert json.loads((out / "minichat.json").read_text())["base"] == "tiny-chitchat"
+
+    reply = minichat("ask", "-m", "tiny-chitchat", "--adapter", str(out), "-n", "4", "--json", "hi")
+    assert reply.returncode == 0, reply.stderr
+    again = minichat(*args)
+    assert_one_error_line(again, f"continue it with --resume {out}")
+    bad = minichat("finetune", str(tmp_path / "missing.jsonl"), "-m", "tiny-chitchat")
+    assert_one_error_line(bad, "no data at")
+
+
+def test_ctrl_c_saves_the_adapter_and_resume_finishes(chats: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["finetune", str(chats), "-m", "tiny-chitchat", "--out", str(out), "--steps", "100000"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minichat", *args, "--rank", "2", "--compare", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stderr is not None
+    while not (line := process.stderr.readline().decode()).startswith("estimated time"):
+        assert line, "the run ended before training"
+    time.sleep(1)  # a few steps in
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, rest
+    assert f"minichat finetune --resume {out}".encode() in rest
+    step = json.loads((out / "minichat.json").read_text())["step"]
+    assert f"stopped at step {step};".encode() in rest and read_adapter(out).rank == 2
+    result = minichat("finetune", "--resume", str(out), "--steps", str(step + 2), "--compare", "0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "minichat.json").read_text())["step"] == step + 2
