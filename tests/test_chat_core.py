@@ -246,3 +246,63 @@ def test_a_chat_without_a_loader_cannot_swap(scripted: ScriptedBackend) -> None:
     session = ChatSession(scripted, GenerationConfig())
     with pytest.raises(MinichatError, match="cannot change its model"):
         session.swap_model("echo")
+
+
+# -- adapters -------------------------------------------------------------------------
+
+
+class Calling(ScriptedBackend):
+    """A scripted local model that can take tools and an adapter."""
+
+    def __init__(self, model_id: str, adapter: str | None):
+        super().__init__()
+        self.model_id, self.adapter = model_id, adapter
+
+    def generate_with_tools(self, messages, config, cancel, tools):  # type: ignore[no-untyped-def]
+        return self.generate(messages, config, cancel)
+
+
+def test_tools_on_bring_the_models_tool_adapter_and_off_take_it_away() -> None:
+    loads: list[tuple[str, str | None]] = []
+
+    def load(name: str, adapter: str | None = None) -> ChatBackend:
+        if adapter == "broken":
+            raise ModelLoadError("the adapter broken was made for another model")
+        loads.append((name, adapter))
+        return Calling(name, adapter)
+
+    session = ChatSession.start(Calling("smollm2", None), load_settings({}, environ={}), load)
+    session.send("hello")
+    session.use_tools(["calculator"])
+    assert loads == [("smollm2", "smollm2-tools")]
+    assert session.backend.adapter == "smollm2-tools"
+    assert len(session.conversation.messages) == 2  # the chat goes on
+    session.use_tools(["calculator", "now"])
+    assert len(loads) == 1  # already on
+    session.use_tools(None)
+    assert loads[-1] == ("smollm2", None) and session.backend.adapter is None
+
+    with pytest.raises(ModelLoadError, match="another model"):
+        session.use_adapter("broken")
+    assert session.backend.adapter is None and session.adapter == "auto"  # kept as it was
+    session.use_adapter("off")
+    session.use_tools(["calculator"])
+    assert session.backend.adapter is None  # off stays off with tools on
+    session.use_adapter("./mine")
+    assert loads[-1] == ("smollm2", "./mine")
+    assert ("adapter", "./mine", "/adapter") in session.parameters()
+    session.swap_model("other")
+    assert loads[-1] == ("other", "./mine")  # a chosen adapter goes with the model
+
+
+def test_a_model_without_a_tool_adapter_loads_nothing_new() -> None:
+    loads: list[tuple[str, str | None]] = []
+
+    def load(name: str, adapter: str | None = None) -> ChatBackend:
+        loads.append((name, adapter))
+        return Calling(name, adapter)
+
+    session = ChatSession.start(Calling("tiny-chitchat", None), load_settings({}, environ={}), load)
+    session.use_tools(["calculator"])
+    session.use_tools(None)
+    assert loads == []

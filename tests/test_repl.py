@@ -29,7 +29,7 @@ def load_model(name: str, adapter: str | None = None) -> ChatBackend:
         backend = ScriptedBackend()
         backend.model_id = "scripted2"
         return backend
-    return load_backend(name)
+    return load_backend(name, adapter=adapter)
 
 
 def make_session(backend: ChatBackend, **flags: str) -> ChatSession:
@@ -163,6 +163,13 @@ def test_model_swap_keeps_the_conversation(scripted: ScriptedBackend) -> None:
     assert session.backend.model_id == "scripted2"
     assert "now scripted2 (scripted, context 4096); 2 messages kept" in out
     assert [m.content for m in session.backend.history[0]] == ["first", "ok", "second"]  # type: ignore[attr-defined]
+
+
+def test_adapter_command_shows_and_refuses_in_words(echo: ChatSession) -> None:
+    out = drive(echo, f"hi{ENTER}/adapter{ENTER}/adapter ./mine{ENTER}again{ENTER}/exit{ENTER}")
+    assert "adapter: none (setting: auto)" in out
+    assert "error: --adapter changes a local model's weights; echo is not a local model" in out
+    assert echo.backend.adapter is None and lines(out)[-1] == "You said: again"
 
 
 def test_failed_model_swap_keeps_the_old_backend(echo: ChatSession) -> None:

@@ -10,6 +10,7 @@ few validation prompts answered without and with the adapter, side by side.
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,12 +129,21 @@ def finetune(
     from minichat.cli.train import run_with_progress
 
     header = f"estimated time: {_duration(seconds)}"
+    first, started = trainer.step, time.perf_counter()
     if not run_with_progress(trainer, console, header, "finetune"):
         console.print(
             f"stopped at step {trainer.step}; checkpoint saved in {folder}; "
             f"continue with: minichat finetune --resume {folder}"
         )
         raise typer.Exit(130)
+    took = time.perf_counter() - started
+    tokens = sum(
+        trainer.sample(s, trainer.generator)[0].numel() for s in range(first, trainer.step)
+    )
+    console.print(
+        f"trained steps {first} to {trainer.step} in {_duration(took)} (estimated "
+        f"{_duration(seconds)}), {tokens / took:,.0f} tokens/s"
+    )
     before, after = job.run["validation_loss_before"], trainer.validation_loss
     console.print(f"validation loss: {before:.3f} before, {after:.3f} after")
     if compare > 0:

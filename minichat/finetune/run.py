@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,9 @@ def _with_lora(folder: Path, lora: LoraSettings, seed: int) -> Any:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(base, config)
+    with warnings.catch_warnings():  # PEFT asks transformers about a renamed attribute
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(base, config)
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:

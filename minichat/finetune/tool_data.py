@@ -33,7 +33,6 @@ from functools import partial
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any
-from unittest import mock
 
 from minichat.backend import ChatBackend, Message, ToolCall
 from minichat.config import GenerationConfig
@@ -198,11 +197,12 @@ MAKERS = {
 def run(turn: Turn) -> str:
     """What the real tool returns; its error as the chat reports it (``chat.tooling``)."""
     assert turn.tool is not None
-    with mock.patch.object(builtin, "clock", lambda: turn.moment):
-        try:
-            return BUILTIN[turn.tool].run(dict(turn.arguments))
-        except ToolError as error:
-            return f"error: {error}"
+    if turn.tool == "now" and turn.moment is not None:  # the tool's words for a made-up moment
+        return builtin.describe_time(turn.moment)
+    try:
+        return BUILTIN[turn.tool].run(dict(turn.arguments))
+    except ToolError as error:
+        return f"error: {error}"
 
 
 def exchange(turn: Turn, offered: list[str], call_id: str, pending: Pending) -> list[Any]:
