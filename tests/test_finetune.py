@@ -172,19 +172,26 @@ def test_the_loss_falls_and_a_resumed_run_equals_an_unbroken_one(
     assert resumed.trainer.history.validation == straight.trainer.history.validation
 
 
-def test_the_adapter_is_peft_format_and_merges_to_peft_logits(chats: Path, tmp_path: Path) -> None:
-    """PEFT reads what we write, and our fast engine's merge gives PEFT's logits."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
+@pytest.fixture(scope="module")
+def adapter(chats: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An adapter trained hard enough in six steps to change the model's answers."""
+    out = tmp_path_factory.mktemp("adapter") / "ad"
     job = run.start(
-        tmp_path / "ad", model="tiny-chitchat", data=chats, lora=LORA,
+        out, model="tiny-chitchat", data=chats, lora=LORA,
         config=replace(CONFIG, steps=6, learning_rate=5e-2, min_learning_rate=5e-3),
         device=torch.device("cpu"),
     )  # fmt: skip
     job.trainer.run()
+    return out
+
+
+def test_the_adapter_is_peft_format_and_merges_to_peft_logits(adapter: Path) -> None:
+    """PEFT reads what we write, and our fast engine's merge gives PEFT's logits."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
     base = AutoModelForCausalLM.from_pretrained(str(TINY), dtype=torch.float32)
-    peft_model = PeftModel.from_pretrained(base, str(tmp_path / "ad")).eval()
+    peft_model = PeftModel.from_pretrained(base, str(adapter)).eval()
     ids = ChatFormat(TINY).encode([Message("user", "what is 3 plus 4?")])
     with torch.no_grad():
         expected = peft_model(input_ids=torch.tensor([ids])).logits[0, -1]
@@ -195,12 +202,43 @@ def test_the_adapter_is_peft_format_and_merges_to_peft_logits(chats: Path, tmp_p
     for engine in ("fast", "hf"):
         backend = load_backend(
             "tiny-chitchat", engine=engine, dtype="fp32", quant="none", compile="off",
-            adapter=str(tmp_path / "ad"),
+            adapter=str(adapter),
         )  # fmt: skip
-        assert backend.adapter == str(tmp_path / "ad")
+        assert backend.adapter == str(adapter)
         model = backend.token_model  # type: ignore[attr-defined]
         model.keep(0)
         torch.testing.assert_close(model.forward(ids).float(), expected, atol=2e-4, rtol=2e-4)
+
+
+def test_int4_keeps_the_adapted_blocks_at_8_bits(
+    adapter: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Rounding the merged weights back to 4 bits would round the adapter away."""
+    from minichat.tinygpt.quant import Int4Linear, Int8Linear
+
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
+    ids = ChatFormat(TINY).encode([Message("user", "what is 3 plus 4?")])
+
+    def logits(quant: str, with_adapter: bool) -> torch.Tensor:
+        backend = load_backend(
+            "tiny-chitchat",
+            quant=quant,
+            compile="off",
+            adapter=str(adapter) if with_adapter else None,
+        )
+        if quant == "int4" and with_adapter:
+            blocks = backend.token_model.model.blocks  # type: ignore[attr-defined]
+            kinds = [type(b.qkv) for b in blocks]
+            assert kinds == [Int4Linear] * 4 + [Int8Linear] * 2  # the last two were adapted
+        model = backend.token_model  # type: ignore[attr-defined]
+        model.keep(0)
+        return model.forward(ids).float()
+
+    change = logits("int4", True) - logits("int4", False)
+    wanted = logits("none", True) - logits("none", False)
+    assert torch.nn.functional.cosine_similarity(change, wanted, dim=0) > 0.9
+    again = logits("int4", True)  # from the cache: the same layout, read from the file
+    torch.testing.assert_close(again, logits("int4", True), atol=0, rtol=0)
 
 
 def test_an_adapter_for_another_model_is_refused(tmp_path: Path) -> None:

@@ -58,11 +58,13 @@ def test_quantized_model_is_cached_and_reloads_identically(
         torch.testing.assert_close(models[0](ids), models[1](ids), atol=0, rtol=0)
 
 
-def _refuse_without_empty(model: torch.nn.Module, quant: str, *, empty: bool = False) -> None:
+def _refuse_without_empty(
+    model: torch.nn.Module, quant: str, *, empty: bool = False, int8: tuple[str, ...] = ()
+) -> None:
     assert empty, "quantized again although the cache had it"
     from minichat.tinygpt.quant import quantize
 
-    quantize(model, quant, empty=True)  # type: ignore[arg-type]
+    quantize(model, quant, empty=True, int8=int8)  # type: ignore[arg-type]
 
 
 def test_a_damaged_cache_is_quantized_again(

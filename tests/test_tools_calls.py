@@ -697,3 +697,26 @@ def test_a_calls_time_is_the_tools_not_the_users(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("minichat.chat.tooling.perf_counter", lambda: next(clock))
     ran = toolbox([as_tool(quick)], approve=lambda call: True).run(ToolCall("c", "quick", "{}"))
     assert (ran.result, ran.seconds) == ("done", 1.5)
+
+
+def test_the_mask_says_when_a_call_is_under_way(tiny: ChatBackend) -> None:
+    """Free text under ``auto`` until ``<tool_call>``; restricted from there on, where the
+    engine lifts the repetition penalty so a call may copy the user's words."""
+    import torch
+
+    from minichat.engine.constraint import Constraint, llg_tokenizer
+
+    local: Any = tiny
+    words = llg_tokenizer(local.tokenizer_json(), local.end_ids)
+    logits = torch.zeros(local.token_model.model.config.vocab_size)
+    tools = Tools((builtin(["calculator"])[0].tool,), "auto")
+    constraint = Constraint(words, tools)
+    for token in local.format.tokenizer.encode("hello ", add_special_tokens=False).ids:
+        constraint.mask(logits)
+        assert not constraint.calling
+        constraint.consume(token)
+    for token in local.format.tokenizer.encode("<tool_call>\n", add_special_tokens=False).ids:
+        constraint.mask(logits)
+        constraint.consume(token)
+    assert constraint.calling
+    assert Constraint(words, Tools(tools.tools, "required")).calling

@@ -253,7 +253,7 @@ def load_quantized(
     from safetensors.torch import save_file
 
     model = load_llama_fp32(folder, config, merge)  # quantize from the stored values, not bf16
-    quantize(model, quant)
+    quantize(model, quant, int8=adapter.blocks() if adapter is not None else ())
     model = model.to(torch.bfloat16)
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
     with replacing(cached) as temporary:
@@ -265,10 +265,14 @@ def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
     from safetensors.torch import load_file
 
     model = empty_model(config)
-    quantize(model, quant, empty=True)
     # copies: the kernels need aligned memory, which tensors read at their offsets in a
     # safetensors file do not always have (a misaligned matrix crashes them)
     state = {name: tensor.clone() for name, tensor in load_file(str(cached)).items()}
+    # the blocks an adapter changed were kept at int8 (``tinygpt.quant``): the file says
+    int8 = tuple(
+        f"blocks.{i}." for i in range(config.n_layers) if f"blocks.{i}.qkv.scales" in state
+    )
+    quantize(model, quant, empty=True, int8=int8 if quant == "int4" else ())
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
 

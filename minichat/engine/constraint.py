@@ -21,7 +21,7 @@ import torch
 
 from minichat.backend import Tools
 from minichat.errors import ConfigError, ModelNotFoundError
-from minichat.toolcalls import CALL_SUFFIX, call_prefix
+from minichat.toolcalls import CALL_SUFFIX, OPEN, call_prefix
 
 INSTALL = "pip install llguidance (or minichat[tools])"
 
@@ -74,6 +74,9 @@ class Constraint:
         # llguidance writes the mask into this array; the tensor shares its memory
         self.words = numpy.zeros((1, (self.size + 31) // 32), dtype=numpy.int32)
         self.bits = torch.from_numpy(self.words[0])
+        self.tokenizer = tokenizer
+        self.calling = tools.choice != "auto"  # a call is under way (from the start if forced)
+        self.tail = b""  # the end of the text so far, to see a call open under auto
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         # llguidance.numpy, not llguidance.torch: that one compiles a kernel with
@@ -92,6 +95,9 @@ class Constraint:
     def consume(self, token: int) -> None:
         if not self.matcher.consume_token(token):  # the mask forbade it: a bug, not input
             raise RuntimeError(f"token {token} breaks the tool grammar: {self.matcher.get_error()}")
+        if not self.calling:
+            self.tail = (self.tail + self.tokenizer.decode_bytes([token]))[-2 * len(OPEN) :]
+            self.calling = OPEN.encode() in self.tail
 
 
 def llg_tokenizer(tokenizer_json: str, end_ids: Collection[int]) -> Any:

@@ -95,9 +95,14 @@ def _decode(
 
     logits, reused = prefill(model, prompt_ids, reuse=reuse)
     while not cancel.is_set():
+        penalised: Sequence[int] = recent
         if constraint is not None:  # only tokens that keep a tool call valid
             logits = constraint.mask(logits)
-        token = sampler(logits, recent)
+            if constraint.calling:
+                # a call copies the user's words (a path, the numbers): the repetition
+                # penalty would push it off them, and the grammar keeps it from looping
+                penalised = ()
+        token = sampler(logits, penalised)
         if constraint is not None:
             constraint.consume(token)
         if token in end_ids:

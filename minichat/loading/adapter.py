@@ -71,6 +71,12 @@ class Adapter:
             raise ModelLoadError(f"the adapter {self.folder} is incomplete: {WEIGHTS_FILE}")
         return {name: (pair["lora_A"], pair["lora_B"]) for name, pair in pairs.items()}
 
+    def blocks(self) -> tuple[str, ...]:
+        """The fast engine's names of the blocks it changes (``blocks.3.``), for keeping
+        them at 8 bits (``tinygpt.quant``)."""
+        found = {int(name.split(".")[2]) for name in self.pairs if name.startswith("model.layers.")}
+        return tuple(f"blocks.{i}." for i in sorted(found))
+
     def delta(self, name: str) -> torch.Tensor:
         """What merging adds to the base weight ``name`` (out x in), in fp32."""
         a, b = self.pairs[name]

@@ -13,7 +13,10 @@ PyTorch's CPU build, with bf16 activations:
 
 Embedding lookups stay in bf16. The output projection (tied to the embedding in
 small models) is quantized to int8, as llama.cpp keeps it at 8 bits: at 4 bits it
-cost SmolLM2 6% in perplexity, past the quality guard's bound.
+cost SmolLM2 6% in perplexity, past the quality guard's bound. Blocks a LoRA
+adapter changed stay at int8 too: the default model's weights sit exactly on the
+4-bit grid they shipped in, and rounding them back to it would round the adapter's
+small changes away (the tool-use adapter then never called a tool).
 Quantizing takes seconds, so the result is cached (see ``backends.native``).
 """
 
@@ -27,7 +30,7 @@ from torch import nn
 Quant = Literal["none", "int8", "int4"]
 QUANTS: tuple[Quant, ...] = ("none", "int8", "int4")
 GROUP = 32  # int4 group size, as in Q4_1
-FORMAT = 1  # part of the cache key: bump it when the layout or the choice of layers changes
+FORMAT = 2  # part of the cache key: bump it when the layout or the choice of layers changes
 
 
 class Int8Linear(nn.Module):
@@ -95,17 +98,21 @@ class Int4Linear(nn.Module):
         return y.view(*x.shape[:-1], self.out_features)
 
 
-def quantize(model: nn.Module, quant: Quant, *, empty: bool = False) -> None:
-    """Swap the model's linear layers for quantized ones, in place. With ``empty`` the
+def quantize(
+    model: nn.Module, quant: Quant, *, empty: bool = False, int8: tuple[str, ...] = ()
+) -> None:
+    """Swap the model's linear layers for quantized ones, in place; under int4, the
+    modules whose names start with a prefix in ``int8`` get int8. With ``empty`` the
     new layers are left blank, to be filled from a cached state dict."""
     if quant == "none":
         return
-    for module in list(model.modules()):
+    for path, module in list(model.named_modules()):
         for name, child in list(module.named_children()):
             if not isinstance(child, nn.Linear):
                 continue
             kind: type[Int8Linear] | type[Int4Linear] = Int4Linear
-            if quant == "int8" or name == "lm_head" or child.in_features % GROUP:
+            kept = (f"{path}.{name}" if path else name).startswith(int8)
+            if quant == "int8" or name == "lm_head" or child.in_features % GROUP or kept:
                 kind = Int8Linear
             if empty:
                 setattr(module, name, kind(child.out_features, child.in_features))
