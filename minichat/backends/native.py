@@ -268,10 +268,8 @@ def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
     # copies: the kernels need aligned memory, which tensors read at their offsets in a
     # safetensors file do not always have (a misaligned matrix crashes them)
     state = {name: tensor.clone() for name, tensor in load_file(str(cached)).items()}
-    # the blocks an adapter changed were kept at int8 (``tinygpt.quant``): the file says
-    int8 = tuple(
-        f"blocks.{i}." for i in range(config.n_layers) if f"blocks.{i}.qkv.scales" in state
-    )
+    # the layers kept at int8 under int4 (an adapter's blocks, ``tinygpt.quant``): the file says
+    int8 = tuple(name.removesuffix(".scales") for name in state if name.endswith(".scales"))
     quantize(model, quant, empty=True, int8=int8 if quant == "int4" else ())
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval()

@@ -39,6 +39,7 @@ from minichat.config import GenerationConfig
 from minichat.errors import MinichatError
 from minichat.files import write_atomically
 from minichat.finetune import tool_templates as T
+from minichat.finetune import tool_words as W
 from minichat.loading.choices import DEFAULT_MODEL
 from minichat.loading.registry import load_backend
 from minichat.tools import builtin
@@ -47,13 +48,17 @@ from minichat.tools.builtin import BUILTIN
 
 Answer = Callable[[list[str]], list[str]]  # questions in, the model's replies out
 Conversation = dict[str, Any]
+Made = tuple[tuple[str, str | None], ...]  # files (path, text) and folders (path, None)
 Pending = list[tuple[dict[str, Any], str]]  # replies the model is yet to write, and to what
 NAMES = tuple(BUILTIN)
-SHARES = {"calculator": 0.28, "now": 0.12, "read_file": 0.16, "list_dir": 0.12, None: 0.32}
-SUBSET = 0.2  # of conversations offer only some of the tools
+SHARES = {"calculator": 0.26, "now": 0.12, "read_file": 0.19, "list_dir": 0.13, None: 0.30}
+SUBSET = 0.2  # of conversations offer only some of the tools ...
+LEFT_OUT = 1 / 3  # ... and of those, this many leave out the tool the question needs
 FOLLOW_UP = 0.1  # of conversations with a tool go on to a second question
 MISSING = 0.1  # of file and folder questions name one that is not there: the tool's error
-HERE = 0.3  # of folder questions are about the working folder itself
+FRESH = 0.8  # of the other files and folders asked about are made afresh for the question
+HERE = 0.2  # of folder questions are about the working folder itself
+HERE_FRESH = 0.5  # of those find some files made afresh in it
 REPLY = GenerationConfig(temperature=0, max_new_tokens=96)
 FOLDERS = sorted({str(PurePosixPath(p).parent) for p in T.FILES} - {"."} | {*T.EMPTY_FOLDERS})
 CLOCK = re.compile(r"(?P<weekday>\w+) (?P<day>\d+) (?P<month>\w+) (?P<year>\d+), "
@@ -72,6 +77,8 @@ class Turn:
     answer: Callable[[str], str] = str  # the reply that quotes the tool's result
     cannot: str = ""  # the reply when ``tool`` is not offered
     moment: datetime | None = None  # what the clock says, for ``now``
+    makes: Made = ()  # made in the working folder for the call, and removed after it
+    missing: bool = False  # the file or folder asked about is not there
 
 
 def dealt(rng: random.Random, cards: list[str]) -> Iterator[str]:
@@ -91,7 +98,24 @@ def numbers(rng: random.Random) -> dict[str, Any]:
     values["bill"] = f"{rng.randint(24, 380)}.{rng.choice(['00', '20', '40', '50', '80'])}"
     values["part"] = rng.randint(1, values["y"] - 1)
     values["sq"] = rng.randint(41, 99) ** 2 if rng.random() < 0.7 else rng.randint(2, 300)
+    values |= {k: wide(rng) for k in ("a", "b", "c", "d", "n")}
+    values["lo"], values["hi"] = sorted((wide(rng), wide(rng)), key=float)
+    while values["lo"] == values["hi"]:
+        values["hi"] = wide(rng)
+        values["lo"], values["hi"] = sorted((values["lo"], values["hi"]), key=float)
+    values["pc"] = rng.choice([*range(1, 101), 12.5, 2.5, 7.5, 0.5, 150, 200])
+    values["k"] = rng.randint(2, 12)  # people sharing
+    values["s"], values["t"] = rng.randint(2, 9999), rng.randint(2, 999)
+    values["root"] = rng.randint(2, 999) ** 2 if rng.random() < 0.7 else wide(rng)
+    values["p"], values["pk"] = rng.randint(2, 40), rng.randint(2, 9)
     return values
+
+
+def wide(rng: random.Random) -> str:
+    """A number of one to five digits, now and then with decimals."""
+    digits = rng.choice((1, 2, 2, 3, 3, 3, 4, 4, 5))
+    whole = rng.randint(10 ** (digits - 1), 10**digits - 1)
+    return f"{whole}.{rng.choice(T.DECIMALS)}" if rng.random() < 0.15 else str(whole)
 
 
 def shown(result: str) -> str:
@@ -103,8 +127,12 @@ def shown(result: str) -> str:
 
 
 def calculation(rng: random.Random) -> Turn:
-    question, expression, reply = rng.choice(T.CALCULATIONS)
     values = numbers(rng)
+    if rng.random() < T.WRITTEN:  # the arithmetic written out, copied as it is
+        values["e"] = rng.choice(T.EXPRESSIONS).format(**values)
+        question, expression, reply = rng.choice(T.ASKED), "{e}", "{e} = {r}."
+    else:
+        question, expression, reply = rng.choice(T.CALCULATIONS)
     arithmetic = expression.format(**values)
     return Turn(
         question.format(**values),
@@ -126,13 +154,23 @@ def clock_question(rng: random.Random) -> Turn:
         parts = CLOCK.fullmatch(result)
         if parts is None:
             raise ValueError(f"the clock's wording changed: {result!r}")
-        return reply.format(**parts.groupdict())
+        hour = int(parts["clock"][:2])
+        part = next(name for start, name in T.PARTS if hour >= start)
+        week = T.WEEK.get(parts["weekday"], "a weekday")
+        return reply.format(**parts.groupdict(), part=part, week=week)
 
     return Turn(query, "now", {}, answer, T.CANNOT["now"], moment)
 
 
 def file_question(rng: random.Random) -> Turn:
-    path = rng.choice(T.MISSING_FILES if rng.random() < MISSING else list(T.FILES))
+    roll, makes = rng.random(), ()
+    if roll < MISSING:
+        path = rng.choice(T.MISSING_FILES) if rng.random() < 0.5 else free(rng, file_path)
+    elif roll < MISSING + FRESH * (1 - MISSING):
+        path = free(rng, file_path)
+        makes = ((path, contents(rng, path)),)
+    else:
+        path = rng.choice(list(T.FILES))
     reply = rng.choice(T.READ_ANSWERS)
 
     def answer(result: str) -> str:
@@ -145,15 +183,27 @@ def file_question(rng: random.Random) -> Turn:
         return reply.format(path=path, first=heading, lines=count, text=result.rstrip("\n"))
 
     cannot = T.CANNOT["read_file"].format(path=path)
-    return Turn(rng.choice(T.READS).format(path), "read_file", {"path": path}, answer, cannot)
+    query = rng.choice(T.READS).format(path)
+    return Turn(
+        query, "read_file", {"path": path}, answer, cannot, makes=makes, missing=roll < MISSING
+    )
 
 
 def folder_question(rng: random.Random) -> Turn:
-    roll = rng.random()
+    roll, makes = rng.random(), ()
     if roll < HERE:
         path, query, where = ".", rng.choice(T.HERE), "the working folder"
+        if rng.random() < HERE_FRESH:
+            makes = entries(rng, ".")
     else:
-        path = rng.choice(T.MISSING_FOLDERS if roll > 1 - MISSING else FOLDERS)
+        roll = rng.random()
+        if roll < MISSING:
+            path = rng.choice(T.MISSING_FOLDERS) if rng.random() < 0.5 else free(rng, folder_path)
+        elif roll < MISSING + FRESH * (1 - MISSING):
+            path = free(rng, folder_path)
+            makes = ((path, None), *entries(rng, path))
+        else:
+            path = rng.choice(FOLDERS)
         query, where = rng.choice(T.LISTS).format(path), f"the {path} folder"
     reply = rng.choice(T.LIST_ANSWERS)
 
@@ -162,12 +212,94 @@ def folder_question(rng: random.Random) -> Turn:
             return f"There is no folder called {path} in the working folder."
         if result == "(the folder is empty)":
             return capital(f"{where} is empty.")
-        entries = result.splitlines()
-        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
-        return capital(reply.format(where=where, items=listed(entries), count=count))
+        listing = result.splitlines()
+        count = f"{len(listing)} entr{'y' if len(listing) == 1 else 'ies'}"
+        return capital(reply.format(where=where, items=listed(listing), count=count))
 
     cannot = T.CANNOT["list_dir"].format(where=where)
-    return Turn(query, "list_dir", {"path": path}, answer, cannot)
+    missing = path != "." and roll < MISSING
+    return Turn(query, "list_dir", {"path": path}, answer, cannot, makes=makes, missing=missing)
+
+
+def word_name(rng: random.Random, words: list[str]) -> str:
+    """One of ``words``, or two joined by _ or -; now and then numbered, capitalised or
+    in capitals."""
+    name = rng.choice(words)
+    if rng.random() < 0.35:
+        name += rng.choice("_-") + rng.choice(words + W.STEMS)
+    if rng.random() < 0.25:
+        year, number = rng.randint(2019, 2027), rng.randint(1, 12)
+        name += rng.choice([f"_{year}", f"-{year}", f"_v{number}", f"-v{number}", str(number)])
+    style = rng.random()
+    if style < 0.08:
+        return name.upper()
+    if style < 0.16:  # Garden_plan, or GardenPlan
+        return re.sub(r"(?:^|[_-])([a-z])", lambda m: m[1].upper(), name)
+    if style < 0.22:
+        return name.capitalize()
+    return name
+
+
+def file_name(rng: random.Random) -> str:
+    if rng.random() < 0.06:  # LICENSE, CHANGES.md
+        return rng.choice(W.CAPITALS) + rng.choice(["", "", ".md", ".txt"])
+    return word_name(rng, W.STEMS) + rng.choice(T.EXTENSIONS)
+
+
+def file_path(rng: random.Random) -> str:
+    """A file's name, in no folder, one or (now and then) two."""
+    levels = rng.choices((0, 1, 2), (0.55, 0.35, 0.1))[0]
+    folders = [rng.choice(FOLDERS) if rng.random() < 0.2 else word_name(rng, W.FOLDERS)]
+    folders += [word_name(rng, W.FOLDERS) for _ in range(levels - 1)]
+    return str(PurePosixPath(*folders[:levels], file_name(rng)))
+
+
+def folder_path(rng: random.Random) -> str:
+    """A folder's name, now and then inside another folder."""
+    name = word_name(rng, W.FOLDERS)
+    if rng.random() < 0.25:
+        parent = rng.choice(FOLDERS) if rng.random() < 0.3 else word_name(rng, W.FOLDERS)
+        return f"{parent}/{name}"
+    return name
+
+
+def free(rng: random.Random, make: Callable[[random.Random], str], inside: str = ".") -> str:
+    """A path ``make`` writes that nothing in the working folder (nor a missing name) has:
+    not there itself, and not under a file."""
+    while True:
+        path = str(PurePosixPath(inside, make(rng)))
+        taken = Path(path).exists() or any(p.is_file() for p in Path(path).parents)
+        if not taken and path not in T.MISSING_FILES + T.MISSING_FOLDERS:
+            return path
+
+
+def entries(rng: random.Random, folder: str) -> Made:
+    """One to five new files and folders in ``folder``, with their contents."""
+    made: dict[str, str | None] = {}
+    for _ in range(rng.randint(1, 5)):
+        if rng.random() < 0.25:
+            made[free(rng, partial(word_name, words=W.FOLDERS), folder)] = None
+        else:
+            path = free(rng, file_name, folder)
+            made[path] = contents(rng, path)
+    return tuple(made.items())
+
+
+def contents(rng: random.Random, path: str) -> str:
+    """A short text of the kind ``path``'s extension says, filled with made-up words."""
+    name = PurePosixPath(path).name
+    stem, dot, extension = name.partition(".")
+    kind = "LICENSE" if stem == "LICENSE" else (dot + extension if dot else "")
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", stem) if len(w) > 1]
+    word, word2, word3 = (rng.choice(W.STEMS) for _ in range(3))
+    return rng.choice(T.CONTENTS.get(kind, T.CONTENTS[".txt"])).format(
+        word=word, word2=word2, word3=word3, Word2=word2.capitalize(), WORD=word.upper(),
+        Title=" ".join(words or [word]).capitalize(), name=rng.choice(W.NAMES),
+        adjective=rng.choice(W.ADJECTIVES), weekday=rng.choice(builtin.WEEKDAYS),
+        month=rng.choice(builtin.MONTHS), hour=rng.randint(8, 18), year=rng.randint(2019, 2027),
+        mm=f"{rng.randint(1, 12):02d}", dd=f"{rng.randint(1, 28):02d}",
+        min=f"{rng.randint(0, 59):02d}", n=rng.randint(1, 500), n2=rng.randint(1, 99),
+    )  # fmt: skip
 
 
 def capital(text: str) -> str:
@@ -199,10 +331,35 @@ def run(turn: Turn) -> str:
     assert turn.tool is not None
     if turn.tool == "now" and turn.moment is not None:  # the tool's words for a made-up moment
         return builtin.describe_time(turn.moment)
+    with made(turn.makes):
+        try:
+            return BUILTIN[turn.tool].run(dict(turn.arguments))
+        except ToolError as error:
+            return f"error: {error}"
+
+
+@contextmanager
+def made(things: Made) -> Iterator[None]:
+    """``things`` made in the current folder while inside, each folder on the way too;
+    all of it removed after, so each question finds only what it made."""
+    created: list[Path] = []
     try:
-        return BUILTIN[turn.tool].run(dict(turn.arguments))
-    except ToolError as error:
-        return f"error: {error}"
+        for name, text in things:
+            path = Path(name)
+            for folder in [*reversed(path.parents), *([path] if text is None else [])]:
+                if not folder.exists():
+                    folder.mkdir()
+                    created.append(folder)
+            if text is not None:
+                path.write_text(text, encoding="utf-8")
+                created.append(path)
+        yield
+    finally:
+        for path in reversed(created):
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 def exchange(turn: Turn, offered: list[str], call_id: str, pending: Pending) -> list[Any]:
@@ -224,18 +381,26 @@ def exchange(turn: Turn, offered: list[str], call_id: str, pending: Pending) -> 
     ]
 
 
-def offer(rng: random.Random) -> list[str]:
-    """The tools a conversation offers: all of them, or (``SUBSET``) only some."""
+def offer(rng: random.Random, needed: str | None) -> list[str]:
+    """The tools a conversation offers: all of them, or (``SUBSET``) only some, which
+    leave out the ``needed`` one ``LEFT_OUT`` of the time."""
     if rng.random() >= SUBSET:
         return list(NAMES)
-    chosen = set(rng.sample(NAMES, rng.randint(1, len(NAMES) - 1)))
+    if needed is None:
+        chosen = set(rng.sample(NAMES, rng.randint(1, len(NAMES) - 1)))
+    else:
+        others = [name for name in NAMES if name != needed]
+        if rng.random() < LEFT_OUT:
+            chosen = set(rng.sample(others, rng.randint(1, len(others))))
+        else:
+            chosen = {needed, *rng.sample(others, rng.randint(0, len(others) - 1))}
     return [name for name in NAMES if name in chosen]
 
 
 def conversation(
     kind: str | None, rng: random.Random, deck: Iterator[str], pending: Pending
 ) -> Conversation:
-    offered = offer(rng)
+    offered = offer(rng, kind)
     turns = [MAKERS[kind](rng) if kind else Turn(next(deck))]
     if kind is not None and rng.random() < FOLLOW_UP:
         then = rng.choice([other for other in SHARES if other != kind])
