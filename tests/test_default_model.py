@@ -190,3 +190,33 @@ def test_the_calculator_answers_arithmetic(cache_dir: Path, smollm2: ChatBackend
     [call] = answer["tool_calls"]
     assert call["name"] == "calculator" and call["result"] == "7006652"
     assert "7006652" in answer["text"]
+
+
+def test_with_tools_on_the_tool_adapter_calls_on_its_own(
+    cache_dir: Path, smollm2: ChatBackend
+) -> None:
+    """``--tools`` with smollm2 merges the shipped tool-use adapter (``--adapter auto``),
+    and the model calls the calculator unforced, then answers from the result."""
+    question = "What is 1234 times 5678?"
+    result = subprocess.run(
+        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--tools", "all", "--json", question],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["adapter"] == "smollm2-tools"
+    [call] = answer["tool_calls"]
+    assert call["name"] == "calculator" and call["result"] == "7006652"
+    off = subprocess.run(
+        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--tools", "all", "--json",
+         "--adapter", "off", question],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+    )  # fmt: skip
+    assert off.returncode == 0, off.stderr
+    assert json.loads(off.stdout)["adapter"] is None

@@ -87,6 +87,7 @@ def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> di
     stats = exchange.stats
     return {
         "model": backend.model_id,
+        "adapter": backend.adapter,
         "text": exchange.reply,
         "finish_reason": exchange.finish_reason,
         "usage": usage(stats),

@@ -4,12 +4,16 @@ SmolLM2-135M-Instruct often calls the wrong tool, or none, on ``bench/tools.py``
 queries; a LoRA adapter trained on these conversations is meant to fix that. Each
 conversation comes from ``tool_templates``: a question, the call the model should
 write, what the real built-in tool returns (run here, in a temporary working folder
-of made-up files, with a made-up clock), and an answer that quotes that result. About
-a third need no tool: the model itself answers those, greedy and with no tools in the
+of made-up files, with a made-up clock), and an answer that quotes that result. Most
+files and folders asked about are made afresh for their question, named from
+``tool_words`` (a new name nearly every time, so the adapter learns to copy the
+user's path, not a list of names), and removed once the tool has run. Numbers range
+from one digit to five, with decimals now and then, for the same reason. About a
+third need no tool: the model itself answers those, greedy and with no tools in the
 prompt, so the adapter learns when to call without changing the model's voice. A
-fifth offer only some of the tools, and a question whose tool is missing is answered
-by saying so. Written as JSONL, one conversation a line, in OpenAI's chat format with
-a ``tools`` key::
+fifth offer only some of the tools; in about one conversation in twenty the tool a
+question needs is not among them, and the answer says so. Written as JSONL, one
+conversation a line, in OpenAI's chat format with a ``tools`` key::
 
     python -m minichat.finetune.tool_data OUT.jsonl [--n 400] [--seed 0] [--answers-from MODEL]
 """
@@ -49,6 +53,7 @@ from minichat.tools.builtin import BUILTIN
 Answer = Callable[[list[str]], list[str]]  # questions in, the model's replies out
 Conversation = dict[str, Any]
 Made = tuple[tuple[str, str | None], ...]  # files (path, text) and folders (path, None)
+EMPTY: Made = ()
 Pending = list[tuple[dict[str, Any], str]]  # replies the model is yet to write, and to what
 NAMES = tuple(BUILTIN)
 SHARES = {"calculator": 0.26, "now": 0.12, "read_file": 0.19, "list_dir": 0.13, None: 0.30}
@@ -163,8 +168,8 @@ def clock_question(rng: random.Random) -> Turn:
 
 
 def file_question(rng: random.Random) -> Turn:
-    roll, makes = rng.random(), ()
-    if roll < MISSING:
+    roll, makes = rng.random(), EMPTY
+    if roll < MISSING:  # a name that is not there (one made afresh, half the time)
         path = rng.choice(T.MISSING_FILES) if rng.random() < 0.5 else free(rng, file_path)
     elif roll < MISSING + FRESH * (1 - MISSING):
         path = free(rng, file_path)
@@ -182,22 +187,21 @@ def file_question(rng: random.Random) -> Turn:
         heading = re.sub(r"^#+\s+", "", first)  # a Markdown title, not its markup
         return reply.format(path=path, first=heading, lines=count, text=result.rstrip("\n"))
 
-    cannot = T.CANNOT["read_file"].format(path=path)
-    query = rng.choice(T.READS).format(path)
-    return Turn(
-        query, "read_file", {"path": path}, answer, cannot, makes=makes, missing=roll < MISSING
-    )
+    query, cannot = rng.choice(T.READS).format(path), T.CANNOT["read_file"].format(path=path)
+    missing = roll < MISSING
+    return Turn(query, "read_file", {"path": path}, answer, cannot, makes=makes, missing=missing)
 
 
 def folder_question(rng: random.Random) -> Turn:
-    roll, makes = rng.random(), ()
-    if roll < HERE:
+    makes, missing = EMPTY, False
+    if rng.random() < HERE:
         path, query, where = ".", rng.choice(T.HERE), "the working folder"
         if rng.random() < HERE_FRESH:
             makes = entries(rng, ".")
     else:
         roll = rng.random()
-        if roll < MISSING:
+        if roll < MISSING:  # as for files
+            missing = True
             path = rng.choice(T.MISSING_FOLDERS) if rng.random() < 0.5 else free(rng, folder_path)
         elif roll < MISSING + FRESH * (1 - MISSING):
             path = free(rng, folder_path)
@@ -217,7 +221,6 @@ def folder_question(rng: random.Random) -> Turn:
         return capital(reply.format(where=where, items=listed(listing), count=count))
 
     cannot = T.CANNOT["list_dir"].format(where=where)
-    missing = path != "." and roll < MISSING
     return Turn(query, "list_dir", {"path": path}, answer, cannot, makes=makes, missing=missing)
 
 

@@ -240,7 +240,7 @@ CALCULATIONS = [  # (question, the expression the model writes, the answer; {r} 
     ),
     ("How much is {n} shared out among {k}?", "{n} / {k}", "{n} \N{DIVISION SIGN} {k} = {r}."),
     (
-        "Cut a {n} metre rope into {k} equal pieces. How long is each?",
+        "Cut a rope of {n} metres into {k} equal pieces. How long is each?",
         "{n} / {k}",
         "Each piece is {r} metres.",
     ),
