@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,47 +177,34 @@ def test_the_calculator_answers_arithmetic(cache_dir: Path, smollm2: ChatBackend
     """A call forced for the first round (the base model does not call on its own: the
     adapter issue is for that), the result read back: the right number in the answer.
     The repetition penalty is off: it would keep the model from copying the result."""
-    tools = ["--tools", "calculator", "--tool-choice", "required", "--json"]
-    question = "What is 1234 times 5678?"
+    tools = ["--tools", "calculator", "--tool-choice", "required", "--adapter", "off"]
+    answer = ask_json(cache_dir, "--repeat", "1", *tools, "What is 1234 times 5678?")
+    [call] = answer["tool_calls"]
+    assert call["name"] == "calculator" and call["result"] == "7006652"
+    assert "7006652" in answer["text"]
+
+
+def ask_json(cache_dir: Path, *args: str) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--repeat", "1", *tools, question],
+        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--json", *args],
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
     )
     assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
-    [call] = answer["tool_calls"]
-    assert call["name"] == "calculator" and call["result"] == "7006652"
-    assert "7006652" in answer["text"]
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
 
 
 def test_with_tools_on_the_tool_adapter_calls_on_its_own(
     cache_dir: Path, smollm2: ChatBackend
 ) -> None:
     """``--tools`` with smollm2 merges the shipped tool-use adapter (``--adapter auto``),
-    and the model calls the calculator unforced, then answers from the result."""
+    and the model calls the calculator unforced."""
     question = "What is 1234 times 5678?"
-    result = subprocess.run(
-        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--tools", "all", "--json", question],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
-    )
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
+    answer = ask_json(cache_dir, "--tools", "all", question)
     assert answer["adapter"] == "smollm2-tools"
     [call] = answer["tool_calls"]
     assert call["name"] == "calculator" and call["result"] == "7006652"
-    off = subprocess.run(
-        [sys.executable, "-m", "minichat", "ask", "-t", "0", "--tools", "all", "--json",
-         "--adapter", "off", question],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
-    )  # fmt: skip
-    assert off.returncode == 0, off.stderr
-    assert json.loads(off.stdout)["adapter"] is None
+    assert ask_json(cache_dir, "--tools", "all", "--adapter", "off", question)["adapter"] is None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from minichat.errors import InputError
 from minichat.files import replacing, write_atomically
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
 from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE
-from minichat.tinygpt.checkpoint import CURVE_FILE, STATE_FILE, draw_losses, load_state
+from minichat.tinygpt.checkpoint import CURVE_FILE, STATE_FILE, draw_losses, resume_state
 from minichat.tinygpt.train import TrainConfig, Trainer, evaluate
 
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -95,15 +95,7 @@ def start(
 
 def resume(out: Path, *, device: torch.device, steps: int | None = None) -> Finetune:
     """The run saved in ``out``, to go on from its last step (to ``steps`` if given)."""
-    state = load_state(out)
-    config = TrainConfig(**state["train_config"])
-    if steps is not None:
-        if steps <= state["step"]:
-            raise InputError(
-                f"the run in {out} is already at step {state['step']}; "
-                "give --steps above that to train on"
-            )
-        config = replace(config, steps=steps)
+    state, config = resume_state(out, steps)
     return _finetune(out, state["run"], config, device, state=state)
 
 

@@ -17,7 +17,7 @@ complete training state.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import torch
 from minichat.errors import InputError
 from minichat.files import replacing
 from minichat.tinygpt.model import TinyGPT
-from minichat.tinygpt.train import History, Trainer
+from minichat.tinygpt.train import History, TrainConfig, Trainer
 from minichat.tinygpt.weights import save_llama
 
 STATE_FILE = "training_state.pt"
@@ -63,6 +63,21 @@ def load_state(folder: Path) -> dict[str, Any]:
     except Exception as error:  # pickle, zip and key errors alike mean a damaged file
         raise InputError(f"{path} is damaged and cannot be resumed from: {error}") from None
     return state
+
+
+def resume_state(folder: Path, steps: int | None) -> tuple[dict[str, Any], TrainConfig]:
+    """The saved state of the run in ``folder`` and its settings, to go on from its last
+    step (to ``steps`` if given)."""
+    state = load_state(folder)
+    config = TrainConfig(**state["train_config"])
+    if steps is not None:
+        if steps <= state["step"]:
+            raise InputError(
+                f"the run in {folder} is already at step {state['step']}; "
+                "give --steps above that to train on"
+            )
+        config = replace(config, steps=steps)
+    return state, config
 
 
 def draw_losses(history: History, path: Path) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from minichat.errors import InputError
 from minichat.tinygpt import data
-from minichat.tinygpt.checkpoint import STATE_FILE, load_state, save_checkpoint
+from minichat.tinygpt.checkpoint import STATE_FILE, resume_state, save_checkpoint
 from minichat.tinygpt.model import GPTConfig, TinyGPT
 from minichat.tinygpt.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from minichat.tinygpt.train import PRESETS, TrainConfig, Trainer, new_model
@@ -59,15 +59,7 @@ def resume(
     out: Path, *, device: torch.device, weights_dtype: torch.dtype, steps: int | None = None
 ) -> Trainer:
     """The run saved in ``out``, to go on from its last step (to ``steps`` if given)."""
-    state = load_state(out)
-    config = TrainConfig(**state["train_config"])
-    if steps is not None:
-        if steps <= state["step"]:
-            raise InputError(
-                f"the run in {out} is already at step {state['step']}; "
-                "give --steps above that to train on"
-            )
-        config = replace(config, steps=steps)
+    state, config = resume_state(out, steps)
     model = TinyGPT(GPTConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
     corpus = _corpus(state["run"]["data"], config)
