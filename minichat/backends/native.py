@@ -190,11 +190,13 @@ def load_native(
     backend.quant = quant
     backend.adapter = adapter.label if adapter is not None else None
     if target.type == "cpu" and compile != "off":
-        prepare_compiled(backend, folder, dtype, compile)
+        prepare_compiled(backend, folder, dtype, compile, adapter)
     return backend
 
 
-def prepare_compiled(backend: NativeBackend, folder: Path, dtype: str, compile: str) -> None:
+def prepare_compiled(
+    backend: NativeBackend, folder: Path, dtype: str, compile: str, adapter: Adapter | None = None
+) -> None:
     """Use the compiled step if it is cached; else build it now (``wait``) or in the
     background (``auto``), unless an earlier build failed (see ``loading.compiled``)."""
     token_model = backend.token_model
@@ -202,7 +204,8 @@ def prepare_compiled(backend: NativeBackend, folder: Path, dtype: str, compile: 
     if not builds.package.is_file():
         token_model.failure = builds.failure()
         if compile == "auto":
-            if token_model.failure is None and builds.start(folder, backend.quant, dtype):
+            where = adapter.folder if adapter is not None else None
+            if token_model.failure is None and builds.start(folder, backend.quant, dtype, where):
                 token_model.pending = builds
             return
         if token_model.failure is None:

@@ -90,9 +90,10 @@ class Builds:
         os.close(fd)
         return False
 
-    def start(self, folder: Path, quant: str, dtype: str) -> bool:
-        """Build in a low-priority process of its own, unless one is at it already.
-        False where that cannot be done (no ``flock``: Windows)."""
+    def start(self, folder: Path, quant: str, dtype: str, adapter: Path | None = None) -> bool:
+        """Build in a low-priority process of its own, unless one is at it already; it
+        loads the model as the chat did (``adapter``: merged, which keeps some layers
+        at int8). False where that cannot be done (no ``flock``: Windows)."""
         if sys.platform == "win32":
             return False
         fd = self._lock(wait=False)
@@ -101,6 +102,7 @@ class Builds:
         builder = "minichat.loading.step_builder"
         entry = f"import sys; from {builder} import main; sys.exit(main(sys.argv[1:]))"
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
+        command += [str(adapter)] if adapter is not None else []
         # one compiler job at a time: the chat in the foreground keeps the other core
         env = {**os.environ, "TORCHINDUCTOR_COMPILE_THREADS": "1"}
         try:

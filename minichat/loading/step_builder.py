@@ -22,10 +22,11 @@ def main(argv: list[str]) -> int:
     # (Linux autogroups)
     os.setpgid(0, 0)
     lowest_priority(0)
-    folder, quant, dtype, package = argv
+    folder, quant, dtype, package, *adapter = argv
     builds = Builds(Path(package))
     try:
         from minichat.backends.native import load_native  # failures are noted, as below
+        from minichat.loading.adapter import read_adapter
         from minichat.tinygpt.aot import fingerprint
 
         backend = load_native(
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> int:
             dtype=dtype,
             quant=quant,  # type: ignore[arg-type]
             compile="off",
+            adapter=read_adapter(adapter[0]) if adapter else None,
         )
         model = backend.token_model.model
         if builds.package.stem != f"step-{fingerprint(model)}":
