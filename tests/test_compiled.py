@@ -234,3 +234,33 @@ def test_the_first_start_runs_the_model_later_starts_run(own_cache: Path) -> Non
         first.state_dict().items(), later.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.slow
+def test_a_model_with_an_adapter_builds_its_own_step(own_cache: Path, tmp_path: Path) -> None:
+    """Under int4 an adapter's blocks stay at int8, a model of another shape: the builder
+    in the background loads it with the same adapter, so its step builds and is used."""
+    import json
+
+    from safetensors.torch import save_file
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2}))
+    key = "base_model.model.model.layers.5.self_attn.q_proj.lora_{}.weight"
+    torch.manual_seed(0)
+    pair = {key.format("A"): torch.randn(2, 192) / 10, key.format("B"): torch.randn(192, 2) / 10}
+    save_file(pair, str(adapter / "adapter_model.safetensors"))
+    options = {"quant": "int4", "adapter": str(adapter)}
+    expected = reply(native(compile="off", **options))
+    backend = native(compile="auto", **options)
+    builds = backend.token_model.pending
+    assert builds is not None and builds.process is not None
+    try:
+        builds.process.wait(timeout=300)
+        assert builds.package.is_file(), builds.log.read_text()
+        assert reply(backend) == expected
+        assert backend.describe().endswith("compiled step")
+    finally:
+        if builds.process.poll() is None:
+            builds.process.kill()

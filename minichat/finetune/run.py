@@ -193,28 +193,33 @@ def save(out: Path, trainer: Trainer, run: dict[str, Any]) -> None:
 
 
 def estimate_seconds(finetune: Finetune) -> float:
-    """How long the run will take from its step on: one step and one validation batch
-    timed here (after a pass that warms up), scaled to the tokens still to come."""
+    """How long the run will take from its step on: a training step and a validation
+    batch timed here, each at its fastest of three (the first passes warm up, and run
+    slower), scaled to the tokens still to come."""
     trainer = finetune.trainer
     config = trainer.config
     inputs, targets = trainer.sample(0, trainer.generator)
     trainer.model.train()
     seconds = []
-    for _ in range(2):
+    for _ in range(3):
         started = time.perf_counter()
         loss = trainer.loss(trainer.model, inputs.to(trainer.device), targets, trainer.amp)
         loss.backward()
         seconds.append(time.perf_counter() - started)
     trainer.model.zero_grad(set_to_none=True)
-    per_token = seconds[-1] / inputs.numel()
+    per_token = min(seconds[1:]) / inputs.numel()
     batches = [
         trainer.sample(step, trainer.generator) for step in range(trainer.step, config.steps)
     ]
-    train_seconds = per_token * sum(x.numel() for x, _ in batches) * 1.1  # + optimizer
-    started = time.perf_counter()
-    evaluate(trainer.model, trainer.validation[:1], trainer.amp, trainer.loss)
-    per_eval_token = (time.perf_counter() - started) / trainer.validation[0][0].numel()
-    evaluations = len(range(trainer.step + 1, config.steps + 1)) // config.eval_every + 1
+    train_seconds = per_token * sum(x.numel() for x, _ in batches) * 1.05  # + the optimizer
+    evals = []
+    for _ in range(3):
+        started = time.perf_counter()
+        evaluate(trainer.model, trainer.validation[:1], trainer.amp, trainer.loss)
+        evals.append(time.perf_counter() - started)
+    per_eval_token = min(evals[1:]) / trainer.validation[0][0].numel()
+    steps = range(trainer.step + 1, config.steps + 1)
+    evaluations = sum(s % config.eval_every == 0 or s == config.steps for s in steps)
     eval_tokens = sum(x.numel() for x, _ in trainer.validation)
     return train_seconds + evaluations * eval_tokens * per_eval_token
 
