@@ -263,7 +263,9 @@ def cmd_tools(shell: Shell, args: str) -> None:
         raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
     names = session.toolbox.names if session.toolbox else []
     known = ", ".join([*BUILTIN, "search_docs", *session.functions])
-    shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}")
+    adapter = session.backend.adapter
+    shown = f"; adapter {adapter}" if adapter else ""  # the tool-use one comes with tools
+    shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}{shown}")
 
 
 def cmd_exit(shell: Shell, args: str) -> None:
