@@ -115,6 +115,8 @@ def test_stop_and_max_tokens(echo_url: str) -> None:
 def test_models_and_health(echo_url: str) -> None:
     # the chat model, and the documents' embedder (POST /v1/embeddings)
     assert [m.id for m in client(echo_url).models.list()] == ["echo", "all-MiniLM-L6-v2"]
+    cards = httpx.get(echo_url + "/models").json()["data"]
+    assert cards[0]["adapter"] is None  # the LoRA adapter merged in (--adapter), if any
     health = httpx.get(echo_url.removesuffix("/v1") + "/health").json()
     assert health["status"] == "ok" and health["model"] == "echo"
 
