@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser chat test test-fast lint bench clean
+.PHONY: setup browser chat test test-fast lint bench llama-bench clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,25 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/decode.py
+
+# llama.cpp for bench/fast.py's comparison, a benchmark-only extra in venvs of its own:
+# each compiles llama.cpp (about 15 minutes on 2 cores). .venv-llama is built for this CPU;
+# .venv-llama-avx2 for AVX2 and FMA only, beside `bench/fast.py --isa avx2`.
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_AVX2 := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF
+
+llama-bench: .venv-llama/.installed .venv-llama-avx2/.installed
+
+.venv-llama/.installed:
+	$(PYTHON) -m venv .venv-llama
+	.venv-llama/bin/pip install --quiet --no-cache-dir $(LLAMA_CPP)
+	touch $@
+
+.venv-llama-avx2/.installed:
+	$(PYTHON) -m venv .venv-llama-avx2
+	CMAKE_ARGS="$(LLAMA_AVX2)" .venv-llama-avx2/bin/pip install --quiet --no-cache-dir $(LLAMA_CPP)
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,44 +1,50 @@
-"""The default model's local decoding paths against each other and against llama.cpp.
+"""The default model's local paths on this CPU, against llama.cpp on the same GGUF file.
 
-Run as ``.venv/bin/python bench/fast.py`` (``--quick`` for a fast check). In one process,
-run after run on the same chat prompt (the default model, SmolLM2-135M-Instruct, greedy,
-N new tokens, 2 threads):
+Run as ``.venv/bin/python bench/fast.py`` (``--quick`` for a fast check), after ``make
+llama-bench`` for the llama.cpp rows. ``--isa avx2`` runs it all again as an AVX2 machine
+would: PyTorch, oneDNN and MKL held to AVX2 (``minichat.cpu.AVX2_ENV``), against
+llama.cpp built for AVX2 and FMA only (``.venv-llama-avx2``). The default model is
+SmolLM2-135M-Instruct; every run is greedy, prefills its whole prompt (no cache reuse)
+and uses the threads minichat's policy gives it (2 here when the machine is quiet).
 
-- ``generate``: transformers' ``model.generate`` on the converted model, bf16;
-- ``minichat hf``: minichat's engine over the transformers model (``--engine hf``), bf16;
-- ``minichat fast``: minichat's own network (``--engine fast``) at ``--quant none`` (bf16
-  weights), ``int8`` and ``int4`` (bf16 activations), each decoding eagerly
-  (``--compile off``) and through the compiled step (``--compile wait``: built first if
-  it is not cached, which the load time shows); int4, compiled, is the default;
-- ``llama.cpp``: llama-cpp-python on the very GGUF file minichat converts (Q4_1), when
-  ``llama_cpp`` is importable. It is a benchmark-only extra: ``pip install
-  llama-cpp-python`` compiles llama.cpp, about 20 minutes on 2 cores.
+1. The CPU: its relevant flags, what ``minichat.cpu`` makes of them, PyTorch's kernel
+   capability.
+2. Per path this CPU runs (``--engine fast`` at ``--quant none``, ``int8`` and ``int4``,
+   each eager and through the compiled step, built first if it is not cached: the load
+   time shows that): decode tokens/s on a short prompt (N new tokens; (N - 1) / time
+   from first to last token), prefill tokens/s on a ~1,000-token prompt (prompt tokens /
+   time to first token), each with its ratio to llama.cpp. Medians of R interleaved runs
+   after a warm-up each.
+3. The quality guard, per quantization: perplexity on held-out chitchat conversations
+   (a prompt-sized product: the dense prefill path) and greedy agreement with the
+   unquantized fp32 model over 4 prompts x 32 tokens (the decode kernels).
+4. Contention: decode tok/s of the default path and of llama.cpp, quiet, beside a
+   single-threaded busy loop and beside a two-thread PyTorch job (both started and
+   stopped here), each as a share of its own quiet speed.
 
-Printed per path: decode tokens/s ((N - 1) / (time from first to last token)), time to the
-first token, prefill tokens/s (prompt tokens / time to first token), and each as a ratio to
-llama.cpp. Medians of R runs, interleaved, after one warm-up each. Then the quality guard:
-perplexity on held-out chitchat conversations and greedy agreement with the unquantized
-fp32 model, for each quantization. Target: the default path (int4, compiled) decodes at >= 1.0x
-llama.cpp with the guard passing (perplexity within 2% for int8, 5% for int4).
+Targets (issue 15): the default path >= 1.0x llama.cpp in decode and >= 1.5x in prefill,
+the guard passing (perplexity within 2% for int8, 5% for int4); beside the busy loop
+>= 60% of quiet decode speed, beside the two-thread job >= 35%.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
-
-import torch
-from decode import engine_run, generate_run
+from pathlib import Path
 
 from minichat.backend import Message
-from minichat.backends.hf import load_hf
-from minichat.loading.gguf import converted_path
-from minichat.loading.registry import load_backend, smollm2_gguf
 
-PROMPT = "Write a long story about a dragon who learns to bake bread."
+ROOT = Path(__file__).resolve().parent.parent
+LLAMA = {"native": ROOT / ".venv-llama/bin/python", "avx2": ROOT / ".venv-llama-avx2/bin/python"}
+SHORT = "Write a long story about a dragon who learns to bake bread."
+LONG_TOKENS = 1000  # the prefill prompt's length, about
 QUANTS = ("none", "int8", "int4")
 BOUNDS = {"int8": 0.02, "int4": 0.05}
 GUARD_PROMPTS = (
@@ -47,93 +53,181 @@ GUARD_PROMPTS = (
     "Explain what a CPU does in two sentences.",
     "Give me three tips for learning to cook.",
 )
+FLAGS = ("avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 Run = Callable[[], tuple[float, float]]  # one run: (decode tok/s, time to first token)
-
-
-def llama_cpp_run(prompt_ids: list[int], n: int) -> Run | None:
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        return None
-    llm = Llama(model_path=str(smollm2_gguf()), n_ctx=2048, n_threads=2, verbose=False)
-
-    def run() -> tuple[float, float]:
-        llm.reset()  # no reuse of the previous run's cache: a cold prefill, like the others
-        start = time.perf_counter()
-        times = []
-        for _ in llm.create_completion(
-            prompt_ids, max_tokens=n, temperature=0.0, top_k=1, stream=True
-        ):  # type: ignore[union-attr]
-            times.append(time.perf_counter())
-        return (len(times) - 1) / (times[-1] - times[0]), times[0] - start
-
-    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=128, help="N: new tokens per run")
+    parser.add_argument("--isa", choices=("native", "avx2"), default="native")
+    parser.add_argument("--tokens", type=int, default=128, help="N: new tokens per decode run")
     parser.add_argument("--repeats", type=int, default=3, help="R: runs per path")
-    parser.add_argument("--quick", action="store_true", help="N=32, R=1, no quality guard")
+    parser.add_argument("--quick", action="store_true", help="N=32, R=1, no guard or contention")
+    parser.add_argument("--llama", type=Path, help="a Python with llama_cpp (default: by --isa)")
+    parser.add_argument("--no-contention", action="store_true")
     args = parser.parse_args()
-    if args.quick:
-        args.tokens, args.repeats = 32, 1
-    n = args.tokens
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    threads = torch.get_num_threads()
-    print(f"commit {commit.stdout.strip()}, torch {torch.__version__}, {threads} threads")
+    if args.isa == "avx2" and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
+        from minichat.cpu import AVX2_ENV  # before torch loads: it reads them at start
 
-    messages = [Message("user", PROMPT)]
-    hf = load_hf(str(converted_path(smollm2_gguf())), dtype="bf16")
-    prompt_ids = hf.encode(messages)
-    input_ids = torch.tensor([prompt_ids])
-    pad = hf.tokenizer.pad_token_id or 0
-    runs: dict[str, Run] = {
-        "transformers generate, bf16": lambda: generate_run(
-            hf.token_model.model, input_ids, n, pad
-        ),
-        "minichat hf, bf16": lambda: engine_run(hf, messages, n)[:2],
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
+    if args.quick:
+        args.tokens, args.repeats, args.no_contention = 32, 1, True
+    import torch
+
+    from minichat import cpu
+    from minichat.engine import threads
+    from minichat.engine.threads import ThreadPolicy
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    print(f"commit {commit.stdout.strip()}, torch {torch.__version__}, {os.cpu_count()} CPUs")
+    have = [flag for flag in FLAGS if flag in cpu.flags()]
+    print(
+        f"CPU flags: {' '.join(have)}; minichat sees {cpu.isa()}, bf16 in hardware: "
+        f"{cpu.has_bf16()}; PyTorch kernels: {torch.backends.cpu.get_cpu_capability()}"
+    )
+    if args.isa == "avx2":
+        print("held to AVX2: " + " ".join(f"{k}={v}" for k, v in cpu.AVX2_ENV.items()))
+
+    paths = load_paths()
+    default = paths[DEFAULT]
+    short, long = prompts(default)
+    short_ids, long_ids = default.encode(short), default.encode(long)  # type: ignore[attr-defined]
+    cores = torch.get_num_threads()
+    llama = LlamaCpp.start(args.llama or LLAMA[args.isa], cores)
+    # every path at the same thread count: the adaptive policy would count llama.cpp's
+    # runs between minichat's as a neighbour (the contention rows use it)
+    threads._policy = ThreadPolicy(cores, torch.set_num_threads, read=lambda: None)
+    runs: dict[str, tuple[Run, Run]] = {
+        label: (engine(backend, short, args.tokens), engine(backend, long, 2))
+        for label, backend in paths.items()
     }
+    if llama is not None:
+        runs[LLAMA_LABEL] = (llama.run(short_ids, args.tokens), llama.run(long_ids, 2))
+    results = measure(runs, args.repeats)
+    report(results, len(long_ids), args)
+    if not args.quick:
+        guard()
+    if not args.no_contention:
+        threads._policy = ThreadPolicy(cores, torch.set_num_threads)  # minichat's own, adaptive
+        contention(default, short, llama, short_ids, args)
+    if llama is not None:
+        llama.stop()
+
+
+DEFAULT = "fast, int4, compiled (default)"
+LLAMA_LABEL = "llama.cpp, Q4_1 GGUF"
+
+
+def load_paths() -> dict[str, object]:
+    from minichat.loading.registry import load_backend
+
+    paths: dict[str, object] = {}
     for quant in QUANTS:
         for compile in ("off", "wait"):
             start = time.perf_counter()
-            fast = load_backend("smollm2", engine="fast", quant=quant, compile=compile)
+            backend = load_backend("smollm2", engine="fast", quant=quant, compile=compile)
             seconds = time.perf_counter() - start
-            label = f"minichat fast, {quant}, " + ("eager" if compile == "off" else "compiled")
-            if compile == "wait":
-                print(f"{label}: loaded in {seconds:.1f} s (a first load builds the step)")
-            runs[label + (" (default)" if (quant, compile) == ("int4", "wait") else "")] = (
-                lambda fast=fast: engine_run(fast, messages, n)[:2]  # type: ignore[misc]
-            )
-    reference = llama_cpp_run(prompt_ids, n)
-    if reference is not None:
-        runs["llama.cpp, Q4_1 GGUF"] = reference
-    else:
-        print("llama.cpp: llama_cpp is not importable (pip install llama-cpp-python); no ratios")
+            label = f"fast, {quant}, " + ("eager" if compile == "off" else "compiled")
+            if (quant, compile) == ("int4", "wait"):
+                label = DEFAULT
+            print(f"{label}: {backend.describe()}; loaded in {seconds:.1f} s")
+            paths[label] = backend
+    return paths
 
-    results: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
-    for run in runs.values():
-        run()  # warm-up
-    for _ in range(args.repeats):
-        for label, run in runs.items():
-            results[label].append(run())
-    medians = {
-        label: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
-        for label, rs in results.items()
+
+def prompts(backend: object) -> tuple[list[Message], list[Message]]:
+    """The short prompt, and about LONG_TOKENS tokens of held-out chitchat conversations
+    to summarise."""
+    from minichat.tinygpt import data
+
+    corpus = data.build_corpus(data.chitchat_chats(), 0.05, seed=1337).validation
+    words = "\n\n".join(data.plain_text(document) for document in corpus[:40]).split(" ")
+    while True:
+        long = [Message("user", "Summarise these conversations:\n\n" + " ".join(words))]
+        count = len(backend.encode(long))  # type: ignore[attr-defined]
+        if count <= LONG_TOKENS:
+            return [Message("user", SHORT)], long
+        words = words[: int(len(words) * LONG_TOKENS / count * 0.99)]
+
+
+def engine(backend: object, messages: list[Message], n: int) -> Run:
+    from decode import engine_run
+
+    return lambda: engine_run(backend, messages, n)[:2]  # type: ignore[arg-type]
+
+
+class LlamaCpp:
+    """llama.cpp in its own venv's Python (``bench/llama_cpp_child.py``)."""
+
+    def __init__(self, process: subprocess.Popen[str]):
+        self.process = process
+
+    @classmethod
+    def start(cls, python: Path, threads: int) -> LlamaCpp | None:
+        if not python.exists():
+            print(f"llama.cpp: no {python} (make llama-bench builds it); no ratios")
+            return None
+        from minichat.loading.registry import smollm2_gguf
+
+        child = ROOT / "bench" / "llama_cpp_child.py"
+        command = [str(python), str(child), str(smollm2_gguf()), str(threads)]
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        if not process.stdout.readline():
+            print(f"llama.cpp: {python} could not load the model; no ratios")
+            return None
+        return cls(process)
+
+    def run(self, ids: list[int], n: int) -> Run:
+        def one() -> tuple[float, float]:
+            assert self.process.stdin is not None and self.process.stdout is not None
+            self.process.stdin.write(json.dumps({"ids": ids, "n": n}) + "\n")
+            self.process.stdin.flush()
+            answer = json.loads(self.process.stdout.readline())
+            return answer["decode"], answer["ttft"]
+
+        return one
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def measure(runs: dict[str, tuple[Run, Run]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Per path: median decode tok/s (short prompt) and median time to first token (long)."""
+    decodes: dict[str, list[float]] = {label: [] for label in runs}
+    ttfts: dict[str, list[float]] = {label: [] for label in runs}
+    for short, long in runs.values():
+        short(), long()  # warm-up
+    for _ in range(repeats):
+        for label, (short, long) in runs.items():
+            decodes[label].append(short()[0])
+            ttfts[label].append(long()[1])
+    return {
+        label: (statistics.median(decodes[label]), statistics.median(ttfts[label]))
+        for label in runs
     }
-    base = medians.get("llama.cpp, Q4_1 GGUF")
-    print(f"\n{len(prompt_ids)} prompt tokens, {n} new tokens, median of {args.repeats}")
-    print(f"{'path':42} {'decode tok/s':>12} {'TTFT s':>8} {'prefill tok/s':>14}  vs llama.cpp")
-    for label, (decode, ttft) in medians.items():
+
+
+def report(results: dict[str, tuple[float, float]], prompt: int, args: argparse.Namespace) -> None:
+    base = results.get(LLAMA_LABEL)
+    print(
+        f"\ndecode: {args.tokens} new tokens after a short prompt; prefill: a {prompt}-token "
+        f"prompt; median of {args.repeats}"
+    )
+    print(f"{'path':32} {'decode tok/s':>12} {'prefill tok/s':>14} {'TTFT s':>7}  vs llama.cpp")
+    for label, (decode, ttft) in results.items():
         ratio = ""
-        if base is not None:
+        if base is not None and label != LLAMA_LABEL:
             ratio = f"decode {decode / base[0]:.2f}x, prefill {base[1] / ttft:.2f}x"
-        print(f"{label:42} {decode:12.1f} {ttft:8.3f} {len(prompt_ids) / ttft:14.0f}  {ratio}")
-    if not args.quick:
-        guard(hf)
+        print(f"{label:32} {decode:12.1f} {prompt / ttft:14.0f} {ttft:7.2f}  {ratio}")
 
 
-def guard(hf: object) -> None:
+def guard() -> None:
+    from minichat.backend import Message
+    from minichat.loading.registry import load_backend
     from minichat.tinygpt import data
     from minichat.tinygpt.quality import greedy_agreement, perplexity
 
@@ -144,20 +238,58 @@ def guard(hf: object) -> None:
     prompts = [reference.encode([Message("user", p)]) for p in GUARD_PROMPTS]  # type: ignore[attr-defined]
     base = perplexity(reference.token_model.model, ids)  # type: ignore[attr-defined]
     print(f"\nquality guard: {len(ids)} held-out tokens, {len(prompts)} prompts x 32 greedy tokens")
-    print(f"{'weights':10} {'perplexity':>10} {'rise':>7} {'bound':>6} {'greedy agreement':>17}")
-    print(f"{'fp32':10} {base:10.3f} {'':>7} {'':>6} {'1.000':>17}")
-    for quant in ("none", "int8", "int4"):
+    print(f"{'weights':16} {'perplexity':>10} {'rise':>7} {'bound':>6} {'greedy agreement':>17}")
+    print(f"{'fp32':16} {base:10.3f} {'':>7} {'':>6} {'1.000':>17}")
+    for quant in QUANTS:
         fast = load_backend("smollm2", engine="fast", quant=quant, compile="off")
         model = fast.token_model.model  # type: ignore[attr-defined]
         value = perplexity(model, ids)
         agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
         bound = BOUNDS.get(quant)
         verdict = "" if bound is None else ("ok" if value <= base * (1 + bound) else "FAILED")
-        label = "bf16" if quant == "none" else quant
+        dtype = str(fast.token_model.dtype).removeprefix("torch.")  # type: ignore[attr-defined]
+        label = f"{quant}, {dtype}"
         shown = f"{bound:.0%}" if bound else ""
         rise = value / base - 1
-        print(f"{label:10} {value:10.3f} {rise:+7.2%} {shown:>6} {agreement:17.3f} {verdict}")
+        print(f"{label:16} {value:10.3f} {rise:+7.2%} {shown:>6} {agreement:17.3f} {verdict}")
+
+
+def contention(
+    default: object,
+    short: list[Message],
+    llama: LlamaCpp | None,
+    short_ids: list[int],
+    args: argparse.Namespace,
+) -> None:
+    from threads import NEIGHBOURS
+
+    runs: dict[str, Run] = {"minichat, default path": engine(default, short, args.tokens)}
+    if llama is not None:
+        runs["llama.cpp, 2 threads"] = llama.run(short_ids, args.tokens)
+    speeds: dict[tuple[str, str], float] = {}
+    for case, code in NEIGHBOURS.items():
+        neighbour = subprocess.Popen([sys.executable, "-c", code]) if code else None
+        try:
+            time.sleep(1.0)  # let it get going
+            for label, run in runs.items():
+                time.sleep(0.5)
+                run()  # after the other engine's runs: the policy's window sees only the neighbour
+                values = []
+                for _ in range(args.repeats):
+                    time.sleep(0.5)  # a user reading the last reply: the policy's window
+                    values.append(run()[0])
+                speeds[(case, label)] = statistics.median(values)
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+    print(f"\ncontention: decode tok/s, {args.tokens} new tokens, median of {args.repeats}")
+    print(f"{'neighbour':24} {'engine':24} {'tok/s':>7} {'of quiet':>9}")
+    for (case, label), speed in speeds.items():
+        quiet = speeds[("quiet", label)]
+        print(f"{case:24} {label:24} {speed:7.1f} {speed / quiet:9.0%}")
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

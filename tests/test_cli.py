@@ -228,7 +228,9 @@ def test_every_parameter_by_its_full_name_and_one_shot_flags_before_the_subcomma
     assert json.loads(result.stdout)["usage"]["completion_tokens"] == 2
     piped = minichat("-v", "-m", "echo", stdin=b"q\n")  # the README: flags before or after
     assert (piped.returncode, piped.stdout) == (0, "You said: q\n")
-    assert piped.stderr.startswith("prompt tokens ") and "ended: end_turn" in piped.stderr
+    described, stats = piped.stderr.splitlines()  # -v: what runs the model, then the figures
+    assert described == "minichat: echo (echo, context 4096)"
+    assert stats.startswith("prompt tokens ") and "ended: end_turn" in stats
     before = minichat("--json", "-m", "echo", "ask", "q")
     assert json.loads(before.stdout)["text"] == "You said: q"
 

@@ -3,16 +3,21 @@ quality guard on the real default model."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from minichat import Message, load_backend
+from minichat import Message, cpu, load_backend
 from minichat.backends import native
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.tinygpt.quality import greedy_agreement, perplexity
-from minichat.tinygpt.quant import GROUP, Int4Linear, Int8Linear
+from minichat.tinygpt.quant import DENSE_ROWS, GROUP, HALF, Int4Linear, Int8Linear
 
 torch.manual_seed(0)
 X = torch.randn(5, 64, dtype=torch.bfloat16)
@@ -41,6 +46,33 @@ def test_int4_gives_back_weights_already_on_a_4_bit_grid() -> None:
     noisy = torch.randn(48, 64)  # arbitrary weights lose more, as 4 bits must
     error = relative_error(Int4Linear.from_weight(noisy)(X), X.float() @ noisy.t())
     assert 0.01 < error < 0.15
+
+
+@pytest.mark.parametrize("kind", [Int8Linear, Int4Linear])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_prompt_multiplies_densely_as_the_kernel_does_row_by_row(
+    kind: type[Int8Linear] | type[Int4Linear], dtype: torch.dtype
+) -> None:
+    """From DENSE_ROWS rows on a layer dequantizes its matrix (a prompt: compute-bound);
+    below, the decoding kernel runs. Both compute the same product."""
+    layer = kind.from_weight(torch.randn(96, 128))
+    rows = torch.randn(DENSE_ROWS + 3, 128).to(dtype)
+    dense = layer(rows[None])[0]  # batch x rows x in, as the model calls it
+    by_kernel = torch.cat([layer(row[None]) for row in rows])
+    assert dense.dtype == by_kernel.dtype == dtype
+    assert relative_error(dense, by_kernel) < (0.005 if dtype == torch.float32 else 0.02)
+    assert relative_error(layer.dequantized(torch.float32), layer.dequantized(dtype)) < 0.01
+
+
+def test_int4_integers_are_stored_as_q4_1_lays_them_out() -> None:
+    """Value i of a group in the low half of byte i, value i + 16 in the high half: the
+    same bytes on every machine, unlike the kernel's own packing."""
+    q = torch.randint(0, 16, (16, 64 // GROUP, GROUP))
+    q[..., 0], q[..., 1] = 0, 15
+    layer = Int4Linear.from_weight((q.float() * 0.1).view(16, 64))
+    assert torch.equal(layer.integers(), q.to(torch.uint8))
+    first = layer.nibbles[0, 0]
+    assert int(first) == int(q[0, 0, 0]) | int(q[0, 0, HALF]) << 4
 
 
 @pytest.mark.parametrize("quant", ["int8", "int4"])
@@ -88,8 +120,9 @@ def test_engine_and_quant_choices(tiny_checkpoint: Path, tiny_model_dir: Path) -
     assert load_backend(f"hf:{tiny_model_dir}", engine="hf").name == "hf"
     with pytest.raises(ConfigError, match="needs the fast engine"):
         load_backend(f"tiny:{tiny_checkpoint}", engine="hf", quant="int4")
-    with pytest.raises(ConfigError, match="computes in bf16"):
-        load_backend(f"tiny:{tiny_checkpoint}", quant="int4", dtype="fp32")
+    for dtype, want in (("fp32", torch.float32), ("bf16", torch.bfloat16)):  # either, asked
+        chosen = load_backend(f"tiny:{tiny_checkpoint}", quant="int4", dtype=dtype)
+        assert chosen.token_model.dtype == want  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="quant must be one of"):
         load_backend("echo", quant="int3")
 
@@ -127,3 +160,54 @@ def test_quantization_keeps_the_default_models_quality() -> None:
         assert perplexity(model, ids) <= base * (1 + bound), quant
         agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
         assert agreement >= 0.9, (quant, agreement)
+
+
+AVX2_SCRIPT = """
+import json, sys, torch
+from minichat import load_backend
+backend = load_backend(sys.argv[1], quant="int4")
+model = backend.token_model.model
+with torch.inference_mode():
+    prompt = model(torch.tensor([list(range(3, 3 + 70))]))[0, -1]  # dense: a prompt
+    cache = model.new_cache()
+    model(torch.tensor([[3, 4, 5]]), cache)
+    step = model(torch.tensor([[6]]), cache)[0, -1]  # the decoding kernel
+print(json.dumps({"describe": backend.describe(), "prompt": prompt.float().tolist(),
+                  "step": step.float().tolist()}))
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 only")
+def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The AVX2 choices (fp32 activations, the kernels' AVX2 builds), run on this machine
+    with PyTorch held to AVX2 (on an AVX2 machine: its own path), read the int4 cache
+    this process wrote, whose bytes do not depend on the capability, and compute what
+    this process computes."""
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
+    name = f"tiny:{tiny_checkpoint}"
+    here = load_backend(name, quant="int4")
+    cached = native.quantized_path(tiny_checkpoint, "int4")  # type: ignore[arg-type]
+    written = cached.stat().st_mtime_ns
+    model = here.token_model.model  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        prompt = model(torch.tensor([list(range(3, 3 + 70))]))[0, -1]
+        cache = model.new_cache()
+        model(torch.tensor([[3, 4, 5]]), cache)
+        step = model(torch.tensor([[6]]), cache)[0, -1]
+    result = subprocess.run(
+        [sys.executable, "-c", AVX2_SCRIPT, name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **cpu.AVX2_ENV},
+    )
+    assert result.returncode == 0, result.stderr
+    there = json.loads(result.stdout)
+    assert "cpu AVX2, float32, int4" in there["describe"]
+    assert cached.stat().st_mtime_ns == written  # read, not quantized again
+    for key, mine in (("prompt", prompt), ("step", step)):
+        theirs = torch.tensor(there[key])
+        assert relative_error(theirs, mine) < 0.02, key
+        assert int(theirs.argmax()) == int(mine.argmax()), key

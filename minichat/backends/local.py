@@ -129,7 +129,12 @@ class LocalBackend(ChatBackend):
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")
-        return f"{super().describe()}, {self.token_model.device.type}, {dtype}"
+        device = self.token_model.device.type
+        if device == "cpu":  # the instruction set that chose the dtype and the kernels
+            from minichat import cpu
+
+            device = f"cpu {cpu.isa()}"
+        return f"{super().describe()}, {device}, {dtype}"
 
     def close(self) -> None:
         self.token_model.cache = None

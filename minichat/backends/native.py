@@ -27,7 +27,7 @@ from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.paths import cache_dir
 from minichat.tinygpt.aot import MIN_LENGTH, CompiledStep, fingerprint
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
-from minichat.tinygpt.quant import FORMAT, Quant, quantize
+from minichat.tinygpt.quant import FORMAT, Quant, prepare, quantize
 from minichat.tinygpt.weights import (
     Merge,
     empty_model,
@@ -50,7 +50,7 @@ class NativeTokenModel:
         self.model = model
         self.context_length = model.config.context_length
         self.device = model.embed.weight.device
-        self.dtype = model.embed.weight.dtype
+        self.dtype = model.norm.weight.dtype  # the activations' (a quantized table is bf16)
         self.cache: KVCache | None = None
         self.cached_ids: list[int] = []
         self.compiled: CompiledStep | None = None
@@ -141,7 +141,7 @@ class NativeBackend(LocalBackend):
         return str(self.format.tokenizer.to_str())
 
     def describe(self) -> str:
-        quant = "" if self.quant == "none" else f", {self.quant}"
+        quant = "" if self.quant == "none" else f", {self.quant} (prompts dense)"
         note = self.token_model.step_state() if self.token_model.device.type == "cpu" else ""
         return f"{super().describe()}{quant}" + (f", {note}" if note else "")
 
@@ -166,7 +166,7 @@ def load_native(
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     if quant != "none":
-        check_quant(quant, target, dtype)
+        check_quant(quant, target)
     config = llama_config(folder)
     if config is None:
         raise ModelLoadError(f"{folder} is not a Llama-family model the native path can run")
@@ -178,7 +178,7 @@ def load_native(
         if quant == "none":
             model = load_llama(folder, config, torch_dtype, target, merge)
         else:
-            model = load_quantized(folder, config, quant, adapter, merge)
+            model = load_quantized(folder, config, quant, torch_dtype, adapter, merge)
         chat_format = ChatFormat(folder)
     except ModelLoadError:
         raise
@@ -221,14 +221,10 @@ def prepare_compiled(
     token_model.use_compiled(builds)
 
 
-def check_quant(quant: Quant, device: torch.device, dtype: str) -> None:
+def check_quant(quant: Quant, device: torch.device) -> None:
     if device.type != "cpu":
         raise ConfigError(
             f"--quant {quant} runs on the CPU only; on {device.type} use --quant none"
-        )
-    if dtype not in ("auto", "bf16"):
-        raise ConfigError(
-            f"--quant {quant} computes in bf16; leave --dtype at auto or use --quant none"
         )
 
 
@@ -236,11 +232,12 @@ def load_quantized(
     folder: Path,
     config: GPTConfig,
     quant: Quant,
+    dtype: torch.dtype = torch.bfloat16,
     adapter: Adapter | None = None,
     merge: Merge | None = None,
 ) -> TinyGPT:
-    """TinyGPT with quantized matrices (bf16 elsewhere), from the cache; quantized and
-    cached first if it is not there. Always loaded from the cache file, so the first
+    """TinyGPT with quantized matrices computing in ``dtype``, from the cache; quantized
+    and cached first if it is not there. Always loaded from the cache file, so the first
     start runs the very model later ones do (the compiled step's key checks that).
 
     The cache is keyed by the weights' path, size and time, the format, the torch
@@ -250,7 +247,7 @@ def load_quantized(
     cached = quantized_path(folder, quant, adapter)
     if cached.is_file():
         try:
-            return _load_cached(cached, config, quant)
+            return _load_cached(cached, config, quant, dtype)
         except Exception:  # a damaged or foreign cache file: quantize again, replace it
             cached.unlink(missing_ok=True)
     from safetensors.torch import save_file
@@ -261,10 +258,10 @@ def load_quantized(
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
     with replacing(cached) as temporary:
         save_file(state, str(temporary))
-    return _load_cached(cached, config, quant)
+    return _load_cached(cached, config, quant, dtype)
 
 
-def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
+def _load_cached(cached: Path, config: GPTConfig, quant: Quant, dtype: torch.dtype) -> TinyGPT:
     from safetensors.torch import load_file
 
     model = empty_model(config)
@@ -275,6 +272,7 @@ def _load_cached(cached: Path, config: GPTConfig, quant: Quant) -> TinyGPT:
     int8 = tuple(name.removesuffix(".scales") for name in state if name.endswith(".scales"))
     quantize(model, quant, empty=True, int8=int8 if quant == "int4" else ())
     model.load_state_dict(state, strict=True, assign=True)
+    prepare(model, dtype)
     return model.eval()
 
 

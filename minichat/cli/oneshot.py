@@ -73,7 +73,9 @@ def answer(
     tell_notices(session, err)
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
-        err.write(line(exchange.stats, exchange.finish_reason) + "\n")
+        err.write(
+            f"minichat: {backend.describe()}\n{line(exchange.stats, exchange.finish_reason)}\n"
+        )
     return EXIT_CANCELLED if exchange.cut_off else 0
 
 

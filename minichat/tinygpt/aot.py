@@ -83,11 +83,19 @@ def weights(model: TinyGPT) -> list[torch.Tensor]:
 
 def fingerprint(model: TinyGPT) -> str:
     """What a built step depends on: the torch version, the CPU's instruction set (the
-    library is compiled for it), the model's configuration (its epsilon is baked in),
-    the code it was traced and built from, and every weight's name, shape and dtype,
-    but not their values, which are inputs. The cache key."""
+    library is compiled for it, up to the capability PyTorch runs at), the model's
+    configuration (its epsilon is baked in), the code it was traced and built from, and
+    every weight's name, shape and dtype, but not their values, which are inputs. The
+    cache key."""
     digest = hashlib.sha256()
-    for part in (torch.__version__, platform.machine(), _cpu_flags(), repr(model.config)):
+    capability = torch.backends.cpu.get_cpu_capability()  # ATEN_CPU_CAPABILITY may lower it
+    for part in (
+        torch.__version__,
+        platform.machine(),
+        _cpu_flags(),
+        capability,
+        repr(model.config),
+    ):
         digest.update(part.encode() + b"\0")
     for module in (model_code, quant_code, sys.modules[__name__]):
         digest.update(Path(module.__file__ or "").read_bytes())  # the source, or its .pyc

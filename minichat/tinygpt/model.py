@@ -209,7 +209,7 @@ class TinyGPT(nn.Module):
             raise ValueError(f"{start + steps} positions exceed the context length")
         if cache is not None and ids.shape == (1, 1):
             return self._step_cached(ids[0], cache)[None, None]
-        x = self.embed(ids)
+        x = self.embed(ids).to(self.norm.weight.dtype)  # a quantized model's table is bf16
         # shaped to broadcast over (batch, steps, heads, head_dim)
         cos = self.rope_cos[start : start + steps, None].to(x.dtype)
         sin = self.rope_sin[start : start + steps, None].to(x.dtype)
@@ -231,7 +231,7 @@ class TinyGPT(nn.Module):
         x length x head_dim). Nothing is mutated and every shape but the length is
         fixed, so this is the function ``tinygpt.aot`` builds ahead of time."""
         position = keys.shape[2]
-        x = self.embed(token)[None]
+        x = self.embed(token)[None].to(self.norm.weight.dtype)
         cos = self.rope_cos.narrow(0, position, 1)[None].to(x.dtype)
         sin = self.rope_sin.narrow(0, position, 1)[None].to(x.dtype)
         new_keys, new_values = [], []

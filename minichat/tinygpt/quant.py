@@ -1,8 +1,10 @@
-"""Weight-only quantization of TinyGPT's matrices, for decoding on the CPU.
+"""Weight-only quantization of TinyGPT's matrices, for the CPU.
 
 Decoding one token reads every weight once, so at batch size 1 its speed is set
-by how many bytes the weights take. Two formats, both run by kernels in
-PyTorch's CPU build, with bf16 activations:
+by how many bytes the weights take. Two formats, each decoded by a kernel in
+PyTorch's CPU build that takes bf16 activations (the model itself computes in
+bf16 where the CPU has bf16 instructions and in fp32 elsewhere: ``minichat.cpu``;
+a row is converted on its way in and out, which costs nothing at one row):
 
 - ``int8``: one int8 per weight and one scale per output row
   (``torch._weight_int8pack_mm``);
@@ -10,6 +12,12 @@ PyTorch's CPU build, with bf16 activations:
   a scale and an offset (``torch._weight_int4pack_mm_for_cpu``). This is the
   scheme of the GGUF format's Q4_1, so the default model, which ships as Q4_1,
   gets back the very integers it was stored with.
+
+A prompt is another matter: its product has a row per token, compute-bound, and
+the kernels above are built for few rows. From ``DENSE_ROWS`` rows on, a layer
+dequantizes its matrix to the model's dtype and multiplies it densely (MKL or
+oneDNN at full speed); at hundreds of rows the dequantizing is a few percent of
+the product (``bench/fast.py`` measures prefill both ways).
 
 Embedding lookups stay in bf16. The output projection (tied to the embedding in
 small models) is quantized to int8, as llama.cpp keeps it at 8 bits: at 4 bits it
@@ -25,12 +33,15 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Quant = Literal["none", "int8", "int4"]
 QUANTS: tuple[Quant, ...] = ("none", "int8", "int4")
 GROUP = 32  # int4 group size, as in Q4_1
-FORMAT = 2  # part of the cache key: bump it when the layout or the choice of layers changes
+HALF = GROUP // 2  # a byte holds a group's value i and value i + 16, as Q4_1 does
+DENSE_ROWS = 64  # from this many rows (a prompt) a product dequantizes: see the docstring
+FORMAT = 3  # part of the cache key: bump it when the layout or the choice of layers changes
 
 
 class Int8Linear(nn.Module):
@@ -53,24 +64,42 @@ class Int8Linear(nn.Module):
         layer.scales = scales.to(torch.bfloat16)
         return layer
 
+    def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
+        return self.weight.to(dtype) * self.scales.to(dtype)[:, None]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
-        y = torch._weight_int8pack_mm(flat, self.weight, self.scales)
-        return y.view(*x.shape[:-1], -1)
+        if flat.shape[0] >= DENSE_ROWS:
+            return F.linear(x, self.dequantized(x.dtype))
+        y = torch._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight, self.scales)
+        return y.to(x.dtype).view(*x.shape[:-1], -1)
 
 
 class Int4Linear(nn.Module):
-    """``x @ W.T`` with W in 4-bit groups of 32, each ``(q - 8) * scale + offset``."""
+    """``x @ W.T`` with W in 4-bit groups of 32, each ``(q - 8) * scale + offset``.
 
+    ``nibbles`` holds the integers two to a byte, as Q4_1 does (a group's value i in
+    the low half, value i + 16 in the high half), the same on every machine, which is
+    what the cache stores; ``packed`` is the decoding kernel's own layout of them,
+    which differs between CPU capabilities (AVX-512 and AVX2 builds of the kernel
+    interleave differently), so it is made from ``nibbles`` at load (``pack``) and
+    never saved.
+    """
+
+    nibbles: torch.Tensor
     packed: torch.Tensor
     scales_and_zeros: torch.Tensor
 
     def __init__(self, out_features: int, in_features: int):
         super().__init__()
         self.out_features = out_features
-        # the packed layout is the kernel's own; its shape is out x in / 2 bytes
         self.register_buffer(
-            "packed", torch.zeros(out_features, in_features // 2, dtype=torch.uint8)
+            "nibbles", torch.zeros(out_features, in_features // 2, dtype=torch.uint8)
+        )
+        self.register_buffer(
+            "packed",
+            torch.zeros(out_features, in_features // 2, dtype=torch.uint8),
+            persistent=False,
         )
         self.register_buffer(
             "scales_and_zeros",
@@ -85,17 +114,37 @@ class Int4Linear(nn.Module):
         scales = (high - low).clamp(min=1e-8) / 15
         q = torch.round((groups - low[..., None]) / scales[..., None]).clamp(0, 15)
         layer = cls(out_features, in_features)
-        ints = q.to(torch.int32).view(out_features, in_features)
-        layer.packed = torch._convert_weight_to_int4pack_for_cpu(ints, 1)
+        ints = q.to(torch.uint8)  # out x groups x 32
+        layer.nibbles = (ints[..., :HALF] | (ints[..., HALF:] << 4)).view(out_features, -1)
         # the kernel computes (q - 8) * scale + zero: shift the offset by 8 steps
         zeros = low + 8 * scales
         layer.scales_and_zeros = torch.stack([scales.t(), zeros.t()], dim=-1).to(torch.bfloat16)
+        layer.pack()
         return layer
+
+    def integers(self) -> torch.Tensor:
+        """The 4-bit integers as uint8, out x groups x 32."""
+        halves = self.nibbles.view(self.out_features, -1, HALF)
+        return torch.cat((halves & 15, halves >> 4), dim=-1)
+
+    def pack(self) -> None:
+        ints = self.integers().view(self.out_features, -1).to(torch.int32)
+        self.packed = torch._convert_weight_to_int4pack_for_cpu(ints, 1)
+
+    def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
+        """The matrix in ``dtype``: ``(q - 8) * scale + zero``, computed in place."""
+        scales, zeros = self.scales_and_zeros.transpose(0, 1).to(dtype).unbind(-1)
+        weight = self.integers().to(dtype).mul_(scales[..., None])
+        return weight.add_((zeros - 8 * scales)[..., None]).view(self.out_features, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
-        y = torch._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_and_zeros)
-        return y.view(*x.shape[:-1], self.out_features)
+        if flat.shape[0] >= DENSE_ROWS:
+            return F.linear(x, self.dequantized(x.dtype))
+        y = torch._weight_int4pack_mm_for_cpu(
+            flat.to(torch.bfloat16), self.packed, GROUP, self.scales_and_zeros
+        )
+        return y.to(x.dtype).view(*x.shape[:-1], self.out_features)
 
 
 def quantize(
@@ -118,3 +167,15 @@ def quantize(
                 setattr(module, name, kind(child.out_features, child.in_features))
             else:
                 setattr(module, name, kind.from_weight(child.weight))
+
+
+def prepare(model: nn.Module, dtype: torch.dtype) -> None:
+    """Ready a quantized model, loaded from a state dict, to compute in ``dtype``:
+    the int4 layers packed for this CPU's kernel, every floating tensor but the
+    kernels' bf16 scales and the embedding table cast. (The embedding stays bf16:
+    a lookup costs nothing to convert, and fp32 would double its memory.)"""
+    for module in model.modules():
+        if isinstance(module, Int4Linear):
+            module.pack()
+        if not isinstance(module, (Int4Linear, Int8Linear, nn.Embedding)):
+            module._apply(lambda t: t.to(dtype) if t.is_floating_point() else t, recurse=False)
