@@ -89,7 +89,7 @@ def main() -> None:
         print("held to AVX2: " + " ".join(f"{k}={v}" for k, v in cpu.AVX2_ENV.items()))
 
     paths = load_paths()
-    default = next(backend for label, backend in paths.items() if label.endswith("(default)"))
+    default = paths[DEFAULT]
     short, long = prompts(default)
     short_ids, long_ids = default.encode(short), default.encode(long)  # type: ignore[attr-defined]
     cores = torch.get_num_threads()
@@ -114,12 +114,12 @@ def main() -> None:
         llama.stop()
 
 
+DEFAULT = "fast, int4, compiled (default)"
 LLAMA_LABEL = "llama.cpp, Q4_1 GGUF"
 
 
 def load_paths() -> dict[str, object]:
     from minichat.loading.registry import load_backend
-    from minichat.tinygpt.quant import default_quant
 
     paths: dict[str, object] = {}
     for quant in QUANTS:
@@ -128,8 +128,8 @@ def load_paths() -> dict[str, object]:
             backend = load_backend("smollm2", engine="fast", quant=quant, compile=compile)
             seconds = time.perf_counter() - start
             label = f"fast, {quant}, " + ("eager" if compile == "off" else "compiled")
-            if (quant, compile) == (default_quant(), "wait"):
-                label += " (default)"
+            if (quant, compile) == ("int4", "wait"):
+                label = DEFAULT
             print(f"{label}: {backend.describe()}; loaded in {seconds:.1f} s")
             paths[label] = backend
     return paths

@@ -179,14 +179,3 @@ def prepare(model: nn.Module, dtype: torch.dtype) -> None:
             module.pack()
         if not isinstance(module, (Int4Linear, Int8Linear, nn.Embedding)):
             module._apply(lambda t: t.to(dtype) if t.is_floating_point() else t, recurse=False)
-
-
-def default_quant() -> Quant:
-    """The weights a model quantized by default decodes with on this CPU: int4 where
-    PyTorch's int4 kernel has its AVX-512 build; elsewhere int8, whose kernel is
-    vectorised on AVX2 too, while the int4 one falls back to generic code there and
-    decoded slower than int8 despite reading half the bytes (``bench/fast.py --isa
-    avx2``)."""
-    from minichat import cpu
-
-    return "int4" if "avx512f" in cpu.flags() else "int8"
