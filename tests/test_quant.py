@@ -211,3 +211,23 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
         theirs = torch.tensor(there[key])
         assert relative_error(theirs, mine) < 0.02, key
         assert int(theirs.argmax()) == int(mine.argmax()), key
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64") or "avx512f" not in cpu.flags(),
+    reason="an AVX2 machine runs its own path in the test above",
+)
+def test_the_avx2_path_keeps_the_default_models_quality() -> None:
+    """The guard again with PyTorch, oneDNN and MKL held to AVX2: fp32 activations, the
+    kernels' AVX2 builds, the dense prompt products on MKL's AVX2 code."""
+    test = f"{__file__}::test_quantization_keeps_the_default_models_quality"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", test],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **cpu.AVX2_ENV},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout

@@ -141,7 +141,7 @@ class NativeBackend(LocalBackend):
         return str(self.format.tokenizer.to_str())
 
     def describe(self) -> str:
-        quant = "" if self.quant == "none" else f", {self.quant} (prompts dense)"
+        quant = "" if self.quant == "none" else f", {self.quant}"
         note = self.token_model.step_state() if self.token_model.device.type == "cpu" else ""
         return f"{super().describe()}{quant}" + (f", {note}" if note else "")
 

@@ -65,7 +65,7 @@ class Int8Linear(nn.Module):
         return layer
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
-        return self.weight.to(dtype) * self.scales.to(dtype)[:, None]
+        return (self.weight.float() * self.scales.float()[:, None]).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
@@ -132,10 +132,12 @@ class Int4Linear(nn.Module):
         self.packed = torch._convert_weight_to_int4pack_for_cpu(ints, 1)
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
-        """The matrix in ``dtype``: ``(q - 8) * scale + zero``, computed in place."""
-        scales, zeros = self.scales_and_zeros.transpose(0, 1).to(dtype).unbind(-1)
-        weight = self.integers().to(dtype).mul_(scales[..., None])
-        return weight.add_((zeros - 8 * scales)[..., None]).view(self.out_features, -1)
+        """The matrix in ``dtype``: ``(q - 8) * scale + zero`` computed in fp32 (as the
+        kernel does), rounded once."""
+        scales, zeros = self.scales_and_zeros.transpose(0, 1).float().unbind(-1)
+        weight = self.integers().float().mul_(scales[..., None])
+        weight.add_((zeros - 8 * scales)[..., None])
+        return weight.view(self.out_features, -1).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
@@ -177,5 +179,10 @@ def prepare(model: nn.Module, dtype: torch.dtype) -> None:
     for module in model.modules():
         if isinstance(module, Int4Linear):
             module.pack()
-        if not isinstance(module, (Int4Linear, Int8Linear, nn.Embedding)):
-            module._apply(lambda t: t.to(dtype) if t.is_floating_point() else t, recurse=False)
+        if isinstance(module, (Int4Linear, Int8Linear, nn.Embedding)):
+            continue
+        for parameter in module.parameters(recurse=False):
+            parameter.data = parameter.data.to(dtype)
+        for name, buffer in module.named_buffers(recurse=False):
+            if buffer.is_floating_point():
+                setattr(module, name, buffer.to(dtype))
