@@ -205,7 +205,7 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
     )
     assert result.returncode == 0, result.stderr
     there = json.loads(result.stdout)
-    assert "cpu AVX2, float32, int4" in there["describe"]
+    assert "cpu AVX2, fp32, int4" in there["describe"]
     assert cached.stat().st_mtime_ns == written  # read, not quantized again
     for key, mine in (("prompt", prompt), ("step", step)):
         theirs = torch.tensor(there[key])

@@ -22,6 +22,8 @@ from minichat.engine.constraint import Constraint, llg_tokenizer
 from minichat.engine.decode import generate_text
 from minichat.engine.threads import process_policy
 
+DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
 
 class LocalBackend(ChatBackend):
     token_model: Any  # a TokenModel with ``device``, ``dtype`` and a ``cache`` to free
@@ -129,6 +131,7 @@ class LocalBackend(ChatBackend):
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")
+        dtype = DTYPE_NAMES.get(dtype, dtype)  # as --dtype names them
         device = self.token_model.device.type
         if device == "cpu":  # the instruction set that chose the dtype and the kernels
             from minichat import cpu

@@ -74,8 +74,10 @@ class Repl:
         self.note(f"tool {ran.line()}")  # a failure goes back to the model, not to the user
 
     def banner(self) -> None:
+        # the hint first: the description grows with the model's choices, and a narrow
+        # terminal wraps it, not the hint
         self.note(
-            f"minichat · {self.session.backend.describe()} · /help for commands, Ctrl+D to leave"
+            f"minichat · /help for commands, Ctrl+D to leave · {self.session.backend.describe()}"
         )
 
     def renderer(self) -> Renderer:

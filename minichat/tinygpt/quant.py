@@ -65,7 +65,7 @@ class Int8Linear(nn.Module):
         return layer
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
-        return (self.weight.float() * self.scales.float()[:, None]).to(dtype)
+        return self.weight.to(dtype) * self.scales.to(dtype)[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
@@ -132,12 +132,10 @@ class Int4Linear(nn.Module):
         self.packed = torch._convert_weight_to_int4pack_for_cpu(ints, 1)
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
-        """The matrix in ``dtype``: ``(q - 8) * scale + zero`` computed in fp32 (as the
-        kernel does), rounded once."""
-        scales, zeros = self.scales_and_zeros.transpose(0, 1).float().unbind(-1)
-        weight = self.integers().float().mul_(scales[..., None])
-        weight.add_((zeros - 8 * scales)[..., None])
-        return weight.view(self.out_features, -1).to(dtype)
+        """The matrix in ``dtype``: ``(q - 8) * scale + zero``, computed in place."""
+        scales, zeros = self.scales_and_zeros.transpose(0, 1).to(dtype).unbind(-1)
+        weight = self.integers().to(dtype).mul_(scales[..., None])
+        return weight.add_((zeros - 8 * scales)[..., None]).view(self.out_features, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1])
