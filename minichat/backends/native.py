@@ -232,7 +232,7 @@ def load_quantized(
     folder: Path,
     config: GPTConfig,
     quant: Quant,
-    dtype: torch.dtype = torch.bfloat16,
+    dtype: torch.dtype,
     adapter: Adapter | None = None,
     merge: Merge | None = None,
 ) -> TinyGPT:

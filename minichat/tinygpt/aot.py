@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from minichat import cpu
 from minichat.tinygpt import model as model_code
 from minichat.tinygpt import quant as quant_code
 from minichat.tinygpt.model import TinyGPT
@@ -89,27 +90,14 @@ def fingerprint(model: TinyGPT) -> str:
     cache key."""
     digest = hashlib.sha256()
     capability = torch.backends.cpu.get_cpu_capability()  # ATEN_CPU_CAPABILITY may lower it
-    for part in (
-        torch.__version__,
-        platform.machine(),
-        _cpu_flags(),
-        capability,
-        repr(model.config),
-    ):
+    flags = " ".join(sorted(cpu.flags())) or platform.processor()
+    for part in (torch.__version__, platform.machine(), flags, capability, repr(model.config)):
         digest.update(part.encode() + b"\0")
     for module in (model_code, quant_code, sys.modules[__name__]):
         digest.update(Path(module.__file__ or "").read_bytes())  # the source, or its .pyc
     for name, tensor in named_tensors(model).items():
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\0".encode())
     return digest.hexdigest()[:16]
-
-
-def _cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor()
-    return next((line for line in text.splitlines() if line.startswith("flags")), "")
 
 
 @torch.inference_mode()
