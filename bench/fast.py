@@ -11,10 +11,11 @@ and uses the threads minichat's policy gives it (2 here when the machine is quie
    capability.
 2. Per path this CPU runs (``--engine fast`` at ``--quant none``, ``int8`` and ``int4``,
    each eager and through the compiled step, built first if it is not cached: the load
-   time shows that): decode tokens/s on a short prompt (N new tokens; (N - 1) / time
-   from first to last token), prefill tokens/s on a ~1,000-token prompt (prompt tokens /
-   time to first token), each with its ratio to llama.cpp. Medians of R interleaved runs
-   after a warm-up each.
+   time shows that; where minichat's own kernels are used (``tinygpt.kernels``), int4
+   eager with PyTorch's kernels as well): decode tokens/s on a short prompt (N new
+   tokens; (N - 1) / time from first to last token), prefill tokens/s on a ~1,000-token
+   prompt (prompt tokens / time to first token), each with its ratio to llama.cpp.
+   Medians of R interleaved runs after a warm-up each.
 3. The quality guard, per quantization: perplexity on held-out chitchat conversations
    (a prompt-sized product: the dense prefill path) and greedy agreement with the
    unquantized fp32 model over 4 prompts x 32 tokens (the decode kernels).
@@ -120,8 +121,20 @@ LLAMA_LABEL = "llama.cpp, Q4_1 GGUF"
 
 def load_paths() -> dict[str, object]:
     from minichat.loading.registry import load_backend
+    from minichat.tinygpt import kernels
 
     paths: dict[str, object] = {}
+    if kernels.wanted():  # built before any path loads, so that each one uses them
+        start = time.perf_counter()
+        cached = kernels.library_path().is_file()
+        kernels.build()
+        took = "cached" if cached else f"built in {time.perf_counter() - start:.1f} s"
+        print(f"minichat's kernels (this CPU wants them): {took}")
+        baseline = load_backend("smollm2", engine="fast", quant="int4", compile="off")
+        for module in baseline.token_model.model.modules():  # type: ignore[attr-defined]
+            if hasattr(module, "fast"):
+                module.fast = False  # back to PyTorch's kernels, for the comparison
+        paths["fast, int4, eager, PyTorch's kernels"] = baseline
     for quant in QUANTS:
         for compile in ("off", "wait"):
             start = time.perf_counter()

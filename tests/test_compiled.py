@@ -9,15 +9,19 @@ checked without building.
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from minichat import GenerationConfig, Message, load_backend
+from minichat import GenerationConfig, Message, cpu, load_backend
 from minichat.backends.native import NativeBackend
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.loading.compiled import Builds, package_path
+from minichat.tinygpt import kernels
 from minichat.tinygpt.aot import fingerprint
 
 MODEL = "tiny-chitchat"
@@ -58,6 +62,8 @@ def test_compiled_step_gives_the_eager_logits(
     assert compiled.describe().endswith("compiled step")
     assert eager.describe().endswith("eager")
     assert compiled.token_model.compiled is not None
+    layers = [m for m in compiled.token_model.model.modules() if hasattr(m, "fast")]
+    assert all(m.fast == kernels.wanted() for m in layers)  # minichat's kernels, if wanted
     expected = reply(eager)
 
     # teacher-forced: both models see the eager reply's tokens, step by step
@@ -90,6 +96,26 @@ def test_compiled_step_gives_the_eager_logits(
             want = model.step(torch.tensor([7]), *cache.prefix())
             for a, b in zip(got, want, strict=True):
                 assert float((a.float() - b.float()).abs().max()) < tolerance
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64") or "avx512f" not in cpu.flags(),
+    reason="an AVX2 machine calls minichat's kernels from the step in the test above",
+)
+def test_the_avx2_step_calls_minichats_kernels() -> None:
+    """The int4 case above again as an AVX2 machine runs it: its step, traced through
+    minichat's kernels (``tinygpt.kernels``), called from AOTInductor's library."""
+    test = f"{__file__}::test_compiled_step_gives_the_eager_logits[int4-0.26]"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", test],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **cpu.AVX2_ENV},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import torch
 from minichat import Message, cpu, load_backend
 from minichat.backends import native
 from minichat.errors import ConfigError, ModelLoadError
+from minichat.tinygpt import kernels
 from minichat.tinygpt.quality import greedy_agreement, perplexity
 from minichat.tinygpt.quant import DENSE_ROWS, GROUP, HALF, Int4Linear, Int8Linear
 
@@ -157,6 +158,7 @@ def test_quantization_keeps_the_default_models_quality() -> None:
     base = perplexity(reference.token_model.model, ids)  # type: ignore[attr-defined]
     for quant, bound in BOUNDS.items():
         model = load_backend("smollm2", quant=quant).token_model.model  # type: ignore[attr-defined]
+        kernels.accelerate(model, build_first=True)  # minichat's, where this CPU wants them
         assert perplexity(model, ids) <= base * (1 + bound), quant
         agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
         assert agreement >= 0.9, (quant, agreement)
@@ -165,14 +167,17 @@ def test_quantization_keeps_the_default_models_quality() -> None:
 AVX2_SCRIPT = """
 import json, sys, torch
 from minichat import load_backend
+from minichat.tinygpt import kernels
 backend = load_backend(sys.argv[1], quant="int4")
 model = backend.token_model.model
+kernels.accelerate(model, build_first=True)
 with torch.inference_mode():
     prompt = model(torch.tensor([list(range(3, 3 + 70))]))[0, -1]  # dense: a prompt
     cache = model.new_cache()
     model(torch.tensor([[3, 4, 5]]), cache)
     step = model(torch.tensor([[6]]), cache)[0, -1]  # the decoding kernel
 print(json.dumps({"describe": backend.describe(), "prompt": prompt.float().tolist(),
+                  "kernels": [m.fast for m in model.modules() if hasattr(m, "fast")],
                   "step": step.float().tolist()}))
 """
 
@@ -181,7 +186,7 @@ print(json.dumps({"describe": backend.describe(), "prompt": prompt.float().tolis
 def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
     tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The AVX2 choices (fp32 activations, the kernels' AVX2 builds), run on this machine
+    """The AVX2 choices (fp32 activations, minichat's kernels), run on this machine
     with PyTorch held to AVX2 (on an AVX2 machine: its own path), read the int4 cache
     this process wrote, whose bytes do not depend on the capability, and compute what
     this process computes."""
@@ -206,6 +211,7 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
     assert result.returncode == 0, result.stderr
     there = json.loads(result.stdout)
     assert "cpu AVX2, fp32, int4" in there["describe"]
+    assert any(there["kernels"])  # minichat's own, where the widths are whole groups
     assert cached.stat().st_mtime_ns == written  # read, not quantized again
     for key, mine in (("prompt", prompt), ("step", step)):
         theirs = torch.tensor(there[key])
@@ -219,8 +225,8 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
     reason="an AVX2 machine runs its own path in the test above",
 )
 def test_the_avx2_path_keeps_the_default_models_quality() -> None:
-    """The guard again with PyTorch, oneDNN and MKL held to AVX2: fp32 activations, the
-    kernels' AVX2 builds, the dense prompt products on MKL's AVX2 code."""
+    """The guard again with PyTorch, oneDNN and MKL held to AVX2: fp32 activations,
+    minichat's decoding kernels, the dense prompt products on MKL's AVX2 code."""
     test = f"{__file__}::test_quantization_keeps_the_default_models_quality"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", test],

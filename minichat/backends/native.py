@@ -25,6 +25,7 @@ from minichat.loading.adapter import Adapter
 from minichat.loading.compiled import Builds, package_path
 from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.paths import cache_dir
+from minichat.tinygpt import kernels
 from minichat.tinygpt.aot import MIN_LENGTH, CompiledStep, fingerprint
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT
 from minichat.tinygpt.quant import FORMAT, Quant, prepare, quantize
@@ -93,6 +94,7 @@ class NativeTokenModel:
         """Decode through the package ``builds`` names. One that does not load (damaged,
         or built for another torch) is removed and noted, so it is not rebuilt in a loop."""
         try:
+            kernels.accelerate(self.model, build_first=False)  # built with the step
             self.compiled = CompiledStep(builds.package, self.model)
         except Exception as error:
             builds.note_failure(error)
@@ -273,6 +275,7 @@ def _load_cached(cached: Path, config: GPTConfig, quant: Quant, dtype: torch.dty
     quantize(model, quant, empty=True, int8=int8 if quant == "int4" else ())
     model.load_state_dict(state, strict=True, assign=True)
     prepare(model, dtype)
+    kernels.accelerate(model, build_first=False)  # else once the compiled step is built
     return model.eval()
 
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from minichat import cpu
+from minichat.tinygpt import kernels
 from minichat.tinygpt import model as model_code
 from minichat.tinygpt import quant as quant_code
 from minichat.tinygpt.model import TinyGPT
@@ -93,8 +94,9 @@ def fingerprint(model: TinyGPT) -> str:
     flags = " ".join(sorted(cpu.flags())) or platform.processor()
     for part in (torch.__version__, platform.machine(), flags, capability, repr(model.config)):
         digest.update(part.encode() + b"\0")
-    for module in (model_code, quant_code, sys.modules[__name__]):
+    for module in (model_code, quant_code, kernels, sys.modules[__name__]):
         digest.update(Path(module.__file__ or "").read_bytes())  # the source, or its .pyc
+    digest.update(kernels.SOURCE.read_bytes())  # kernels.wanted() follows the flags above
     for name, tensor in named_tensors(model).items():
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\0".encode())
     return digest.hexdigest()[:16]
@@ -106,6 +108,7 @@ def build(model: TinyGPT, path: Path) -> None:
     caller makes it atomic)."""
     from torch._inductor import aoti_compile_and_package
 
+    kernels.accelerate(model, build_first=True)  # the step calls them where they are wanted
     cache = model.new_cache()
     cache.length = MIN_LENGTH + 1  # the contents do not matter for tracing, only shapes
     keys, values = cache.prefix()

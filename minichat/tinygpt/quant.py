@@ -26,6 +26,9 @@ adapter changed stay at int8 too: the default model's weights sit exactly on the
 4-bit grid they shipped in, and rounding them back to it would round the adapter's
 small changes away (the tool-use adapter then never called a tool).
 Quantizing takes seconds, so the result is cached (see ``backends.native``).
+
+Where ``kernels`` says PyTorch's kernels are slow (AVX2 without AVX-512), few-row
+products go to minichat's own instead, which take int8 activations (``use_kernels``).
 """
 
 from __future__ import annotations
@@ -49,11 +52,14 @@ class Int8Linear(nn.Module):
 
     weight: torch.Tensor
     scales: torch.Tensor
+    kernel_scales: torch.Tensor
 
     def __init__(self, out_features: int, in_features: int):
         super().__init__()
+        self.fast = False  # minichat's kernel for few rows, not PyTorch's (``use_kernels``)
         self.register_buffer("weight", torch.zeros(out_features, in_features, dtype=torch.int8))
         self.register_buffer("scales", torch.ones(out_features, dtype=torch.bfloat16))
+        self.register_buffer("kernel_scales", torch.ones(out_features), persistent=False)
 
     @classmethod
     def from_weight(cls, weight: torch.Tensor) -> Int8Linear:
@@ -64,6 +70,9 @@ class Int8Linear(nn.Module):
         layer.scales = scales.to(torch.bfloat16)
         return layer
 
+    def pack(self) -> None:
+        self.kernel_scales = self.scales.float()
+
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
         return self.weight.to(dtype) * self.scales.to(dtype)[:, None]
 
@@ -71,6 +80,9 @@ class Int8Linear(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         if flat.shape[0] >= DENSE_ROWS:
             return F.linear(x, self.dequantized(x.dtype))
+        if self.fast:
+            out: torch.Tensor = torch.ops.minichat.q8_linear(x, self.weight, self.kernel_scales)
+            return out
         y = torch._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight, self.scales)
         return y.to(x.dtype).view(*x.shape[:-1], -1)
 
@@ -83,16 +95,23 @@ class Int4Linear(nn.Module):
     what the cache stores; ``packed`` is the decoding kernel's own layout of them,
     which differs between CPU capabilities (AVX-512 and AVX2 builds of the kernel
     interleave differently), so it is made from ``nibbles`` at load (``pack``) and
-    never saved.
+    never saved. minichat's kernel reads ``nibbles`` itself, with each group's scale
+    and minimum in fp16 (``kernel_scales``, ``kernel_mins``: out x groups), as Q4_1.
     """
 
     nibbles: torch.Tensor
     packed: torch.Tensor
     scales_and_zeros: torch.Tensor
+    kernel_scales: torch.Tensor
+    kernel_mins: torch.Tensor
 
     def __init__(self, out_features: int, in_features: int):
         super().__init__()
+        self.fast = False  # minichat's kernel for few rows, not PyTorch's (``use_kernels``)
         self.out_features = out_features
+        groups = (out_features, in_features // GROUP)
+        for name in ("kernel_scales", "kernel_mins"):
+            self.register_buffer(name, torch.zeros(groups, dtype=torch.half), persistent=False)
         self.register_buffer(
             "nibbles", torch.zeros(out_features, in_features // 2, dtype=torch.uint8)
         )
@@ -130,6 +149,9 @@ class Int4Linear(nn.Module):
     def pack(self) -> None:
         ints = self.integers().view(self.out_features, -1).to(torch.int32)
         self.packed = torch._convert_weight_to_int4pack_for_cpu(ints, 1)
+        scales, zeros = self.scales_and_zeros.float().transpose(0, 1).unbind(-1)
+        self.kernel_scales = scales.half().contiguous()
+        self.kernel_mins = (zeros - 8 * scales).half().contiguous()
 
     def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
         """The matrix in ``dtype``: ``(q - 8) * scale + zero``, computed in place."""
@@ -141,6 +163,11 @@ class Int4Linear(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         if flat.shape[0] >= DENSE_ROWS:
             return F.linear(x, self.dequantized(x.dtype))
+        if self.fast:
+            out: torch.Tensor = torch.ops.minichat.q4_linear(
+                x, self.nibbles, self.kernel_scales, self.kernel_mins
+            )
+            return out
         y = torch._weight_int4pack_mm_for_cpu(
             flat.to(torch.bfloat16), self.packed, GROUP, self.scales_and_zeros
         )
@@ -175,7 +202,7 @@ def prepare(model: nn.Module, dtype: torch.dtype) -> None:
     kernels' bf16 scales and the embedding table cast. (The embedding stays bf16:
     a lookup costs nothing to convert, and fp32 would double its memory.)"""
     for module in model.modules():
-        if isinstance(module, Int4Linear):
+        if isinstance(module, (Int4Linear, Int8Linear)):
             module.pack()
         if isinstance(module, (Int4Linear, Int8Linear, nn.Embedding)):
             continue
@@ -184,3 +211,13 @@ def prepare(model: nn.Module, dtype: torch.dtype) -> None:
         for name, buffer in module.named_buffers(recurse=False):
             if buffer.is_floating_point():
                 setattr(module, name, buffer.to(dtype))
+
+
+def use_kernels(model: nn.Module) -> None:
+    """Send the quantized layers' few-row products to minichat's kernels (loaded:
+    ``kernels.load``), after ``prepare``; they take inputs in whole groups of 32."""
+    for module in model.modules():
+        if isinstance(module, Int4Linear):
+            module.fast = True
+        elif isinstance(module, Int8Linear):
+            module.fast = module.weight.shape[1] % GROUP == 0
