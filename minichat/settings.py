@@ -59,7 +59,7 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     engine: str = "auto"  # local path: fast (TinyGPT's code), hf (transformers) or auto
-    quant: str = "auto"  # fast path weights: none, int8, int4; auto: int4 for smollm2 on CPU
+    quant: str = "auto"  # fast path weights: none, int8, int4; auto: int4 (AVX2: int8), smollm2
     compile: str = "auto"  # the fast path's compiled decode step: auto, wait or off
     # a LoRA adapter for a local model: a folder or a shipped name; off; auto: the model's
     # tool-use adapter while tools are on (smollm2-tools for smollm2)

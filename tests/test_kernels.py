@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from minichat import cpu
+from minichat.backends.native import NativeTokenModel
 from minichat.tinygpt import kernels
 from minichat.tinygpt.model import GPTConfig, TinyGPT
 from minichat.tinygpt.quant import GROUP, Int4Linear, Int8Linear, prepare, quantize, use_kernels
@@ -86,7 +87,7 @@ def test_an_all_zero_row_gives_zeros(ops: object) -> None:
     assert torch.equal(y, torch.zeros(2, 8))
 
 
-def test_a_model_decodes_with_them_as_with_pytorchs_kernels(ops: object) -> None:
+def quantized_model() -> TinyGPT:
     torch.manual_seed(0)
     config = GPTConfig(
         vocab_size=96, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=128, context_length=64
@@ -94,11 +95,20 @@ def test_a_model_decodes_with_them_as_with_pytorchs_kernels(ops: object) -> None
     model = TinyGPT(config).eval()
     quantize(model, "int4")
     prepare(model, torch.float32)
+    return model
+
+
+def uses_them(model: TinyGPT) -> bool:
+    return all(m.fast for m in model.modules() if isinstance(m, (Int4Linear, Int8Linear)))
+
+
+def test_a_model_decodes_with_them_as_with_pytorchs_kernels(ops: object) -> None:
+    model = quantized_model()
     ids = torch.tensor([[5, 17, 42, 7]])
     with torch.inference_mode():
         theirs = model(ids)[0]  # 4 rows: each product goes to a few-row kernel
         use_kernels(model)
-        assert all(m.fast for m in model.modules() if isinstance(m, (Int4Linear, Int8Linear)))
+        assert uses_them(model)
         ours = model(ids)[0]
     assert relative_error(ours, theirs) < 0.02
     assert torch.equal(ours.argmax(-1), theirs.argmax(-1))
@@ -112,6 +122,11 @@ def test_which_cpus_want_them(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.setattr(cpu, "flags", lambda flags=flags: frozenset(flags))
         assert kernels.wanted() is want, flags
+        assert kernels.default_quant() == ("int8" if want else "int4")
+        for choice in ("on", "off"):  # the override, where the instructions are there
+            monkeypatch.setenv("MINICHAT_KERNELS", choice)
+            assert kernels.wanted() is (choice == "on" and "f16c" in flags), (flags, choice)
+        monkeypatch.delenv("MINICHAT_KERNELS")
 
 
 def test_a_failed_build_says_why_and_leaves_nothing(
@@ -124,3 +139,21 @@ def test_a_failed_build_says_why_and_leaves_nothing(
     with pytest.raises(RuntimeError, match="building minichat's kernels failed"):
         kernels.build()
     assert list((tmp_path / "cache" / "kernels").iterdir()) == []
+
+
+def test_a_chat_takes_them_up_while_its_step_is_still_building(
+    ops: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background build makes the kernels first: the eager model uses them from the
+    next reply on, long before the step lands."""
+
+    class Building:
+        def building(self) -> bool:
+            return True
+
+    monkeypatch.setattr(kernels, "wanted", lambda: True)
+    token_model = NativeTokenModel(quantized_model())
+    token_model.pending = Building()  # type: ignore[assignment]
+    token_model.keep(0)  # a reply starts
+    assert uses_them(token_model.model)
+    assert token_model.pending is not None and token_model.compiled is None

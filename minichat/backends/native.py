@@ -102,8 +102,13 @@ class NativeTokenModel:
             self.failure = builds.failure()
 
     def pick_up(self) -> None:
-        """Switch to a background build that has landed, or note that it failed."""
-        if self.pending is None or self.pending.building():
+        """Switch to a background build that has landed, or note that it failed. The
+        build makes minichat's kernels first, where wanted: the eager model takes them
+        up as soon as they are there, well before the step."""
+        if self.pending is None:
+            return
+        kernels.accelerate(self.model, build_first=False)
+        if self.pending.building():
             return
         if self.pending.package.is_file():
             self.use_compiled(self.pending)

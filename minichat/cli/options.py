@@ -69,7 +69,8 @@ SETTINGS_OPTIONS: dict[str, Any] = {
         str | None,
         typer.Option(
             metavar="NAME",
-            help="fast-engine weights: none, int8, int4; auto (default) = int4 for smollm2 on CPU",
+            help="fast-engine weights: none, int8, int4; auto (default) = int4 for smollm2 on "
+            "CPU (int8 where AVX2 is the widest)",
             rich_help_panel=PANEL,
         ),
     ],

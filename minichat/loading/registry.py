@@ -90,7 +90,9 @@ def load_backend(
     merged = find_adapter(adapter) if adapter is not None else None
     local = Local(device, dtype, engine, quant, name, compile, merged)
     if name == DEFAULT_MODEL:
-        return local.load(model_folder(name), default_quant="int4")
+        from minichat.tinygpt.kernels import default_quant
+
+        return local.load(model_folder(name), default_quant=default_quant())
     if is_tiny(name):
         return local.load(model_folder(name), tiny=True)
     if name.startswith("hf:") and len(name) > 3:

@@ -96,7 +96,7 @@ def fingerprint(model: TinyGPT) -> str:
         digest.update(part.encode() + b"\0")
     for module in (model_code, quant_code, kernels, sys.modules[__name__]):
         digest.update(Path(module.__file__ or "").read_bytes())  # the source, or its .pyc
-    digest.update(kernels.SOURCE.read_bytes())  # kernels.wanted() follows the flags above
+    digest.update(kernels.SOURCE.read_bytes() + str(kernels.wanted()).encode())
     for name, tensor in named_tensors(model).items():
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\0".encode())
     return digest.hexdigest()[:16]

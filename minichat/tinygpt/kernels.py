@@ -16,9 +16,11 @@ built: until there is one, the layers use PyTorch's kernels.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -36,12 +38,13 @@ _loaded = False
 
 def wanted() -> bool:
     """Whether this CPU decodes faster with these kernels than with PyTorch's: an x86
-    CPU with AVX2, FMA and F16C whose PyTorch runs no AVX-512 build."""
-    return (
-        platform.machine().lower() in ("x86_64", "amd64")
-        and cpu.flags() >= NEEDS
-        and "avx512f" not in cpu.flags()
-    )
+    CPU with AVX2, FMA and F16C whose PyTorch runs no AVX-512 build. ``MINICHAT_KERNELS``
+    set to ``on`` or ``off`` overrides that (``on`` still needs those instructions)."""
+    choice = os.environ.get("MINICHAT_KERNELS", "auto").lower()
+    runnable = platform.machine().lower() in ("x86_64", "amd64") and cpu.flags() >= NEEDS
+    if choice in ("on", "off"):
+        return runnable and choice == "on"
+    return runnable and "avx512f" not in cpu.flags()
 
 
 def library_path() -> Path:
@@ -105,3 +108,11 @@ def accelerate(model: nn.Module, *, build_first: bool) -> None:
         build()
     if load():
         use_kernels(model)
+
+
+def default_quant() -> Literal["int4", "int8"]:
+    """The weights a model quantized by default (``--quant auto``) decodes with here:
+    int8 where these kernels are used, whose int8 product needs no unpacking of
+    nibbles and decoded SmolLM2 faster than int4 in every interleaved run (``bench/
+    fast.py --isa avx2``); int4 elsewhere, half the bytes for PyTorch's AVX-512 kernel."""
+    return "int8" if wanted() else "int4"
