@@ -17,7 +17,7 @@ from minichat import Message, cpu, load_backend
 from minichat.backends import native
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.tinygpt import kernels
-from minichat.tinygpt.quality import greedy_agreement, perplexity
+from minichat.tinygpt.quality import greedy_agreement, perplexity, stepwise_perplexity
 from minichat.tinygpt.quant import DENSE_ROWS, GROUP, HALF, Int4Linear, Int8Linear
 
 torch.manual_seed(0)
@@ -156,10 +156,13 @@ def test_quantization_keeps_the_default_models_quality() -> None:
     ids = reference.format.tokenizer.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
     prompts = [reference.encode([Message("user", p)]) for p in PROMPTS]  # type: ignore[attr-defined]
     base = perplexity(reference.token_model.model, ids)  # type: ignore[attr-defined]
+    steps = ids[:256]  # one token at a time: through the decoding kernels
+    base_steps = stepwise_perplexity(reference.token_model.model, steps)  # type: ignore[attr-defined]
     for quant, bound in BOUNDS.items():
         model = load_backend("smollm2", quant=quant).token_model.model  # type: ignore[attr-defined]
         kernels.accelerate(model, build_first=True)  # minichat's, where this CPU wants them
         assert perplexity(model, ids) <= base * (1 + bound), quant
+        assert stepwise_perplexity(model, steps) <= base_steps * (1 + bound), quant
         agreement = greedy_agreement(reference.token_model.model, model, prompts, 32)  # type: ignore[attr-defined]
         assert agreement >= 0.9, (quant, agreement)
 
@@ -237,3 +240,19 @@ def test_the_avx2_path_keeps_the_default_models_quality() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "1 passed" in result.stdout
+
+
+def test_stepwise_perplexity_reads_the_text_as_the_windowed_one_does() -> None:
+    """One token at a time through the KV cache, an unquantized fp32 model gives the
+    perplexity it gives on the whole text at once; and it agrees with itself."""
+    from minichat.tinygpt.model import GPTConfig, TinyGPT
+
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=64, dim=32, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=64, context_length=64
+    )
+    model = TinyGPT(config).eval()
+    ids = torch.randint(0, 64, (40,)).tolist()
+    whole, stepwise = perplexity(model, ids), stepwise_perplexity(model, ids)
+    assert abs(stepwise / whole - 1) < 1e-4
+    assert greedy_agreement(model, model, [ids[:5], ids[5:12]], 8) == 1.0

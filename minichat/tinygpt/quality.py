@@ -1,12 +1,15 @@
 """How much quantization changes a model: the quality guard's two measures.
 
 - ``perplexity``: exp of the mean next-token loss over a fixed text; a quantized
-  model should stay within a few percent of the unquantized one.
+  model should stay within a few percent of the unquantized one. Computed in
+  windows of many tokens, it measures the products a prompt goes through;
+  ``stepwise_perplexity`` feeds the text one token at a time through the KV cache,
+  as decoding does, so it measures the decoding kernels (``quant``, ``kernels``).
 - ``greedy_agreement``: the reference model decodes greedily from each prompt;
-  the other model is fed the same tokens (teacher forcing) and we count how
-  often its own top choice is the reference's. Teacher forcing keeps one early
-  near-tie from making every later token differ, so the figure measures the
-  model, not the luck of the first divergence.
+  the other model is fed the same tokens (teacher forcing), one at a time as it
+  would decode them, and we count how often its own top choice is the reference's.
+  Teacher forcing keeps one early near-tie from making every later token differ,
+  so the figure measures the model, not the luck of the first divergence.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ def perplexity(model: TinyGPT, ids: Sequence[int], window: int = 512) -> float:
 
 
 @torch.inference_mode()
+def stepwise_perplexity(model: TinyGPT, ids: Sequence[int]) -> float:
+    """Perplexity of ``ids`` (at most the context) read one token at a time."""
+    cache = model.new_cache()
+    total = 0.0
+    for position in range(len(ids) - 1):
+        logits = model(torch.tensor([[ids[position]]]), cache, last_only=True)[0, -1]
+        total -= F.log_softmax(logits.float(), dim=-1)[ids[position + 1]].item()
+    return math.exp(total / (len(ids) - 1))
+
+
+@torch.inference_mode()
 def greedy_tokens(model: TinyGPT, prompt: Sequence[int], count: int) -> list[int]:
     cache = model.new_cache()
     logits = model(torch.tensor([list(prompt)]), cache, last_only=True)
@@ -52,8 +66,10 @@ def greedy_agreement(
     same = total = 0
     for prompt in prompts:
         expected = greedy_tokens(reference, prompt, count)
-        ids = torch.tensor([[*prompt, *expected[:-1]]])
-        choices = other(ids)[0, len(prompt) - 1 :].argmax(dim=-1).tolist()
-        same += sum(a == b for a, b in zip(choices, expected, strict=True))
+        cache = other.new_cache()
+        logits = other(torch.tensor([list(prompt)]), cache, last_only=True)
+        for token in expected:
+            same += int(logits[0, -1].argmax()) == token
+            logits = other(torch.tensor([[token]]), cache, last_only=True)
         total += len(expected)
     return same / total
