@@ -9,20 +9,18 @@ checked without building.
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from minichat import GenerationConfig, Message, cpu, load_backend
+from minichat import GenerationConfig, Message, load_backend
 from minichat.backends.native import NativeBackend
 from minichat.errors import ConfigError, ModelLoadError
 from minichat.loading.compiled import Builds, package_path
 from minichat.tinygpt import kernels
 from minichat.tinygpt.aot import fingerprint
+from tests.as_avx2 import only_beyond_avx2, rerun_as_avx2
 
 MODEL = "tiny-chitchat"
 CHAT = [Message("user", "hello, how are you today? what did you do this weekend?")]
@@ -99,23 +97,11 @@ def test_compiled_step_gives_the_eager_logits(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    platform.machine().lower() not in ("x86_64", "amd64") or "avx512f" not in cpu.flags(),
-    reason="an AVX2 machine calls minichat's kernels from the step in the test above",
-)
+@only_beyond_avx2("an AVX2 machine calls minichat's kernels from the step in the test above")
 def test_the_avx2_step_calls_minichats_kernels() -> None:
     """The int4 case above again as an AVX2 machine runs it: its step, traced through
     minichat's kernels (``tinygpt.kernels``), called from AOTInductor's library."""
-    test = f"{__file__}::test_compiled_step_gives_the_eager_logits[int4-0.26]"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", test],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **cpu.AVX2_ENV},
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "1 passed" in result.stdout
+    rerun_as_avx2(f"{__file__}::test_compiled_step_gives_the_eager_logits[int4-0.26]", 600)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from minichat.errors import ConfigError, ModelLoadError
 from minichat.tinygpt import kernels
 from minichat.tinygpt.quality import greedy_agreement, perplexity, stepwise_perplexity
 from minichat.tinygpt.quant import DENSE_ROWS, GROUP, HALF, Int4Linear, Int8Linear
+from tests.as_avx2 import only_beyond_avx2, rerun_as_avx2
 
 torch.manual_seed(0)
 X = torch.randn(5, 64, dtype=torch.bfloat16)
@@ -223,23 +224,11 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    platform.machine() not in ("x86_64", "AMD64") or "avx512f" not in cpu.flags(),
-    reason="an AVX2 machine runs its own path in the test above",
-)
+@only_beyond_avx2("an AVX2 machine runs its own path in the test above")
 def test_the_avx2_path_keeps_the_default_models_quality() -> None:
     """The guard again with PyTorch, oneDNN and MKL held to AVX2: fp32 activations,
     minichat's decoding kernels, the dense prompt products on MKL's AVX2 code."""
-    test = f"{__file__}::test_quantization_keeps_the_default_models_quality"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow", test],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **cpu.AVX2_ENV},
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "1 passed" in result.stdout
+    rerun_as_avx2(f"{__file__}::test_quantization_keeps_the_default_models_quality", 900)
 
 
 def test_stepwise_perplexity_reads_the_text_as_the_windowed_one_does() -> None:
