@@ -214,7 +214,7 @@ def test_the_avx2_path_runs_from_a_cache_made_at_this_machines_capability(
     )
     assert result.returncode == 0, result.stderr
     there = json.loads(result.stdout)
-    assert "cpu AVX2, fp32, int4" in there["describe"]
+    assert "cpu AVX2, fp32, int4 (minichat's kernels)" in there["describe"]
     assert any(there["kernels"])  # minichat's own, where the widths are whole groups
     assert cached.stat().st_mtime_ns == written  # read, not quantized again
     for key, mine in (("prompt", prompt), ("step", step)):

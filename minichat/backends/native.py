@@ -148,8 +148,10 @@ class NativeBackend(LocalBackend):
         return str(self.format.tokenizer.to_str())
 
     def describe(self) -> str:
-        quant = "" if self.quant == "none" else f", {self.quant}"
         note = self.token_model.step_state() if self.token_model.device.type == "cpu" else ""
+        quant = "" if self.quant == "none" else f", {self.quant}"
+        if any(getattr(layer, "fast", False) for layer in self.token_model.model.modules()):
+            quant += " (minichat's kernels)"  # tinygpt.kernels: taken up by step_state too
         return f"{super().describe()}{quant}" + (f", {note}" if note else "")
 
 
