@@ -33,9 +33,9 @@ def ops() -> object:
 def blocks_of_int8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x (rows x k) as the kernels quantize it: integers and one scale per 32."""
     blocks = x.float().reshape(x.shape[0], -1, GROUP)
-    scales = blocks.abs().amax(-1) / 127
-    inverse = torch.where(scales > 0, 1 / scales, torch.zeros_like(scales))
-    return torch.round(blocks * inverse[..., None]), scales
+    amax = blocks.abs().amax(-1)
+    inverse = torch.where(amax > 1e-30, 127 / amax, torch.zeros_like(amax))
+    return torch.round(blocks * inverse[..., None]).clamp(-127, 127), amax / 127
 
 
 def q4_reference(x: torch.Tensor, layer: Int4Linear) -> torch.Tensor:
@@ -59,12 +59,13 @@ def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("rows", [1, 3])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("width", [256, 96])  # 8 groups, and an odd 3: the loops' tail
 def test_kernels_compute_int8_blocks_times_the_weights(
-    ops: object, rows: int, dtype: torch.dtype
+    ops: object, rows: int, dtype: torch.dtype, width: int
 ) -> None:
     torch.manual_seed(rows)
-    weight = torch.randn(96, 256) * 0.05
-    x = torch.randn(rows, 256).to(dtype)
+    weight = torch.randn(96, width) * 0.05
+    x = torch.randn(rows, width).to(dtype)
     int4, int8 = Int4Linear.from_weight(weight), Int8Linear.from_weight(weight)
     for layer in (int4, int8):
         layer.pack()
@@ -80,11 +81,33 @@ def test_kernels_compute_int8_blocks_times_the_weights(
     assert relative_error(y8, x.float() @ int8.dequantized(torch.float32).t()) < 0.02
 
 
-def test_an_all_zero_row_gives_zeros(ops: object) -> None:
-    layer = Int8Linear.from_weight(torch.randn(8, 64))
-    layer.pack()
-    y = torch.ops.minichat.q8_linear(torch.zeros(2, 64), layer.weight, layer.kernel_scales)
-    assert torch.equal(y, torch.zeros(2, 8))
+def test_an_all_zero_row_gives_zeros_and_a_nan_gives_nans(ops: object) -> None:
+    int8, int4 = (
+        Int8Linear.from_weight(torch.randn(16, 64)),
+        Int4Linear.from_weight(torch.randn(16, 64)),
+    )
+    for layer in (int8, int4):
+        layer.pack()
+        layer.fast = True
+    assert torch.equal(int8(torch.zeros(2, 64)), torch.zeros(2, 16))
+    x = torch.randn(2, 64)
+    x[1, 40] = float("nan")  # as PyTorch's kernels would, the row's outputs say so
+    for layer in (int8, int4):
+        y = layer(x)
+        assert torch.isfinite(y[0]).all() and torch.isnan(y[1]).all()
+
+
+def test_a_library_that_does_not_load_is_removed_and_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernels, "_loaded", False)
+    monkeypatch.setattr(kernels, "_broken", None)
+    damaged = kernels.library_path()
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a shared library")
+    assert kernels.load() is False
+    assert not damaged.exists()  # the next build makes it again
 
 
 def quantized_model() -> TinyGPT:

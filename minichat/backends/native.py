@@ -94,7 +94,8 @@ class NativeTokenModel:
         """Decode through the package ``builds`` names. One that does not load (damaged,
         or built for another torch) is removed and noted, so it is not rebuilt in a loop."""
         try:
-            kernels.accelerate(self.model, build_first=False)  # built with the step
+            # built with the step, and called by it: made again if it has gone since
+            kernels.accelerate(self.model, build_first=True)
             self.compiled = CompiledStep(builds.package, self.model)
         except Exception as error:
             builds.note_failure(error)

@@ -36,12 +36,19 @@ void quantize_rows(const float* x, int64_t rows, int64_t k, int8_t* qx, float* d
   for (int64_t b = 0; b < rows * blocks; ++b) {
     const float* in = x + b * kBlock;
     float amax = 0.f;
-    for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(in[i]));
-    const float d = amax / 127.f;
-    const float inv = d > 0.f ? 1.f / d : 0.f;
+    bool finite = true;
+    for (int i = 0; i < kBlock; ++i) {
+      amax = std::max(amax, std::fabs(in[i]));
+      finite = finite && std::isfinite(in[i]);
+    }
+    // a block with a NaN or an infinity gets a NaN scale, so the output says so; one
+    // too small to scale (amax under 1e-30) counts as zeros
+    const float d = finite ? amax / 127.f : NAN;
+    const float inv = finite && amax > 1e-30f ? 127.f / amax : 0.f;
     int sum = 0;
     for (int i = 0; i < kBlock; ++i) {
-      const int q = static_cast<int>(std::nearbyint(in[i] * inv));
+      const float v = std::fmin(std::fmax(std::nearbyint(in[i] * inv), -127.f), 127.f);
+      const int q = static_cast<int>(v);
       qx[b * kBlock + i] = static_cast<int8_t>(q);
       sum += q;
     }
@@ -130,7 +137,8 @@ at::Tensor q4_linear(const at::Tensor& x, const at::Tensor& nibbles, const at::T
               "q4_linear: the weights must be contiguous");
   const at::Tensor x2 = flat_fp32(x);
   const int64_t rows = x2.size(0), k = x2.size(1), n = nibbles.size(0), g = k / kBlock;
-  TORCH_CHECK(k % kBlock == 0 && nibbles.size(1) == k / 2 && scales.size(1) == g,
+  TORCH_CHECK(k % kBlock == 0 && nibbles.size(1) == k / 2 && scales.size(0) == n &&
+                  scales.size(1) == g && mins.sizes() == scales.sizes(),
               "q4_linear: inputs in groups of 32 and weights of the same width");
   const Activations a = quantize(x2);
   at::Tensor y = at::empty({rows, n}, x2.options());

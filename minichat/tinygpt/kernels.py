@@ -34,6 +34,7 @@ SOURCE = Path(__file__).with_name("kernels.cpp")
 NEEDS = frozenset({"avx2", "fma", "f16c"})  # the instructions kernels.cpp uses
 FLAGS = ["-O3", "-mavx2", "-mfma", "-mf16c", "-std=c++20", "-shared", "-fPIC", "-fopenmp"]
 _loaded = False
+_broken: str | None = None  # why the library did not load, once it has failed to
 
 
 def wanted() -> bool:
@@ -49,7 +50,7 @@ def wanted() -> bool:
 
 def library_path() -> Path:
     digest = hashlib.sha256(SOURCE.read_bytes())
-    for part in (torch.__version__, " ".join(FLAGS)):
+    for part in (torch.__version__, str(torch.version.git_version), " ".join(FLAGS)):
         digest.update(part.encode() + b"\0")
     return cache_dir() / "kernels" / f"kernels-{digest.hexdigest()[:16]}.so"
 
@@ -67,7 +68,8 @@ def build() -> Path:
     libraries += [f"-Wl,-rpath,{folder}" for folder in cpp_extension.library_paths()]
     abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
     with replacing(path) as temporary:
-        command = ["g++", *FLAGS, abi, *includes, str(SOURCE), "-o", str(temporary)]
+        compiler = os.environ.get("CXX", "g++")  # as AOTInductor chooses it
+        command = [compiler, *FLAGS, abi, *includes, str(SOURCE), "-o", str(temporary)]
         command += [*libraries, "-lc10", "-ltorch_cpu"]
         try:
             done = subprocess.run(command, capture_output=True, text=True)
@@ -79,10 +81,18 @@ def build() -> Path:
 
 
 def load() -> bool:
-    """Load the library if it is built (once a process); whether the ops are there."""
-    global _loaded
-    if not _loaded and library_path().is_file():
-        torch.ops.load_library(str(library_path()))  # type: ignore[no-untyped-call]
+    """Load the library if it is built (once a process); whether the ops are there. A
+    library that does not load (damaged, or built against another torch) is removed,
+    so that the next build makes it again, and this process goes on without it."""
+    global _loaded, _broken
+    path = library_path()
+    if not _loaded and _broken is None and path.is_file():
+        try:
+            torch.ops.load_library(str(path))  # type: ignore[no-untyped-call]
+        except Exception as error:  # OSError from dlopen, RuntimeError from the registry
+            _broken = f"{type(error).__name__}: {error}"
+            path.unlink(missing_ok=True)
+            return False
         _register_shapes()
         _loaded = True
     return _loaded
