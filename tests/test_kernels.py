@@ -102,7 +102,7 @@ def test_a_library_that_does_not_load_is_removed_and_not_used(
 ) -> None:
     monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(kernels, "_loaded", False)
-    monkeypatch.setattr(kernels, "_broken", None)
+    monkeypatch.setattr(kernels, "_broken", False)
     damaged = kernels.library_path()
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"not a shared library")

@@ -34,7 +34,7 @@ SOURCE = Path(__file__).with_name("kernels.cpp")
 NEEDS = frozenset({"avx2", "fma", "f16c"})  # the instructions kernels.cpp uses
 FLAGS = ["-O3", "-mavx2", "-mfma", "-mf16c", "-std=c++20", "-shared", "-fPIC", "-fopenmp"]
 _loaded = False
-_broken: str | None = None  # why the library did not load, once it has failed to
+_broken = False  # the library failed to load in this process: not tried again
 
 
 def wanted() -> bool:
@@ -85,12 +85,14 @@ def load() -> bool:
     library that does not load (damaged, or built against another torch) is removed,
     so that the next build makes it again, and this process goes on without it."""
     global _loaded, _broken
+    if _loaded or _broken:
+        return _loaded
     path = library_path()
-    if not _loaded and _broken is None and path.is_file():
+    if path.is_file():
         try:
             torch.ops.load_library(str(path))  # type: ignore[no-untyped-call]
-        except Exception as error:  # OSError from dlopen, RuntimeError from the registry
-            _broken = f"{type(error).__name__}: {error}"
+        except Exception:  # OSError from dlopen, RuntimeError from the registry
+            _broken = True
             path.unlink(missing_ok=True)
             return False
         _register_shapes()
@@ -124,6 +126,7 @@ def accelerate(model: nn.Module, *, build_first: bool) -> None:
 def default_quant() -> Literal["int4", "int8"]:
     """The weights a model quantized by default (``--quant auto``) decodes with here:
     int8 where these kernels are used, whose int8 product needs no unpacking of
-    nibbles and decoded SmolLM2 faster than int4 in every interleaved run (``bench/
-    fast.py --isa avx2``); int4 elsewhere, half the bytes for PyTorch's AVX-512 kernel."""
+    nibbles and decoded SmolLM2 faster than int4 in five of six comparisons, tied in
+    the sixth (``bench/fast.py --isa avx2``); int4 elsewhere, half the bytes for
+    PyTorch's AVX-512 kernel."""
     return "int8" if wanted() else "int4"
