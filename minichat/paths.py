@@ -2,11 +2,18 @@
 
 ``MINICHAT_CONFIG_DIR``, ``MINICHAT_CACHE_DIR`` and ``MINICHAT_DATA_DIR`` move
 them (tests point them at temporary folders).
+
+The cache and data folders hold what a user's documents, chats and models turned
+into (indexed text, saved conversations, history), so they are the user's alone:
+``cache_dir`` and ``data_dir`` make them with mode 0700 and take group and others'
+access away from one that already exists, and ``private_folder`` makes the folders
+inside them the same way.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -19,11 +26,29 @@ def config_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MINICHAT_CACHE_DIR") or platformdirs.user_cache_dir(APP))
+    return private_folder(
+        Path(os.environ.get("MINICHAT_CACHE_DIR") or platformdirs.user_cache_dir(APP))
+    )
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("MINICHAT_DATA_DIR") or platformdirs.user_data_dir(APP))
+    return private_folder(
+        Path(os.environ.get("MINICHAT_DATA_DIR") or platformdirs.user_data_dir(APP))
+    )
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder``, made (with its missing parents) readable by the user alone; one that
+    exists and is the user's loses group and others' access. One that cannot be made
+    is left for the first write to report, in its own words."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = folder.stat()
+        if found.st_uid == os.geteuid() and stat.S_IMODE(found.st_mode) & 0o077:
+            folder.chmod(stat.S_IMODE(found.st_mode) & 0o700)
+    except OSError:
+        pass
+    return folder
 
 
 def package_file(package: str, name: str) -> Path | None:

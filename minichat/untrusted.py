@@ -1,0 +1,43 @@
+"""Text minichat did not write, made safe to show on a terminal.
+
+A reply, a file's contents, a tool's arguments or result, a document's passage, an
+MCP server's or HTTP client's words: any of it may carry escape sequences that
+recolour, hide, move the cursor or rewrite the title of the user's terminal, a
+carriage return that overwrites what came before on the line, or bidirectional
+controls that show text in another order than it is read. ``printable`` turns every
+such character into a visible escape (``\\x1b``, ``\\r``, ``\\u202e``) and keeps
+newlines and tabs; the caller still prints the result as plain text, never as
+Rich markup (``markup=False`` or a ``rich.text.Text``), so ``[black on black]``
+stays what it is: words in brackets.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab and newline, DEL, C1 controls; the bidirectional marks,
+# embeddings, overrides and isolates; the line and paragraph separators some terminals
+# obey; lone surrogates (a file name that is not UTF-8), which no terminal can be sent
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _visible(match: re.Match[str]) -> str:
+    character = match.group()
+    if character == "\r":
+        return "\\r"
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that could act on a terminal shown as an escape."""
+    return _UNSAFE.sub(_visible, text)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (newlines shown
+    as ``\\n``): for a tool's arguments and result in a prompt or a log line."""
+    shown = printable(text).replace("\n", "\\n")
+    return shown if len(shown) <= limit else shown[:limit] + "…"
