@@ -27,6 +27,7 @@ from minichat.cli.docs import DocsOption
 from minichat.cli.options import with_settings
 from minichat.errors import MinichatError
 from minichat.settings import KEYS, SECRET_KEYS, Settings
+from minichat.untrusted import one_line, printable
 
 app = typer.Typer(
     name="minichat",
@@ -154,9 +155,12 @@ def ask_approval(call: ToolCall) -> bool:
     """Ask on the terminal whether a call that may change things may run."""
     from rich.console import Console
     from rich.prompt import Confirm
+    from rich.text import Text
 
-    console = Console(stderr=True)
-    return Confirm.ask(f"run {call.name}({call.arguments})?", console=console, default=False)
+    # the name and arguments are the model's (or a file's it read): shown as they are, as
+    # plain text, so none can hide words, restyle the prompt or break it
+    question = Text(f"run {one_line(call.name, 80)}({one_line(call.arguments, 2000)})?")
+    return Confirm.ask(question, console=Console(stderr=True), default=False)
 
 
 def load(settings: Settings, tools: bool = False) -> tuple[ChatBackend, float]:
@@ -457,5 +461,5 @@ def main() -> None:
     try:
         app(prog_name="minichat")
     except MinichatError as error:
-        print(f"minichat: error: {error}", file=sys.stderr)
+        print(f"minichat: error: {printable(str(error))}", file=sys.stderr)
         sys.exit(1)

@@ -4,6 +4,8 @@ The reply streams to stdout as raw text (or, with ``--json``, one JSON object
 with the text, why it ended, token counts and timings); notes and errors go to
 stderr so a pipe receives only the answer. The turn is the chat core's
 (``ChatSession.send``); the numbers are named as everywhere (``chat.report``).
+What reaches a terminal has its escape sequences made visible (``untrusted``); a
+pipe or file gets the reply as the model wrote it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
 from minichat.errors import InputError
+from minichat.untrusted import printable
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
 
@@ -56,10 +59,11 @@ def answer(
     from documents the reply read are listed under it (and in the JSON)."""
     backend = session.backend
     if not as_json:  # each call on stderr as it is made; --json lists them with the reply
-        session.on_tool = lambda ran: err.write(f"minichat: tool {ran.line()}\n")
+        session.on_tool = lambda ran: err.write(printable(f"minichat: tool {ran.line()}") + "\n")
+    shown = printable if _is_terminal(out) else str
 
     def write(text: str) -> None:
-        out.write(text)
+        out.write(shown(text))
         out.flush()
 
     exchange = session.send(prompt, None if as_json else write)
@@ -69,20 +73,27 @@ def answer(
         if not exchange.reply.endswith("\n"):
             out.write("\n")
         if exchange.sources:
-            out.write("\n" + sources_block(exchange.source_labels) + "\n")
+            out.write("\n" + shown(sources_block(exchange.source_labels)) + "\n")
     tell_notices(session, err)
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
-        err.write(
-            f"minichat: {backend.describe()}\n{line(exchange.stats, exchange.finish_reason)}\n"
-        )
+        stats = line(exchange.stats, exchange.finish_reason)
+        err.write(printable(f"minichat: {backend.describe()}\n{stats}") + "\n")
     return EXIT_CANCELLED if exchange.cut_off else 0
 
 
 def tell_notices(session: ChatSession, err: TextIO) -> None:
     """What the chat core has to tell, one line each on stderr."""
     for notice in session.take_notices():
-        err.write(f"minichat: {'warning: ' if notice.warning else ''}{notice.text}\n")
+        said = f"minichat: {'warning: ' if notice.warning else ''}{notice.text}"
+        err.write(printable(said) + "\n")
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or bare stream is no terminal
+        return False
 
 
 def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> dict[str, object]:

@@ -30,6 +30,7 @@ from minichat.repl.render import (
     embedding_progress,
     markdown,
 )
+from minichat.untrusted import printable
 
 PROMPT = ">>> "
 CONTINUATION = "... "
@@ -53,17 +54,23 @@ class Repl:
         session.on_tool = self.show_tool
 
     # --- output -----------------------------------------------------------------------
+    # every line shown is plain text with escape sequences made visible: notes carry
+    # file names, tool arguments and results, error messages quoting what a model wrote
     def note(self, text: str) -> None:
-        self.notices.print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
+        self.notices.print(
+            printable(text), style="dim", markup=False, highlight=False, soft_wrap=True
+        )
 
     def warn(self, text: str) -> None:
         self.errors += 1
-        self.notices.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
+        self.notices.print(
+            printable(text), style="yellow", markup=False, highlight=False, soft_wrap=True
+        )
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         table = Table(*headers, box=None, pad_edge=False, highlight=False)
         for row in rows:
-            table.add_row(*(Text(cell) for cell in row))  # user text is never markup
+            table.add_row(*(Text(printable(cell)) for cell in row))  # never markup
         self.console.print(table)
 
     def indexing(self, label: str) -> AbstractContextManager[Progress]:
@@ -88,9 +95,10 @@ class Repl:
         for message in self.session.conversation.messages:
             if message.role == "user":
                 sources = message.sources
-                self.console.print(f"{PROMPT}{message.content}", markup=False, highlight=False)
+                shown = printable(f"{PROMPT}{message.content}")
+                self.console.print(shown, markup=False, highlight=False)
             elif self.plain:
-                self.console.print(message.content, markup=False, highlight=False)
+                self.console.print(printable(message.content), markup=False, highlight=False)
             else:
                 self.console.print(markdown(message.content))
             if message.cut_off:

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 
 from minichat.docs.collection import Progress
+from minichat.untrusted import printable
 
 CODE_THEME = "monokai"
 
@@ -31,7 +32,9 @@ class Renderer(Protocol):
 
 
 def markdown(text: str) -> Markdown:
-    return Markdown(text, code_theme=CODE_THEME)
+    """A reply as Markdown, its escape sequences made visible, its links shown with their
+    address (a link's words alone could hide where it goes)."""
+    return Markdown(printable(text), code_theme=CODE_THEME, hyperlinks=False)
 
 
 def complete_blocks_end(text: str) -> int:
@@ -124,7 +127,7 @@ class PlainRenderer:
         self.ends_with_newline = True
 
     def feed(self, text: str) -> None:
-        self.console.file.write(text)
+        self.console.file.write(printable(text))
         self.console.file.flush()
         self.ends_with_newline = text.endswith("\n")
 

@@ -5,12 +5,15 @@ Small models guess at sums and dates and cannot see the user's files; these tool
 answer instead. Each is a ``ToolFunction`` whose JSON Schema and description are
 short enough for a 135M model to follow. None changes anything, so none needs the
 user's approval; the file tools stay inside the working folder (the one current
-when the call runs) and refuse any path that leads out of it, symlinks included.
+when the call runs) and refuse any path that leads out of it, symlinks included,
+however the folders on the way change meanwhile (``tools.beneath``).
 Arguments are checked here too, since a remote model may call without constraint.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 from minichat.backend import Tool
 from minichat.errors import ConfigError
 from minichat.tools.base import ToolError, ToolFunction
+from minichat.tools.beneath import open_beneath
 from minichat.tools.calculator import CONSTANTS, FUNCTIONS, evaluate
 
 # the longest expression a model may write in a call: arithmetic a person asks about is
@@ -87,48 +91,28 @@ def run_now(arguments: dict[str, Any]) -> str:
     return describe_time(clock())
 
 
-def inside_working_folder(path: str) -> Path:
-    """``path`` resolved against the current folder; ``ToolError`` if it leads out."""
-    root = Path.cwd().resolve()
-    if not path.strip():
-        raise ToolError("the path is empty; give one relative to the working folder")
-    try:
-        resolved = (root / path).resolve()  # follows symlinks, so one pointing out is caught
-    except (OSError, RuntimeError, ValueError) as error:
-        raise ToolError(f"cannot use the path `{path}`: {error}") from None
-    if not resolved.is_relative_to(root):
-        raise ToolError(f"`{path}` is outside the working folder; only paths inside it are allowed")
-    if any(part.startswith(".") for part in resolved.relative_to(root).parts):
-        # .env, .git/config, .ssh: list_dir hides them, and read_file does not read them
-        raise ToolError(f"`{path}` is hidden (a name starting with '.'); it is not read")
-    if not resolved.exists():
-        raise ToolError(f"`{path}` does not exist in the working folder")
-    return resolved
-
-
 def run_read_file(arguments: dict[str, Any]) -> str:
     _expect(arguments, ["path"])
     name = _string(arguments, "path")
-    path = inside_working_folder(name)
-    if path.is_dir():
+    descriptor = open_beneath(Path.cwd().resolve(), name)
+    if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
         raise ToolError(f"`{name}` is a folder; use list_dir to see what is in it")
-    if not path.is_file():
-        raise ToolError(f"`{name}` is not a regular file")
-    text, whole = _read_text(path, name)
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            data = file.read(MAX_BYTES + 1)
+        except OSError as error:
+            raise ToolError(f"cannot read `{name}`: {error.strerror}") from None
+    text, whole = _text_of(data, name)
     if whole and len(text) <= MAX_CHARACTERS:
         return text or "(the file is empty)"
-    size = f"{len(text)} characters" if whole else f"{path.stat().st_size} bytes"
+    size = f"{len(text)} characters" if whole else f"more than {MAX_BYTES} bytes"
     shown = f"showing the first {MAX_CHARACTERS}"
     return f"{text[:MAX_CHARACTERS]}\n[truncated: the file has {size}; {shown}]"
 
 
-def _read_text(path: Path, name: str) -> tuple[str, bool]:
-    """The file's text (at most ``MAX_BYTES`` of it) and whether that is all of it."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ToolError(f"cannot read `{name}`: {error.strerror}") from None
+def _text_of(data: bytes, name: str) -> tuple[str, bool]:
+    """The text of a file's first bytes (at most ``MAX_BYTES``) and whether that is all."""
     whole = len(data) <= MAX_BYTES
     if b"\0" in data:
         raise ToolError(f"`{name}` is a binary file, not text")
@@ -142,18 +126,31 @@ def _read_text(path: Path, name: str) -> tuple[str, bool]:
 def run_list_dir(arguments: dict[str, Any]) -> str:
     _expect(arguments, ["path"])
     name = _string(arguments, "path", ".")
-    folder = inside_working_folder(name)
-    if not folder.is_dir():
-        raise ToolError(f"`{name}` is a file, not a folder; use read_file to read it")
+    descriptor = open_beneath(Path.cwd().resolve(), name)
     try:
-        children = [child for child in folder.iterdir() if not child.name.startswith(".")]
+        if not stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise ToolError(f"`{name}` is a file, not a folder; use read_file to read it")
+        with os.scandir(descriptor) as found:
+            # a link is listed as what it is, never followed: its target may lie outside
+            entries = sorted(
+                shown_name(entry.name) + ("/" if entry.is_dir(follow_symlinks=False) else "")
+                for entry in found
+                if not entry.name.startswith(".")
+            )
     except OSError as error:
         raise ToolError(f"cannot list `{name}`: {error.strerror}") from None
-    entries = sorted(child.name + ("/" if child.is_dir() else "") for child in children)
+    finally:
+        os.close(descriptor)
     if not entries:
         return "(the folder is empty)"
     more = [f"[... {len(entries) - MAX_ENTRIES} more]"] if len(entries) > MAX_ENTRIES else []
     return "\n".join(entries[:MAX_ENTRIES] + more)
+
+
+def shown_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as lone
+    surrogates, which no tokenizer or terminal takes) shown as ``\\xff``."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
 def _text(description: str, **extra: Any) -> dict[str, Any]:
