@@ -2,12 +2,13 @@
 
 A ``Toolbox`` holds the tools a chat turned on and how the model may use them.
 A message is answered in rounds: the model replies with words or with calls;
-each call runs (with a time limit; an error goes back to the model as the call's
-result, in words) and its result joins the conversation as a ``tool`` message;
-then the model replies again, seeing the results. The first round offers the
-tools as the user chose (``auto``, ``required``, ``none`` or one tool's name),
-the later ones ``auto``, and the last ``none``, so a message ends in words
-after at most ``max_rounds`` rounds of calls.
+each call's arguments are checked against its tool's schema, then it runs (with a
+time limit: a tool whose code runs in another process has that process killed; an
+error goes back to the model as the call's result, in words) and its result joins
+the conversation as a ``tool`` message; then the model replies again, seeing the
+results. The first round offers the tools as the user chose (``auto``,
+``required``, ``none`` or one tool's name), the later ones ``auto``, and the last
+``none``, so a message ends in words after at most ``max_rounds`` rounds of calls.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 from minichat.backend import ChatBackend, Message, ToolCall, Tools
 from minichat.docs.context import label
 from minichat.errors import ConfigError, MinichatError
+from minichat.tools.arguments import check
 from minichat.tools.base import ToolError, ToolFunction
+from minichat.tools.functions import StoppableFunction
 
 MAX_ROUNDS = 5
 TIMEOUT = 30.0  # seconds a call may take before the model is told it timed out
@@ -104,10 +107,13 @@ class Toolbox:
             )
         try:
             arguments = json.loads(call.arguments or "{}")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: [[[[... nested deep
             raise ToolError(f"the arguments are not JSON: {error}") from None
         if not isinstance(arguments, dict):
             raise ToolError("the arguments must be a JSON object")
+        # a remote model's calls are held to no grammar: nothing runs on arguments that
+        # do not fit, and nobody is asked to allow a call that cannot run
+        check(function.tool.parameters, arguments, call.name)
         verdict = self.approve(call) if function.changes and self.approve else None
         if function.changes and not verdict:
             who = "nobody was there to allow it" if verdict is None else "the user did not allow it"
@@ -124,8 +130,13 @@ class Toolbox:
 
         worker = threading.Thread(target=work, daemon=True, name=f"tool {call.name}")
         worker.start()
-        worker.join(self.timeout)
-        if worker.is_alive():  # left to finish on its own; the chat goes on
+        try:
+            worker.join(self.timeout)
+        except BaseException:  # Ctrl+C while it runs: what it runs elsewhere ends too
+            _stop(function)
+            raise
+        if worker.is_alive():  # the thread is left to end on its own; the chat goes on
+            _stop(function)
             raise ToolError(f"{call.name} took longer than {self.timeout:g} s and was given up")
         if failure:
             problem = failure[0]
@@ -133,6 +144,13 @@ class Toolbox:
                 raise ToolError(str(problem))
             raise ToolError(f"{call.name} failed: {type(problem).__name__}: {problem}")
         return outcome[0]
+
+
+def _stop(function: ToolFunction) -> None:
+    """End a call that runs in another process (a user's ``--functions``); a tool that
+    runs in this one cannot be stopped, and is left to finish."""
+    if isinstance(function, StoppableFunction):
+        function.stop()
 
 
 def docs_tool(find: Callable[[str], Sequence[Any]], root: Any = None) -> ToolFunction:
