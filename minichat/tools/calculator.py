@@ -3,9 +3,13 @@
 The expression comes from a model, so it is never handed to ``eval``: it is parsed
 with ``ast`` and walked over a whitelist (numbers, ``+ - * / // % **``, a few
 ``math`` functions and constants), and everything else is refused with a message
-the model can act on. Integers stay exact; work that could run away (a huge
-power, a result of thousands of digits, deep nesting) is refused before it is
-done, so one call cannot hang the chat.
+the model can act on. Arithmetic is exact where it can be: integers, and fractions
+for division and for decimals as typed (``0.1 + 0.2`` is ``0.3``, ``2**-3`` is
+``0.125``). What needs a float (``sqrt(2)``, ``pi``, ``exp``) is rounded, and the
+answer says so with ``≈``, so a rounded value never passes for an exact integer; a
+float that would overflow or underflow to 0 is refused rather than shown as
+``inf`` or ``0``. Work that could run away (a huge power, a number of thousands of
+digits, deep nesting) is refused before it is done, so one call cannot hang the chat.
 """
 
 from __future__ import annotations
@@ -13,17 +17,27 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import unicodedata
 from collections.abc import Callable
+from decimal import Context, Decimal, Inexact
+from fractions import Fraction
 from typing import TypeGuard
 
 from minichat.tools.base import ToolError
 
-Number = int | float
+Exact = int | Fraction
+Number = int | Fraction | float  # a float is rounded; the others are exact
 
 MAX_LENGTH = 500  # characters of expression
 MAX_DEPTH = 200  # levels of the syntax tree: the walk recurses once per level
 MAX_EXPONENT = 10_000
-MAX_BITS = 3_322  # an integer of about 1000 decimal digits
+MAX_BITS = 3_322  # an integer (or a fraction's either part) of about 1000 decimal digits
+EXACT_DIGITS = 50  # an exact decimal longer than this is shown rounded, and marked so
+ROUNDED_DIGITS = 16  # significant digits of a rounded answer, as a float's repr has
+
+TOO_LARGE = "the result is too large to compute"
+TOO_SMALL = "the result is too small for floating point (it would round to 0)"
+TOO_LONG = "the result would have more than 1000 digits"
 
 # what people and models type for the operators Python spells differently
 SPELLINGS = {
@@ -44,14 +58,91 @@ OPERATORS: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
 }
 
 
+def _rounded(value: Number) -> float:
+    """``value`` as a float, refused where that would overflow or lose it to 0."""
+    result = float(value)  # OverflowError for a number beyond a float's range
+    if result == 0 and value != 0:
+        raise ToolError(TOO_SMALL)
+    return result
+
+
+def _exact_root(x: Exact) -> Exact | None:
+    """The exact square root of ``x``, when it has one (both parts perfect squares)."""
+    if x < 0:
+        return None
+    fraction = Fraction(x)
+    top, bottom = math.isqrt(fraction.numerator), math.isqrt(fraction.denominator)
+    if top * top == fraction.numerator and bottom * bottom == fraction.denominator:
+        return Fraction(top, bottom)
+    return None
+
+
 def _sqrt(x: Number) -> Number:
-    if isinstance(x, int) and x >= 0 and math.isqrt(x) ** 2 == x:
-        return math.isqrt(x)  # exact, and no float overflow for big squares
+    if not isinstance(x, float):
+        root = _exact_root(x)
+        if root is not None:
+            return root  # exact, and no float overflow for big squares
+        if x < 0:
+            raise ValueError("math domain error")
+        # sqrt(n/d) is sqrt(n*d)/d, worked out in integers with 64 bits to spare, so a
+        # number beyond a float's range (10**401) still has a root that fits in one
+        fraction, spare = Fraction(x), 64
+        top = math.isqrt((fraction.numerator * fraction.denominator) << (2 * spare))
+        return _rounded(Fraction(top, fraction.denominator << spare))
     return math.sqrt(x)
 
 
-def _log(x: Number, base: Number = math.e) -> float:
-    return math.log(x, base)
+def _log_of(x: Number, log: Callable[[float], float]) -> float:
+    # math's logarithms take integers of any size; a fraction is split so that a tiny
+    # one (1e-400) is not first rounded to 0
+    if isinstance(x, Fraction):
+        if x <= 0:
+            raise ValueError("math domain error")
+        return log(x.numerator) - log(x.denominator)
+    return log(x)
+
+
+def _log(x: Number, base: Number | None = None) -> Number:
+    if base is None:
+        return 0 if x == 1 and not isinstance(x, float) else _log_of(x, math.log)
+    value = (
+        _log_of(x, math.log10)
+        if base == 10
+        else _log_of(x, math.log2)
+        if base == 2
+        else _log_of(x, math.log) / _log_of(base, math.log)
+    )
+    if isinstance(x, float) or isinstance(base, float) or not math.isfinite(value):
+        return value
+    # log(8, 2) is exactly 3 when 2**3 is exactly 8, whatever the float says
+    whole = round(value)
+    fits = abs(whole) <= MAX_EXPONENT and _bits(base) * abs(whole) <= MAX_BITS
+    if fits and Fraction(base) ** whole == x:
+        return whole
+    return value
+
+
+def _at_zero(function: Callable[[float], float], value: int) -> Callable[[Number], Number]:
+    """``function`` on floats, exactly ``value`` at an exact 0 (exp(0) is 1, not ≈ 1)."""
+
+    def wrapped(x: Number) -> Number:
+        if x == 0 and not isinstance(x, float):
+            return value
+        result = function(_rounded(x))
+        if result == 0 and x != 0:  # exp(-1000): an underflow, not an answer
+            raise ToolError(TOO_SMALL)
+        return result
+
+    return wrapped
+
+
+def _whole(function: Callable[[Number], int]) -> Callable[[Number], Number]:
+    """``floor``/``ceil``: exact of an exact number; of a rounded one, still rounded."""
+
+    def wrapped(x: Number) -> Number:
+        return float(function(x)) if isinstance(x, float) else function(x)
+
+    return wrapped
 
 
 def _round(x: Number, digits: int | None = None) -> Number:
@@ -59,7 +150,10 @@ def _round(x: Number, digits: int | None = None) -> Number:
         raise ToolError("round's second argument must be a whole number of digits")
     if digits is not None and abs(digits) > 1000:  # round(1, -10**9) works out 10**(10**9)
         raise ToolError("round's digits must be between -1000 and 1000")
-    return round(x, digits)
+    if isinstance(x, float):
+        return float(round(x)) if digits is None else round(x, digits)
+    exact = Fraction(x)
+    return round(exact) if digits is None else round(exact, digits)
 
 
 # name: (function, fewest arguments, most arguments; None means any number)
@@ -69,14 +163,14 @@ FUNCTIONS: dict[str, tuple[Callable[..., Number], int, int | None]] = {
     "round": (_round, 1, 2),
     "min": (lambda *xs: min(xs), 1, None),
     "max": (lambda *xs: max(xs), 1, None),
-    "floor": (math.floor, 1, 1),
-    "ceil": (math.ceil, 1, 1),
+    "floor": (_whole(math.floor), 1, 1),
+    "ceil": (_whole(math.ceil), 1, 1),
     "log": (_log, 1, 2),
-    "log10": (math.log10, 1, 1),
-    "exp": (math.exp, 1, 1),
-    "sin": (math.sin, 1, 1),
-    "cos": (math.cos, 1, 1),
-    "tan": (math.tan, 1, 1),
+    "log10": (lambda x: _log(x, 10), 1, 1),
+    "exp": (_at_zero(math.exp, 1), 1, 1),
+    "sin": (_at_zero(math.sin, 0), 1, 1),
+    "cos": (_at_zero(math.cos, 1), 1, 1),
+    "tan": (_at_zero(math.tan, 0), 1, 1),
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
@@ -95,7 +189,7 @@ def evaluate(expression: str) -> str:
     except ZeroDivisionError:
         raise ToolError("division by zero") from None
     except OverflowError:
-        raise ToolError("the result is too large to compute") from None
+        raise ToolError(TOO_LARGE) from None
 
 
 def _normalise(expression: str) -> str:
@@ -106,14 +200,18 @@ def _normalise(expression: str) -> str:
         raise ToolError("the expression is empty; give arithmetic such as 12 * (3 + 4)")
     for spelling, python in SPELLINGS.items():
         text = text.replace(spelling, python)
-    return text
+    # a digit of another script (Arabic-Indic, fullwidth) is that digit; superscripts
+    # and other "No" characters are not decimal and stay refused
+    return "".join(
+        str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text
+    )
 
 
 def _value(node: ast.expr, source: str, depth: int) -> Number:
     if depth > MAX_DEPTH:
         raise ToolError(f"the expression is more than {MAX_DEPTH} operations deep; split it up")
     if isinstance(node, ast.Constant) and _is_number(node.value):
-        value: Number = node.value
+        value = _literal(node, source)
     elif isinstance(node, ast.Name) and node.id in CONSTANTS:
         value = CONSTANTS[node.id]
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
@@ -123,12 +221,34 @@ def _value(node: ast.expr, source: str, depth: int) -> Number:
         value = _power(_value(node.left, source, depth + 1), _value(node.right, source, depth + 1))
     elif isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
         left, right = _value(node.left, source, depth + 1), _value(node.right, source, depth + 1)
-        value = OPERATORS[type(node.op)](left, right)
+        value = _arithmetic(OPERATORS[type(node.op)], left, right)
     elif isinstance(node, ast.Call):
         value = _call(node, source, depth)
     else:
         raise ToolError(f"{ALLOWED}; got `{_fragment(node, source)}`")
     return _checked(value)
+
+
+def _literal(node: ast.Constant, source: str) -> Number:
+    """A number as typed: ``0.1`` is one tenth, not the float nearest to it."""
+    if isinstance(node.value, int):
+        return node.value
+    decimal = Decimal((ast.get_source_segment(source, node) or repr(node.value)).replace("_", ""))
+    exponent = decimal.as_tuple().exponent
+    # 1e999999999 would be worked out digit by digit before any size check could see it
+    if not isinstance(exponent, int) or abs(exponent) > 2 * MAX_BITS:
+        raise ToolError(TOO_LONG)
+    return Fraction(decimal)
+
+
+def _arithmetic(apply: Callable[[Number, Number], Number], left: Number, right: Number) -> Number:
+    if isinstance(left, float) or isinstance(right, float):
+        # worked out exactly and rounded once: 10**400 meets a float without an
+        # overflow on the way, and an underflow to 0 is seen
+        return _rounded(apply(Fraction(left), Fraction(right)))
+    if apply is operator.truediv:
+        return Fraction(left, right)  # 9007199254740993 / 1 stays 9007199254740993
+    return apply(left, right)
 
 
 def _call(node: ast.Call, source: str, depth: int) -> Number:
@@ -150,30 +270,45 @@ def _call(node: ast.Call, source: str, depth: int) -> Number:
 
 
 def _power(base: Number, exponent: Number) -> Number:
-    if abs(exponent) > MAX_EXPONENT:
+    if not -MAX_EXPONENT <= exponent <= MAX_EXPONENT:
         raise ToolError(f"exponents above {MAX_EXPONENT} are refused; the result is too large")
-    if isinstance(base, int) and isinstance(exponent, int) and _bits(base, exponent) > MAX_BITS:
-        raise ToolError("the result would have more than 1000 digits")
-    result = base**exponent
+    if isinstance(exponent, Fraction) and exponent.denominator == 2 and not isinstance(base, float):
+        root = _exact_root(base)  # 4 ** 0.5 is exactly 2
+        if root is not None:
+            base, exponent = root, exponent.numerator
+    if isinstance(exponent, int) and not isinstance(base, float):
+        if _bits(base) * abs(exponent) > MAX_BITS:
+            raise ToolError(TOO_LONG)
+        return Fraction(base) ** exponent  # 2 ** -3 is exactly 1/8
+    result: float | complex = _rounded(base) ** _rounded(exponent)
     if isinstance(result, complex):
         raise ToolError("complex numbers are not supported (a negative number to a fraction)")
+    if result == 0 and base != 0:
+        raise ToolError(TOO_SMALL)
     return result
 
 
-def _bits(base: int, exponent: int) -> float:
-    """About how many bits ``base ** exponent`` has, found without computing it."""
-    return exponent * math.log2(abs(base)) if exponent > 0 and abs(base) > 1 else 0.0
+def _bits(x: Exact) -> float:
+    """About how many bits ``x`` (either part of it, for a fraction) has."""
+    fraction = Fraction(x)
+    largest = max(abs(fraction.numerator), fraction.denominator)
+    return math.log2(largest) if largest > 1 else 0.0
 
 
-def _is_number(value: object) -> TypeGuard[Number]:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)  # True is an int
 
 
 def _checked(value: Number) -> Number:
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            value = value.numerator
+        elif max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_BITS:
+            raise ToolError(TOO_LONG)
     if isinstance(value, int) and value.bit_length() > MAX_BITS:
-        raise ToolError("the result would have more than 1000 digits")
+        raise ToolError(TOO_LONG)
     if isinstance(value, float) and not math.isfinite(value):
-        raise ToolError("the result is too large to compute")
+        raise ToolError(TOO_LARGE)
     return value
 
 
@@ -186,6 +321,16 @@ def _short(text: str) -> str:
 
 
 def _format(value: Number) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))  # 10 / 2 is "5", not "5.0"
-    return repr(value)
+    """An exact value in full; a rounded one after ``≈``, never as a bare integer."""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "≈ " + repr(value).removesuffix(".0")
+    exact = Context(prec=EXACT_DIGITS)
+    quotient = exact.divide(Decimal(value.numerator), Decimal(value.denominator))
+    if not exact.flags[Inexact]:
+        return format(quotient, "g")  # 7/2 is 3.5, 1e-400 is 1e-400
+    rounded = Context(prec=ROUNDED_DIGITS).divide(
+        Decimal(value.numerator), Decimal(value.denominator)
+    )
+    return "≈ " + format(rounded, "g")
