@@ -97,6 +97,7 @@ class ChatSession:
         # asks the user about a call that may change things (a surface's); None: refused
         self.approve: Callable[[ToolCall], bool] | None = None
         self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
+        self.function_files: dict[Path, list[str]] = {}  # each file's names, as last loaded
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
@@ -305,8 +306,19 @@ class ChatSession:
     def add_functions(self, path: Path) -> list[str]:
         """The public functions of a Python file, as tools ``use_tools`` can name."""
         loaded = load_functions(path)
+        key, names = path.resolve(), [f.name for f in loaded]
+        taken = {n: p for p, known in self.function_files.items() if p != key for n in known}
+        clashes = sorted(set(names) & set(taken))
+        if clashes:  # one name, two functions: the model could not say which it means
+            raise ConfigError(
+                f"--functions: {path} defines {', '.join(clashes)}, as {taken[clashes[0]]} "
+                "does already; rename one of them"
+            )
+        for gone in self.function_files.get(key, []):  # a file loaded again replaces itself
+            self.functions.pop(gone, None)
         self.functions.update({f.name: f for f in loaded})
-        return [f.name for f in loaded]
+        self.function_files[key] = names
+        return names
 
     def _approve(self, call: ToolCall) -> bool | None:
         return self.approve(call) if self.approve is not None else None

@@ -54,7 +54,8 @@ def save(path: Path, transcript: Transcript) -> None:
     if path.is_dir():
         raise MinichatError(f"{path} is a folder; give a file name, e.g. {path / 'chat.json'}")
     try:
-        write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        # a conversation is the user's alone, wherever it is saved (as shell history is)
+        write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n", private=True)
     except OSError as error:
         raise MinichatError(f"cannot save to {path}: {error.strerror or error}") from None
 

@@ -288,3 +288,23 @@ def test_arguments_nested_too_deep_are_an_error_not_a_crash() -> None:
     assert call(toolbox, "calculator", f'{{"expression": {nested}}}').startswith(
         "error: the argument `expression` is nested more than 32 deep"
     )
+
+
+def test_two_files_cannot_define_one_name_and_a_reload_drops_what_went(tmp_path: Path) -> None:
+    session = ChatSession.start(Caller([]), load_settings({}, environ={}), lambda n, a: Caller([]))
+    first = write(tmp_path, "def shout(text: str) -> str:\n    return text.upper()\n", "a.py")
+    other = write(tmp_path, "def shout(text: str) -> str:\n    return text\n", "b.py")
+    assert session.add_functions(first) == ["shout"]
+    with pytest.raises(ConfigError, match=r"b.py defines shout, as .*a.py does already"):
+        session.add_functions(other)
+    first.write_text("def whisper(text: str) -> str:\n    return text.lower()\n")
+    assert session.add_functions(first) == ["whisper"]
+    assert sorted(session.functions) == ["whisper"]
+    assert session.add_functions(other) == ["shout"]  # the name is free again
+
+
+def test_a_saved_chat_is_the_users_alone(tmp_path: Path) -> None:
+    session = ChatSession.start(Caller([]), load_settings({}, environ={}), lambda n, a: Caller([]))
+    session.send("my secret question", None)
+    saved = session.save(tmp_path / "chat.json")
+    assert oct(saved.stat().st_mode & 0o777) == oct(0o600)
