@@ -180,8 +180,7 @@ class Worker:
                 ) from None
         if "error" in reply:
             raise ToolError(str(reply["error"]))
-        result, printed = str(reply.get("result")), str(reply.get("printed") or "")
-        return f"{result}\n[printed]\n{printed}" if printed else result
+        return str(reply.get("result"))
 
     def _ending(self) -> str:
         code = self._process.returncode if self._process is not None else None
@@ -289,8 +288,9 @@ def as_tool(function: Callable[..., Any]) -> ToolFunction:
 
     def run(arguments: dict[str, Any]) -> str:
         try:
-            return worker.call(function, arguments)
+            result = worker.call(function, arguments)
         except TypeError as error:  # arguments the signature does not take
             raise ToolError(f"{function.__name__}: {error}") from None
+        return "None" if result is None else result
 
     return ToolFunction(tool, run, changes=True)

@@ -9,10 +9,12 @@ The chat starts it with ``python -c BOOT worker.py FOLDER`` (the file's folder f
 on ``sys.path``, as ``python FILE.py`` has it) and speaks JSON lines over copies of
 its stdin and stdout. Then stdin becomes ``/dev/null`` (``input()`` ends at once) and
 stdout and stderr one pipe that a thread here drains, so what the user's code writes,
-from Python or C, is caught: the start of each call's is sent back with its result.
+from Python or C, is caught. The model reads what a function returns; what it printed
+is its answer only when it returns nothing (a function written to report by printing):
+a debugging print beside a return value would read to the model as part of it.
 
     {"source": text, "path": p}        -> {"tools": [{name, description, parameters}]}
-    {"call": name, "arguments": {...}} -> {"result": text, "printed": text}
+    {"call": name, "arguments": {...}} -> {"result": text}
     either                             -> {"error": one line}
 
 Standard library only: it starts in tens of milliseconds, and the chat imports it
@@ -36,7 +38,7 @@ from typing import Any
 
 MODULE = "minichat_functions"  # the file's __name__: its `if __name__ == "__main__":` stays off
 MAX_RESULT = 200_000  # characters of a result sent back; the chat cuts it to the context later
-MAX_PRINTED = 4_000  # bytes of what one call printed that are sent back with its result
+MAX_PRINTED = 4_000  # bytes kept of what one call printed, for a call that returns None
 MAX_MESSAGE = 300  # characters of an exception's message
 MAX_DESCRIPTION = 1_000  # characters of a docstring's first paragraph
 SIMPLE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object"}
@@ -144,9 +146,10 @@ def is_json(value: Any) -> bool:
 # --- a call ---------------------------------------------------------------------------------
 
 
-def call(function: Callable[..., Any], arguments: dict[str, Any]) -> str:
+def call(function: Callable[..., Any], arguments: dict[str, Any]) -> str | None:
     """Call ``function`` with the model's arguments, awaited if it is async; its result
-    as text (``repr`` unless it is text), cut to ``MAX_RESULT`` characters."""
+    as text (``repr`` unless it is text), cut to ``MAX_RESULT`` characters; None when
+    it returned None."""
     positional = []
     keywords = dict(arguments)
     for parameter in inspect.signature(function).parameters.values():
@@ -165,6 +168,8 @@ def call(function: Callable[..., Any], arguments: dict[str, Any]) -> str:
             return await result
 
         result = asyncio.run(wait())
+    if result is None:
+        return None
     text = str.__str__(result) if isinstance(result, str) else repr(result)
     if len(text) > MAX_RESULT:
         text = f"{text[:MAX_RESULT]}\n[cut: the first {MAX_RESULT} of {len(text)} characters]"
@@ -283,8 +288,8 @@ def answer(
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: the process goes on
         reply = {"error": f"{name} failed: {brief(error)}"}
     output = printed.take()
-    if "result" in reply:
-        reply["printed"] = output
+    if "result" in reply and reply["result"] is None:  # it reported by printing, or not at all
+        reply["result"] = output.rstrip("\n") or "None"
     return reply, functions
 
 

@@ -76,7 +76,7 @@ def test_an_import_stuck_in_c_is_given_up(tmp_path: Path) -> None:
     assert "took longer than 2 s to import" in refusal(path, timeout=2)
 
 
-def test_what_the_users_code_prints_goes_to_the_model_not_to_stdout(
+def test_what_the_users_code_prints_never_reaches_stdout(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     path = write(
@@ -84,13 +84,14 @@ def test_what_the_users_code_prints_goes_to_the_model_not_to_stdout(
         "import os, sys\nprint('importing')\nos.write(1, b'C at import')\n"
         "def noisy() -> str:\n"
         "    print('from print')\n    print('to stderr', file=sys.stderr)\n"
-        "    os.write(1, b'from C\\n')\n    return 'done'\n",
+        "    os.write(1, b'from C\\n')\n    return 'done'\n"
+        "def report() -> None:\n    print('from print')\n    os.write(1, b'from C\\n')\n",
     )
     toolbox = box(load_functions(path))
-    result = call(toolbox, "noisy")
-    assert result.startswith("done\n")
-    assert all(words in result for words in ("from print", "to stderr", "from C"))
-    assert "import" not in result  # what the import printed is not a call's
+    # a return value is the answer: a debugging print beside it would mislead the model
+    assert call(toolbox, "noisy") == "done"
+    # a function that returns nothing reports by printing: that is its answer
+    assert call(toolbox, "report") == "from print\nfrom C"
     assert capfd.readouterr() == ("", "")
 
 
