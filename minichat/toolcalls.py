@@ -11,7 +11,8 @@ one::
 An earlier call is written back the same way, and its result goes to the model
 as a user turn between ``<tool_response></tool_response>`` (a role every template
 accepts). ``CallFilter`` keeps the call's markup out of the streamed text, and
-``parse_calls`` reads the calls once the reply is done. The exact spelling here
+``parse_calls`` reads the calls once the reply is done; ``cut_call`` reads one the
+reply limit cut short, as far as it got. The exact spelling here
 is also what the grammar (``engine.constraint``) forces, so a constrained call
 always parses.
 """
@@ -28,6 +29,10 @@ from minichat.backend import Message, ToolCall, Tools
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 CALLS = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
+# the start of a call, as call_prefix writes it and the grammar forces it
+CUT = re.compile(
+    r'<tool_call>\s*\{\s*"name":\s*("(?:[^"\\]|\\.)*"),\s*"arguments":\s*(.*)', re.DOTALL
+)
 
 
 def call_prefix(name: str) -> str:
@@ -108,6 +113,20 @@ def parse_calls(text: str) -> list[ToolCall]:
             )
         )
     return calls
+
+
+def cut_call(text: str) -> ToolCall | None:
+    """The call ``text`` began but did not finish (the reply limit came first): its name
+    and its arguments as far as they got, as OpenAI returns a call cut by
+    ``max_tokens``; None if even the name is unfinished."""
+    found = CUT.search(text)
+    if found is None:
+        return None
+    try:
+        name = json.loads(found.group(1))
+    except ValueError:
+        return None
+    return ToolCall(f"call_{uuid.uuid4().hex[:24]}", name, found.group(2))
 
 
 class CallFilter:

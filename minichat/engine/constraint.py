@@ -8,22 +8,36 @@ the first token. The mask is computed from the tokens so far before each token
 is sampled (0.1 ms at the median on the default model; bench/tools.py), and the
 end-of-turn tokens are allowed only where the grammar may end, so a call always
 parses. It works on logits, so the KV cache and the compiled step are untouched.
+``schema_problem`` says, before any of that, why a tool's schema cannot become a
+grammar (the server refuses such a request before it queues); it needs neither
+torch nor a tokenizer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import Any
-
-import numpy
-import torch
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, Any
 
 from minichat.backend import Tools
 from minichat.errors import ConfigError, ModelNotFoundError
 from minichat.toolcalls import CALL_SUFFIX, OPEN, call_prefix
 
+if TYPE_CHECKING:
+    import torch
+
 INSTALL = "pip install llguidance (or minichat[tools])"
+# keyword pairs no value can satisfy when the first is above the second (or equal,
+# for a bound that excludes itself)
+LIMITS = (
+    ("minLength", "maxLength", False),
+    ("minItems", "maxItems", False),
+    ("minProperties", "maxProperties", False),
+    ("minimum", "maximum", False),
+    ("minimum", "exclusiveMaximum", True),
+    ("exclusiveMinimum", "maximum", True),
+    ("exclusiveMinimum", "exclusiveMaximum", True),
+)
 
 
 # JSON written as ``json.dumps`` writes it (", " and ": "), not any spacing JSON allows:
@@ -60,6 +74,50 @@ def grammar(tools: Tools) -> str:
     return f"%llguidance {{}}\nstart: {alternatives}\n"  # one call, then the turn ends
 
 
+def schema_problem(parameters: dict[str, Any]) -> str | None:
+    """Why no grammar can follow ``parameters``, or None; None too when llguidance,
+    which would say, is not installed."""
+    contradiction = next(contradictions(parameters), None)
+    if contradiction:
+        return contradiction
+    try:
+        from llguidance import LLMatcher
+    except ImportError:
+        return None
+    try:
+        compiled = LLMatcher.grammar_from_json_schema(arguments_schema(parameters))
+    except (ValueError, TypeError) as error:
+        return f"it cannot be turned into a grammar: {error}"
+    refusal = LLMatcher.validate_grammar(compiled)
+    if refusal:
+        # llguidance's message goes on with the grammar's text: its first line says it
+        return f"it cannot be turned into a grammar: {refusal.splitlines()[0]}"
+    return None
+
+
+def contradictions(schema: Any) -> Iterator[str]:
+    """Limits in ``schema`` (or any schema within it) that no value meets: a call the
+    grammar forces could never be finished."""
+    stack = [schema]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        if not isinstance(value, dict):
+            continue
+        stack.extend(value.values())
+        if value.get("enum") == []:
+            yield "enum [] allows no value"
+        for low, high, strict in LIMITS:
+            a, b = number(value.get(low)), number(value.get(high))
+            if a is not None and b is not None and (a > b or (strict and a == b)):
+                yield f"{low} {a} and {high} {b} allow no value"
+
+
+def number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 class Constraint:
     """One reply's mask: ``mask`` the logits before sampling, ``consume`` the token."""
 
@@ -70,6 +128,9 @@ class Constraint:
         error = self.matcher.get_error()
         if error:
             raise ConfigError(f"the tools' schemas cannot be turned into a grammar: {error}")
+        import numpy
+        import torch
+
         self.size = tokenizer.vocab_size
         # llguidance writes the mask into this array; the tensor shares its memory
         self.words = numpy.zeros((1, (self.size + 31) // 32), dtype=numpy.int32)
@@ -81,9 +142,15 @@ class Constraint:
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         # llguidance.numpy, not llguidance.torch: that one compiles a kernel with
         # torch.compile on import, about 3 s before a first reply with tools
+        import torch
         from llguidance.numpy import fill_next_token_bitmask
 
         fill_next_token_bitmask(self.matcher, self.words)
+        if not self.words.any():  # a schema no call can finish (beyond schema_problem's)
+            raise ConfigError(
+                "the tools' schemas allow no call to be finished here: "
+                f"{self.matcher.get_error() or 'no token fits'}; relax their limits"
+            )
         shifts = torch.arange(32, dtype=torch.int32)
         allowed = ((self.bits.unsqueeze(-1) >> shifts) & 1).bool().flatten()[: self.size]
         allowed = allowed.to(logits.device)  # the mask is made on the CPU

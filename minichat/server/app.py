@@ -7,8 +7,10 @@ their turn in a first-come queue (``Gate``); past its length they get 503 with
 Retry-After rather than waiting forever. The blocking decode runs in a worker
 thread (the core's ``Relay``); a streaming client that disconnects cancels its
 reply before the next token, and the model is free again before the next
-request starts. Errors are OpenAI-shaped: ``{"error": {"message", "type",
-"param", "code"}}``.
+request starts. Errors are OpenAI-shaped (``errors``), bodies are read and
+checked before anything else (``body``), and the markup of a tool call never
+reaches a client: a call the reply limit cut short comes back as a call, its
+arguments unfinished, with ``finish_reason`` "length", as OpenAI sends one.
 """
 
 from __future__ import annotations
@@ -22,23 +24,33 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 from minichat.backend import ChatBackend, Tools
 from minichat.budget import Fitted
 from minichat.chat.relay import Relay
 from minichat.chat.report import usage
-from minichat.chat.turn import Exchange, fit_prompt, stream_reply
+from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
 from minichat.config import GenerationConfig
+from minichat.docs.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.docs.embedder import NAME as EMBEDDER
 from minichat.docs.embedder import installed as embedder_installed
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.server.schema import ChatRequest, EmbeddingRequest, TokenizeRequest
+from minichat.server import body as bodies
+from minichat.server import errors
+from minichat.server.errors import ApiError
+from minichat.server.schema import (
+    MAX_CHARS_PER_TOKEN,
+    ChatRequest,
+    EmbeddingRequest,
+    TokenizeRequest,
+    check_room,
+)
+from minichat.toolcalls import CallFilter, cut_call
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -47,41 +59,11 @@ FINISH_REASONS = {
     "cancelled": "stop",
     "tool_calls": "tool_calls",
 }
-RETRY_AFTER_SECONDS = 1
 MAX_EMBEDDING_INPUTS = 2048  # as OpenAI's embeddings endpoint
+# a few times a long context's worth of text, and far below what the server can hold
+MAX_REQUEST_BYTES = 4 * 2**20
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        param: str | None = None,
-        kind: str = "invalid_request_error",
-    ):
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.kind = (
-            status,
-            message,
-            code,
-            param,
-            kind,
-        )
-
-    def response(self) -> JSONResponse:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 class Gate:
@@ -118,36 +100,31 @@ def create_app(
     *,
     api_key: str | None = None,
     queue_limit: int = 16,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> FastAPI:
-    app = FastAPI(title="minichat", docs_url=None, redoc_url=None)
-    gate = Gate(queue_limit)
+    """The app; a request body over ``max_request_bytes`` is refused (413) unread."""
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Any) -> Any:
+    async def authenticate(request: Request) -> None:
+        # a dependency, not a middleware: Starlette's middlewares read the body in a task
+        # of their own, where the size limit's 413 would escape our error handlers
         if api_key and request.url.path != "/health":
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
-                return ApiError(
+                raise ApiError(
                     401,
                     "missing or wrong API key (Authorization: Bearer KEY)",
                     code="invalid_api_key",
-                ).response()
-        return await call_next(request)
+                )
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return error.response()
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        message = (
-            f"{where}: {first.get('msg', 'invalid request')}"
-            if where
-            else str(first.get("msg", "invalid request"))
-        )
-        return ApiError(400, message, param=where or None).response()
+    app = FastAPI(
+        title="minichat",
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(authenticate)],
+    )
+    app.add_middleware(bodies.BodyLimit, limit=max_request_bytes)
+    errors.install(app, max_request_bytes)
+    gate = Gate(queue_limit)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -159,8 +136,9 @@ def create_app(
         return {"object": "list", "data": [model_card(backend), *embedders]}
 
     @app.post("/v1/embeddings")
-    async def embeddings(body: EmbeddingRequest) -> dict[str, Any]:
+    async def embeddings(request: Request) -> dict[str, Any]:
         """The documents' embedder: an input longer than it reads is refused, never cut."""
+        body = await bodies.read(request, EmbeddingRequest)
         if body.model != EMBEDDER:
             raise ApiError(
                 400,
@@ -168,11 +146,14 @@ def create_app(
                 code="model_not_found",
                 param="model",
             )
-        texts = body.texts()
-        if len(texts) > MAX_EMBEDDING_INPUTS:
+        if body.dimensions is not None and body.dimensions != DIMENSIONS:
             raise ApiError(
-                400, f"input: at most {MAX_EMBEDDING_INPUTS} texts a request", param="input"
+                400,
+                f"dimensions: {EMBEDDER} gives {DIMENSIONS} dimensions only; leave it out",
+                param="dimensions",
             )
+        texts = body.texts()
+        check_texts(texts)
         try:
             vectors, tokens = await asyncio.to_thread(embed, texts)
         except MinichatError as error:
@@ -185,18 +166,21 @@ def create_app(
         return {"object": "list", "data": data, "model": EMBEDDER, "usage": usage}
 
     @app.post("/tokenize")
-    async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
+    async def tokenize(request: Request) -> dict[str, Any]:
         """vLLM's endpoint: the exact prompt length, so remote clients can budget."""
+        body = await bodies.read(request, TokenizeRequest)
         if body.model != backend.model_id:
             raise ApiError(
                 400, f"unknown model {body.model!r}", code="model_not_found", param="model"
             )
+        fits_roughly(body.messages, backend.context_length)
         messages = [m.message() for m in body.messages]
         count = await asyncio.to_thread(backend.count_tokens, messages)
         return {"count": count, "max_model_len": backend.context_length}
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest) -> Any:
+    async def chat_completions(request: Request) -> Any:
+        body = await bodies.read(request, ChatRequest)
         if body.model != backend.model_id:
             raise ApiError(
                 400,
@@ -211,13 +195,15 @@ def create_app(
             raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
         if tools is not None and not backend.supports_tools:
             raise ApiError(400, f"{backend.model_id} cannot call tools", code="tools_not_supported")
+        fits_roughly(body.messages, backend.context_length)
         fitted = await asyncio.to_thread(fit_request, backend, body, config, tools)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
         loop = asyncio.get_running_loop()
         cancel = threading.Event()
+        calls = tools is not None and tools.choice != "none"
         relay = Relay(
-            lambda on_text: stream_reply(backend, fitted, config, on_text, cancel, tools),
+            lambda on_text: answer(backend, fitted, config, on_text, cancel, tools, calls),
             on_done=lambda: loop.call_soon_threadsafe(gate.leave),
         )
         try:
@@ -239,6 +225,60 @@ def create_app(
     return app
 
 
+def fits_roughly(messages: Any, context_length: int) -> None:
+    try:
+        check_room(messages, context_length)
+    except ConfigError as error:
+        raise ApiError(400, str(error), code="context_length_exceeded", param="messages") from None
+
+
+def check_texts(texts: list[str]) -> None:
+    """What the embedder would refuse, refused before it is loaded or reads a token."""
+    if len(texts) > MAX_EMBEDDING_INPUTS:
+        raise ApiError(400, f"input: at most {MAX_EMBEDDING_INPUTS} texts a request", param="input")
+    if not all(text.strip() for text in texts):
+        raise ApiError(400, "input: an empty string has no embedding; send text", param="input")
+    longest = max(len(text) for text in texts)
+    if longest > MAX_TOKENS * MAX_CHARS_PER_TOKEN:
+        raise ApiError(
+            400,
+            f"input: a text of {longest} characters is more than the embedder's {MAX_TOKENS} "
+            "tokens could hold; split it into shorter passages",
+            param="input",
+        )
+
+
+def answer(
+    backend: ChatBackend,
+    fitted: Fitted,
+    config: GenerationConfig,
+    on_text: OnText,
+    cancel: threading.Event,
+    tools: Tools | None,
+    calls: bool,
+) -> Exchange:
+    """The reply, streamed; with ``calls`` possible, no call's markup in its text: a
+    call the reply limit cut short (which a backend shows as text) becomes a call."""
+    if not calls:
+        return stream_reply(backend, fitted, config, on_text, cancel, tools)
+    markup = CallFilter()
+    shown: list[str] = []
+
+    def show(piece: str) -> None:
+        if piece:
+            shown.append(piece)
+            on_text(piece)
+
+    exchange = stream_reply(
+        backend, fitted, config, lambda piece: show(markup.push(piece)), cancel, tools
+    )
+    show(markup.flush())
+    if exchange.tool_calls or not markup.calls_text:
+        return replace(exchange, reply="".join(shown))
+    cut = cut_call(markup.calls_text)
+    return replace(exchange, reply="".join(shown), tool_calls=(cut,) if cut else ())
+
+
 def fit_request(
     backend: ChatBackend, body: ChatRequest, config: GenerationConfig, tools: Tools | None
 ) -> Fitted:
@@ -251,11 +291,13 @@ def fit_request(
 def finished(relay: Relay[Exchange]) -> Exchange:
     try:
         return relay.result()
+    except ConfigError as error:  # what the request asked cannot be done (a tool's schema)
+        raise ApiError(400, str(error)) from None
     except MinichatError as error:
         raise ApiError(500, str(error), kind="server_error") from None
     except Exception as error:  # a bug: the traceback to the log, an OpenAI error to the client
         log.error("internal error while making a reply", exc_info=error)
-        raise ApiError(500, f"internal error: {error}", kind="server_error") from None
+        raise errors.internal(error) from None
 
 
 @dataclass(frozen=True)
@@ -341,8 +383,6 @@ def embed(texts: list[str]) -> tuple[Any, int]:
     from minichat.docs.embedder import shared as embedder
 
     model = embedder()
-    if not all(texts):
-        raise MinichatError("input: an empty string has no embedding; send text")
     return model.embed(texts), sum(model.count_tokens(t) for t in texts)
 
 

@@ -4,7 +4,10 @@ Fields minichat does not use (``n`` above 1 excepted, which it refuses) are
 accepted and ignored, as clients send many. The decoding parameters are read
 by the names ``minichat.params`` gives them (OpenAI's, and minichat's own full
 names such as ``top_k`` and ``repetition_penalty``) and checked by
-``GenerationConfig``, so the server refuses what the CLI refuses.
+``GenerationConfig``, so the server refuses what the CLI refuses. A few limits
+are the server's own, so that no request costs more than a reply could use:
+at most ``MAX_MESSAGES`` messages and ``MAX_CHARS_PER_TOKEN`` characters for each
+token of the context, checked before anything is tokenized.
 """
 
 from __future__ import annotations
@@ -15,8 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minichat.backend import Message, Tool, ToolCall, Tools
 from minichat.config import GenerationConfig
+from minichat.engine.constraint import schema_problem
 from minichat.errors import ConfigError
 from minichat.params import PARAMS
+
+MAX_MESSAGES = 2048  # as OpenAI's chat completions
+# No tokenizer makes tokens this long on average, so a prompt with more characters
+# than this many per token of the context cannot fit: refused without tokenizing it
+MAX_CHARS_PER_TOKEN = 32
+MAX_STOPS, MAX_STOP_CHARS = 16, 256  # a stop string holds back that much of the reply
 
 
 class FunctionCall(BaseModel):
@@ -47,6 +57,13 @@ class ChatMessage(BaseModel):
         )
         return Message(role, text, tool_calls=calls, tool_call_id=self.tool_call_id)
 
+    def size(self) -> int:
+        """The characters of text in the message, its calls' included."""
+        text = self.content if isinstance(self.content, str) else ""
+        parts = sum(len(str(p.get("text", ""))) for p in self.content or [] if isinstance(p, dict))
+        calls = sum(len(c.function.name) + len(c.function.arguments) for c in self.tool_calls or [])
+        return len(text) + parts + calls
+
 
 class FunctionSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -63,6 +80,17 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class NamedFunction(BaseModel):
+    name: str
+
+
+class NamedChoice(BaseModel):
+    """``tool_choice`` naming one tool: ``{"type": "function", "function": {"name": ...}}``."""
+
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
 class ChatRequest(BaseModel):
     """A chat-completions request. The decoding parameters are not fields of their own:
     they come from ``minichat.params``, each by its OpenAI name (``max_tokens``,
@@ -72,12 +100,12 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Literal[1] = 1
     tools: list[ToolSpec] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    tool_choice: NamedChoice | str | None = None
 
     def offered_tools(self) -> Tools | None:
         """The request's tools as the chat core takes them; ``ParamError`` names what is
@@ -88,12 +116,16 @@ class ChatRequest(BaseModel):
             return None
         tools = []
         for number, spec in enumerate(self.tools):
-            check_schema(spec.function.parameters, f"tools[{number}].function.parameters")
+            where = f"tools.{number}.function.parameters"
+            check_schema(spec.function.parameters, where)
+            problem = schema_problem(spec.function.parameters)
+            if problem:
+                raise ParamError(where, f"{where}: {problem}")
             f = spec.function
             tools.append(Tool(f.name, f.description, f.parameters))
         choice = self.tool_choice or "auto"
-        if isinstance(choice, dict):
-            choice = str((choice.get("function") or {}).get("name", ""))
+        if isinstance(choice, NamedChoice):
+            choice = choice.function.name
         try:
             return Tools(tuple(tools), choice)
         except ConfigError as error:
@@ -116,7 +148,24 @@ class ChatRequest(BaseModel):
                 config = config.with_values(**{param.name: value})
             except ConfigError as error:
                 raise ParamError(name, f"{name}: {error}") from None
+        if len(config.stop) > MAX_STOPS or any(len(s) > MAX_STOP_CHARS for s in config.stop):
+            raise ParamError(
+                "stop",
+                f"stop: at most {MAX_STOPS} stop strings of {MAX_STOP_CHARS} characters each",
+            )
         return config
+
+
+def check_room(messages: list[ChatMessage], context_length: int) -> None:
+    """Refuse, before tokenizing, more messages' text than the context could hold."""
+    limit = context_length * MAX_CHARS_PER_TOKEN
+    size = sum(m.size() for m in messages)
+    if size > limit:
+        raise ParamError(
+            "messages",
+            f"the messages are {size} characters, more than this model's context of "
+            f"{context_length} tokens could hold; shorten them",
+        )
 
 
 class ParamError(ConfigError):
@@ -134,6 +183,14 @@ def check_schema(schema: dict[str, Any], where: str) -> None:
         import jsonschema
     except ImportError:
         return
+    dialect = schema.get("$schema")
+    known = isinstance(dialect, str) and jsonschema.validators.validator_for(schema, None)
+    if dialect is not None and not known:
+        raise ParamError(
+            where,
+            f"{where}: $schema {str(dialect)[:80]!r} names no JSON Schema draft minichat "
+            "knows; leave $schema out",
+        )
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as error:
@@ -146,7 +203,7 @@ class TokenizeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
 
 
 class EmbeddingRequest(BaseModel):
@@ -157,6 +214,7 @@ class EmbeddingRequest(BaseModel):
     model: str
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None  # the embedder's own size only: it is not Matryoshka-trained
 
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)
