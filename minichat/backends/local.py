@@ -113,21 +113,23 @@ class LocalBackend(ChatBackend):
                 except StopIteration as done:
                     outcome: Outcome = done.value
                     break
-                shown = calls.push(piece)
-                if shown:
-                    yield shown
+                # every piece goes on, an empty one while a call is written: the time
+                # of each token is measured as it comes, not all at the call's end
+                yield calls.push(piece)
         finally:
             pieces.close()
         if outcome.finish_reason == "cancelled":  # ended where it was cut, nothing more
             return outcome
         found = tuple(toolcalls.parse_calls(calls.calls_text))
-        # what was held back, and a call cut short (reply limit, stop string): shown as text
-        tail = calls.flush() + ("" if found else calls.calls_text)
+        tail = calls.flush()  # text held back in case it began a call
         if tail:
             yield tail
         if found:
             return replace(outcome, finish_reason="tool_calls", tool_calls=found)
-        return outcome
+        # a call cut short (the reply limit, a stop string): never its markup as text, but
+        # the call as far as it got, under the reply's own finish, for nobody to run
+        cut = toolcalls.cut_call(calls.calls_text) if calls.calls_text else None
+        return replace(outcome, tool_calls=(cut,)) if cut else outcome
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")

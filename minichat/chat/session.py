@@ -239,6 +239,15 @@ class ChatSession:
         self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
         if exchange.fitted.newly_dropped:
             self.notices.append(Notice(self._dropped_notice(exchange.fitted.dropped_turns)))
+        if exchange.finish_reason != "tool_calls" and exchange.tool_calls:  # cut, not run
+            names = ", ".join(call.name for call in exchange.tool_calls)
+            self.notices.append(
+                Notice(
+                    f"the reply limit cut a call to {names} short, so it was not run; "
+                    "raise the limit (--max-tokens, /max_tokens) and ask again",
+                    warning=True,
+                )
+            )
         if exchange.sources_left_out:
             found = len(exchange.sources) + exchange.sources_left_out
             self.notices.append(

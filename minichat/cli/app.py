@@ -299,6 +299,16 @@ def serve(
             help="require Authorization: Bearer KEY (env MINICHAT_API_KEY)",
         ),
     ] = None,
+    max_request_bytes: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=1024,
+            envvar="MINICHAT_MAX_REQUEST_BYTES",
+            help="refuse request bodies larger than N bytes, unread (413); "
+            "env MINICHAT_MAX_REQUEST_BYTES",
+        ),
+    ] = 4 * 2**20,
     *,
     settings: Settings,
 ) -> None:
@@ -311,7 +321,11 @@ def serve(
         raise MinichatError("--queue must be 0 or more")
     backend, _ = load(settings)
     server_app = create_app(
-        backend, settings.generation_for(backend.context_length), api_key=api_key, queue_limit=queue
+        backend,
+        settings.generation_for(backend.context_length),
+        api_key=api_key,
+        queue_limit=queue,
+        max_request_bytes=max_request_bytes,
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
