@@ -67,19 +67,39 @@ def fit(
     """Drop the oldest whole turns until the prompt fits; never the newest turn.
 
     The first ``skip`` turns are left out to begin with. When more must go, they go
-    until the prompt takes at most ``refill`` of the room (1.0: the fewest turns)."""
+    until the prompt takes at most ``refill`` of the room (1.0: the fewest turns).
+    Dropping a turn never lengthens the prompt, so the fewest to drop is found by
+    bisection: a history of thousands of turns is counted a dozen times, not thousands."""
     system, turns = split_turns(messages)
     room = context_length - max_new_tokens
-    skip = min(skip, max(len(turns) - 1, 0))
-    limit, tokens = room, 0
-    for dropped in range(skip, max(len(turns), 1)):
+    newest = max(len(turns), 1) - 1  # dropping this many keeps only the newest turn
+    skip = min(skip, newest)
+    counted: dict[int, int] = {}
+
+    def tokens(dropped: int) -> int:
+        if dropped not in counted:
+            counted[dropped] = count([*system, *(m for turn in turns[dropped:] for m in turn)])
+        return counted[dropped]
+
+    def fits(dropped: int, limit: int) -> bool:
+        return tokens(dropped) <= (room if dropped == newest else limit)
+
+    def fitted(dropped: int) -> Fitted:
         kept = [*system, *(m for turn in turns[dropped:] for m in turn)]
-        tokens = count(kept)
-        newest_only = dropped >= len(turns) - 1
-        if tokens <= limit or (newest_only and tokens <= room):
-            left_out = sum(len(t) for t in turns[:dropped])
-            return Fitted(kept, tokens, dropped, left_out, newly_dropped=dropped - skip)
-        limit = int(room * refill)
-    # the last try held only the system prompt and the newest turn, and did not fit
-    ensure_fits(tokens, max_new_tokens, context_length)
-    raise AssertionError("ensure_fits raises for a prompt that does not fit")
+        left_out = sum(len(t) for t in turns[:dropped])
+        return Fitted(kept, tokens(dropped), dropped, left_out, newly_dropped=dropped - skip)
+
+    if fits(skip, room):
+        return fitted(skip)
+    limit = int(room * refill)
+    if not fits(newest, limit):  # only the system prompt and the newest turn, and too long
+        ensure_fits(tokens(newest), max_new_tokens, context_length)
+        raise AssertionError("ensure_fits raises for a prompt that does not fit")
+    low, high = skip + 1, newest  # the fewest drops that fit lie in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if fits(middle, limit):
+            high = middle
+        else:
+            low = middle + 1
+    return fitted(high)

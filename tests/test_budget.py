@@ -126,3 +126,26 @@ def test_a_chat_drops_in_chunks_then_reuses_the_same_start() -> None:
     longer = [*messages, Message("assistant", "ok"), Message("user", "and?")]
     second = fit(longer, count, room + 10, 10, skip=first.dropped_turns, refill=0.75)
     assert second.newly_dropped == 0 and second.dropped_turns == first.dropped_turns
+
+
+@pytest.mark.parametrize("refill", [1.0, 0.75])
+def test_a_long_history_is_fitted_with_few_counts(refill: float) -> None:
+    """A client may send thousands of turns: counting the prompt again after each
+    dropped turn took seconds of tokenizing; bisection counts it a few dozen times."""
+    messages = [
+        Message(role, f"turn {n} " + "word " * (n % 7))
+        for n in range(4000)
+        for role in ("user", "assistant")
+    ] + [Message("user", "the newest question")]
+    calls: list[int] = []
+
+    def counting(kept: Sequence[Message]) -> int:
+        calls.append(len(kept))
+        return count(kept)
+
+    fitted = fit(messages, counting, 600, 100, refill=refill)
+    assert len(calls) <= 30
+    limit = int(500 * refill)
+    assert count(fitted.messages) <= limit
+    one_more = messages[2 * (fitted.dropped_turns - 1) :]  # the fewest drops: one fewer is over
+    assert count(one_more) > limit
