@@ -10,6 +10,7 @@ few validation prompts answered without and with the adapter, side by side.
 from __future__ import annotations
 
 import importlib.util
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from minichat.errors import InputError
+from minichat.untrusted import printable
 
 FINETUNE_INSTALL = "pip install 'minichat[finetune]'"
 
@@ -42,8 +44,12 @@ def finetune(
     rank: Annotated[int, typer.Option(help="LoRA rank")] = 16,
     alpha: Annotated[float, typer.Option(help="LoRA alpha: updates are scaled alpha/rank")] = 32,
     layers: Annotated[
-        int, typer.Option(help="adapt the last N blocks (0: all; fewer is faster)")
-    ] = 8,
+        int | None,
+        typer.Option(
+            help="adapt the last N blocks (default 8, all of a smaller model; 0: all; "
+            "fewer is faster)"
+        ),
+    ] = None,
     epochs: Annotated[float, typer.Option(help="passes over the training examples")] = 2,
     steps: Annotated[
         int | None, typer.Option(help="optimisation steps (overrides --epochs)")
@@ -76,6 +82,10 @@ def finetune(
     from minichat.loading.device import resolve_device
     from minichat.tinygpt.train import TrainConfig
 
+    _check_flags(
+        steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, valid_fraction=valid_fraction,
+        eval_every=eval_every, save_every=save_every, seed=seed, compare=compare,
+    )  # fmt: skip
     if importlib.util.find_spec("peft") is None:
         raise InputError(f"minichat finetune needs PEFT: {FINETUNE_INSTALL}")
     if precision not in ("auto", "bf16", "fp32"):
@@ -93,8 +103,10 @@ def finetune(
         if not data.exists():
             raise InputError(f"no data at {data}")
         folder = out or Path("adapter")
-        try:
-            lora = run.LoraSettings(rank, alpha, layers, max_len)
+        lora = run.LoraSettings(
+            rank, alpha, run.LoraSettings.layers if layers is None else layers, max_len
+        )
+        try:  # the flags were checked: an error here is TrainConfig's own
             config = TrainConfig(
                 steps=1,
                 batch_size=batch_size,
@@ -108,9 +120,12 @@ def finetune(
             )
         except ValueError as error:
             raise InputError(str(error)) from None
-        job = run.start(folder, model=model, data=data, lora=lora, config=config, device=target)
+        job = run.start(
+            folder, model=model, data=data, lora=lora, config=config, device=target,
+            whole_if_smaller=layers is None,
+        )  # fmt: skip
         per_epoch = job.trainer.sample.per_epoch  # type: ignore[attr-defined]
-        total = steps or max(1, round(epochs * per_epoch))
+        total = steps if steps is not None else max(1, round(epochs * per_epoch))
         job.trainer.config = replace(
             job.trainer.config,
             steps=total,
@@ -146,10 +161,18 @@ def finetune(
     )
     before, after = job.run["validation_loss_before"], trainer.validation_loss
     console.print(f"validation loss: {before:.3f} before, {after:.3f} after")
+    if after is not None and not math.isfinite(after):
+        raise InputError(
+            f"the run diverged (validation loss {after}), so the adapter in {folder} is "
+            "unusable: delete it and start again with a lower --lr"
+        )
     if compare > 0:
         _compare(job, compare, console)
     flag = "" if job.run["base"] == "smollm2" else f" -m {job.run['base']}"
-    console.print(f"done: adapter in {folder}; chat with: minichat{flag} --adapter {folder}")
+    console.print(
+        printable(f"done: adapter in {folder}; chat with: minichat{flag} --adapter {folder}"),
+        markup=False,
+    )
 
 
 def _describe(job: Any, console: Any) -> None:
@@ -157,9 +180,12 @@ def _describe(job: Any, console: Any) -> None:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     lora, config = job.run["lora"], trainer.config
     amp = "bf16 autocast" if trainer.amp is not None else "fp32"
-    console.print(
-        f"{job.run['base']} + LoRA rank {lora['rank']} on the last {lora['layers'] or 'all'} "
-        f"blocks: {trainable / 1e6:.2f}M parameters train; {trainer.device.type}, {amp}"
+    console.print(  # the base's name comes from the saved run when resuming
+        printable(
+            f"{job.run['base']} + LoRA rank {lora['rank']} on the last {lora['layers'] or 'all'} "
+            f"blocks: {trainable / 1e6:.2f}M parameters train; {trainer.device.type}, {amp}"
+        ),
+        markup=False,
     )
     loss_tokens = sum(e.loss_tokens for e in dataset.train)
     console.print(
@@ -174,20 +200,59 @@ def _describe(job: Any, console: Any) -> None:
         )
     if dataset.cut:
         console.print(f"{dataset.cut} text paragraphs longer than --max-len were cut into pieces")
+    if dataset.no_loss:
+        console.print(
+            f"[yellow]{dataset.no_loss} examples with no token to learn (one token long) "
+            "were left out[/]"
+        )
 
 
 def _compare(job: Any, count: int, console: Any) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    from minichat.finetune.run import answer_before_after
+    from minichat.finetune import run
 
-    rows = answer_before_after(job, count)
+    rows = run.answer_before_after(job, count)
     if not rows:
         return
     table = Table("prompt", "before", "after", show_lines=True, title="validation prompts")
-    for prompt, before, after in rows:
-        table.add_row(prompt, before, after)
+    for row in rows:  # the data's words and the model's: plain text, controls shown
+        table.add_row(*(Text(printable(cell)) for cell in row))
     console.print(table)
+
+
+def _check_flags(
+    *,
+    steps: int | None,
+    epochs: float,
+    batch_size: int,
+    lr: float,
+    valid_fraction: float,
+    eval_every: int | None,
+    save_every: int,
+    seed: int,
+    compare: int,
+) -> None:
+    """Refuse a flag out of its range in words that name it, before anything loads;
+    --rank, --alpha, --layers and --max-len are ``LoraSettings``'s to check."""
+    counts = {"--steps": steps, "--batch-size": batch_size, "--eval-every": eval_every}
+    counts["--save-every"] = save_every
+    for flag, count in counts.items():
+        if count is not None and count < 1:
+            raise InputError(f"{flag} must be 1 or more, not {count}")
+    for flag, number in {"--epochs": epochs, "--lr": lr}.items():
+        if not (math.isfinite(number) and number > 0):
+            raise InputError(f"{flag} must be a number above 0, not {number}")
+    if not 0 < valid_fraction < 1:  # NaN fails this too
+        raise InputError(
+            f"--valid-fraction must be above 0 and below 1, not {valid_fraction}: "
+            "some examples train, some check"
+        )
+    if not 0 <= seed < 2**32:
+        raise InputError(f"--seed must be from 0 to {2**32 - 1}, not {seed}")
+    if compare < 0:
+        raise InputError(f"--compare must be 0 or more, not {compare}")
 
 
 def _duration(seconds: float) -> str:

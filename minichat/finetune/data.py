@@ -13,27 +13,48 @@ loss falls on the assistant's tokens only (each reply and the marker that ends
 it); everything else is context. Each span is tokenized on its own, so the prompt
 part is the very ids inference feeds the model. Nothing is cut silently: an
 example longer than ``max_len`` tokens is left out and counted, plain text is cut
-into windows and counted.
+into windows and counted; an example with no token to learn (a one-token text) is
+left out and counted.
+
+Data is read as it may come: a data file must be a regular file (a device or FIFO
+would be read forever or wait forever) of at most ``DATA_LIMIT`` bytes, and every
+line is checked and encoded before training starts, so an odd one is refused with
+its file and line, never met mid-run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from jinja2 import TemplateError
 
 from minichat import toolcalls
 from minichat.backend import Message, Tool, ToolCall, Tools
 from minichat.chat_format import ChatFormat
-from minichat.errors import InputError
+from minichat.errors import ConfigError, InputError
+from minichat.files import NotRegularFile, read_regular
+from minichat.untrusted import one_line
 
 ROLES = ("system", "user", "assistant", "tool")
 IGNORE = -100  # a target that carries no loss (cross-entropy's ignore_index)
+# the most a data file may hold: far beyond what a CPU finetunes on in a day, and low
+# enough that reading it (and its token ids, several times its size) fits in memory
+DATA_LIMIT = 256 * 2**20
+SHAPES = (
+    'each line is {"messages": [{"role": "user", "content": "..."}, ...]}, '
+    '{"prompt": "...", "completion": "..."} or {"text": "..."}'
+)
+
+
+class _Shape(ValueError):
+    """A line that is not one of the shapes at all: the error shows the shapes."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +65,11 @@ class Example:
     messages: tuple[Message, ...] = ()
     tools: Tools | None = None
     text: str | None = None
+    file: str = ""  # where it came from, for errors that name the line
+
+    @property
+    def where(self) -> str:
+        return f"{self.file} line {self.line}" if self.file else f"line {self.line}"
 
 
 @dataclass(frozen=True)
@@ -63,91 +89,183 @@ class Dataset:
     validation_examples: list[Example]  # for answering before and after
     left_out: int  # examples longer than max_len
     cut: int  # plain-text paragraphs cut into windows
+    no_loss: int = 0  # examples with no token to learn (a one-token text)
 
     @property
     def train_tokens(self) -> int:
         return sum(len(e.ids) for e in self.train)
 
 
+def read_text(path: Path) -> str:
+    """The text of the data file ``path``: a regular file of at most ``DATA_LIMIT``
+    bytes, UTF-8 (a byte order mark is allowed)."""
+    try:
+        raw = read_regular(path, DATA_LIMIT)
+    except NotRegularFile as error:
+        raise InputError(
+            f"{error}; give a .jsonl or text file, or a folder with train.jsonl"
+        ) from None
+    except OSError as error:
+        raise InputError(f"cannot read the data {path}: {error.strerror or error}") from None
+    if len(raw) > DATA_LIMIT:
+        raise InputError(
+            f"{path} is over {DATA_LIMIT // 2**20} MiB, more than minichat finetune reads; "
+            "train on a sample of it"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path} is not UTF-8 text: {error}") from None
+
+
 def read_examples(path: Path) -> list[Example]:
     """Every example in a data file; an error names the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read the data {path}: {error}") from None
+    text = read_text(path)
     if path.suffix != ".jsonl":
         paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-        return [Example(n, text=p) for n, p in enumerate(paragraphs, 1)]
-    examples = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                examples.append(parse_example(json.loads(line), number))
-            except (ValueError, KeyError, TypeError) as error:
-                raise InputError(
-                    f"{path} line {number}: {error}; each line is "
-                    '{"messages": [{"role": "user", "content": "..."}, ...]}, '
-                    '{"prompt": "...", "completion": "..."} or {"text": "..."}'
-                ) from None
+        examples = [Example(n, text=p, file=str(path)) for n, p in enumerate(paragraphs, 1)]
+    else:
+        examples = []
+        # "\n" alone ends a line: splitlines() would also split at U+2028 and the
+        # like, which JSON allows raw inside a string
+        for number, line in enumerate(text.split("\n"), 1):
+            if line.strip():
+                examples.append(_parse_line(line, number, path))
     if not examples:
-        raise InputError(f"{path} has no examples")
+        how = SHAPES if path.suffix == ".jsonl" else "each paragraph of a text file is one"
+        raise InputError(f"{path} has no examples; {how}")
     return examples
+
+
+def _parse_line(line: str, number: int, path: Path) -> Example:
+    try:
+        data = json.loads(line)
+        _check_text(data)
+        return replace(parse_example(data, number), file=str(path))
+    except RecursionError:
+        raise InputError(f"{path} line {number}: the JSON is nested too deeply") from None
+    except _Shape as error:
+        raise InputError(f"{path} line {number}: {error}; {SHAPES}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path} line {number}: not JSON ({error}); {SHAPES}") from None
+    except (ValueError, ConfigError) as error:
+        raise InputError(f"{path} line {number}: {error}") from None
+
+
+def _check_text(data: Any) -> None:
+    """JSON may escape half of a UTF-16 pair (``"\\ud800"``): that is no text a
+    tokenizer can take."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        half = error.object[error.start : error.end]
+        raise ValueError(
+            f"{half[:1]!r} is half of a UTF-16 pair (a lone surrogate), not text; "
+            "fix what wrote the file"
+        ) from None
 
 
 def parse_example(data: Any, line: int) -> Example:
     if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+        raise _Shape(f"not a JSON object but {_shown(data)}")
     if "messages" in data:
-        messages = tuple(_message(m) for m in data["messages"])
+        raw = data["messages"]
+        if not isinstance(raw, list):
+            raise ValueError(f'"messages" must be a list of messages, not {_shown(raw)}')
+        if not raw:
+            raise ValueError('"messages" is empty; a chat needs an assistant message')
+        messages = tuple(_message(m, n) for n, m in enumerate(raw, 1))
         if not any(m.role == "assistant" for m in messages):
             raise ValueError("a chat needs an assistant message to learn from")
         tools = data.get("tools")
-        listed = tuple(_tool(t) for t in tools) if tools else ()
+        if tools is not None and not isinstance(tools, list):
+            raise ValueError(f'"tools" must be a list of tools, not {_shown(tools)}')
+        listed = tuple(_tool(t, n) for n, t in enumerate(tools or [], 1))
         return Example(line, messages, Tools(listed) if listed else None)
     if "prompt" in data and "completion" in data:
-        prompt, completion = _text(data["prompt"]), _text(data["completion"])
+        prompt = _text(data["prompt"], "the prompt")
+        completion = _text(data["completion"], "the completion")
         return Example(line, (Message("user", prompt), Message("assistant", completion)))
     if "text" in data:
-        return Example(line, text=_text(data["text"]))
-    raise ValueError("no messages, prompt and completion, or text")
+        text = _text(data["text"], "the text")
+        if not text:
+            raise ValueError("the text is empty")
+        return Example(line, text=text)
+    raise _Shape("no messages, prompt and completion, or text")
 
 
-def _text(value: Any) -> str:
+def _shown(value: Any) -> str:
+    """A value from the file, as an error shows it: short, and escaped."""
+    return one_line(repr(value), 60)
+
+
+def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected text, got {value!r}")
+        raise ValueError(f"{what} must be a string, not {_shown(value)}")
     return value
 
 
-def _message(data: Any) -> Message:
-    if not isinstance(data, dict) or data.get("role") not in ROLES:
-        raise ValueError(f"a message needs a role of {', '.join(ROLES)}: {data!r}")
+def _message(data: Any, number: int) -> Message:
+    if not isinstance(data, dict):
+        raise ValueError(f"message {number} is not a JSON object but {_shown(data)}")
+    role = data.get("role")
+    if role not in ROLES:
+        raise ValueError(
+            f"message {number}: the role must be system, user, assistant or tool, "
+            f"not {_shown(role)}"
+        )
+    calls_data = data.get("tool_calls") or []
+    if not isinstance(calls_data, list):
+        raise ValueError(f'message {number}: "tool_calls" must be a list, not {_shown(calls_data)}')
+    calls = tuple(_call(c, number, n) for n, c in enumerate(calls_data, 1))
     content = data.get("content")
-    calls = tuple(_call(c, n) for n, c in enumerate(data.get("tool_calls") or [], 1))
     if content is None and calls:
         content = ""
     call_id = data.get("tool_call_id")
+    if call_id is not None and not isinstance(call_id, str | int):
+        raise ValueError(
+            f"message {number}: the tool_call_id must be a string, not {_shown(call_id)}"
+        )
     return Message(
-        data["role"],
-        _text(content),
+        role,
+        _text(content, f"message {number}: the content"),
         tool_calls=calls,
         tool_call_id=None if call_id is None else str(call_id),
     )
 
 
-def _call(data: Any, number: int) -> ToolCall:
-    function = data["function"]
+def _call(data: Any, message: int, number: int) -> ToolCall:
+    where = f"message {message}, tool call {number}"
+    function = data.get("function") if isinstance(data, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ValueError(
+            f'{where}: "function" must be an object with a name, as '
+            '{"function": {"name": "...", "arguments": {...}}}'
+        )
     arguments = function.get("arguments", {})
     if not isinstance(arguments, str):  # some writers give the object, not its JSON text
         arguments = json.dumps(arguments, ensure_ascii=False)
-    json.loads(arguments)
-    return ToolCall(str(data.get("id", f"call_{number}")), _text(function["name"]), arguments)
+    try:
+        json.loads(arguments)
+    except ValueError as error:
+        raise ValueError(f"{where}: the arguments are not JSON ({error})") from None
+    call_id = data.get("id", f"call_{number}")
+    return ToolCall(str(call_id), function["name"], arguments)
 
 
-def _tool(data: Any) -> Tool:
-    function = data.get("function", data)
-    return Tool(
-        _text(function["name"]), function.get("description", ""), function.get("parameters", {})
-    )
+def _tool(data: Any, number: int) -> Tool:
+    function = data.get("function", data) if isinstance(data, dict) else None
+    if not isinstance(function, dict):
+        raise ValueError(f"tool {number} is not a JSON object but {_shown(data)}")
+    name = _text(function.get("name"), f"tool {number}: the name")
+    description = _text(function.get("description", ""), f"tool {number}: the description")
+    parameters = function.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise ValueError(
+            f"tool {number}: the parameters must be a JSON object (a JSON Schema), "
+            f"not {_shown(parameters)}"
+        )
+    return Tool(name, description, parameters)
 
 
 def encode_example(example: Example, chat: ChatFormat) -> Encoded:
@@ -170,7 +288,7 @@ def encode_example(example: Example, chat: ChatFormat) -> Encoded:
             upto = chat.render(rendered[: i + 1], generation_prompt=False)
             if not (upto.startswith(before) and full.startswith(upto)):
                 raise InputError(
-                    f"line {example.line}: the chat template does not write a chat as its "
+                    f"{example.where}: the chat template does not write a chat as its "
                     "earlier turns plus the new one, so the replies cannot be told apart"
                 )
             bounds += [len(before), len(upto)]
@@ -189,17 +307,22 @@ def load_dataset(
     source: Path, chat: ChatFormat, max_len: int, valid_fraction: float, seed: int
 ) -> Dataset:
     """Read, encode and split (by whole example, seeded, among those that fit) the data
-    at ``source``."""
+    at ``source``. Every line is read and encoded before anything trains, so an odd
+    one is named here, not met mid-run."""
     if source.is_dir():
         train_file, valid_file = source / "train.jsonl", source / "valid.jsonl"
-        if not train_file.is_file():
+        if not os.path.lexists(train_file):
             raise InputError(f"the folder {source} needs a train.jsonl (and a valid.jsonl)")
-        train, left_out, cut = _encode_all(read_examples(train_file), chat, max_len)
-        if valid_file.is_file():
-            validation, *counts = _encode_all(read_examples(valid_file), chat, max_len)
-            return _dataset(train, validation, left_out + counts[0], cut + counts[1], max_len)
+        examples = read_examples(train_file)
+        # a valid.jsonl that is there but no file is refused, not quietly passed over
+        held_out = read_examples(valid_file) if os.path.lexists(valid_file) else None
+        train, counts = _encode_all(examples, chat, max_len)
+        if held_out is not None:
+            validation, more = _encode_all(held_out, chat, max_len)
+            totals = (counts[0] + more[0], counts[1] + more[1], counts[2] + more[2])
+            return _dataset(train, validation, totals, max_len)
     else:
-        train, left_out, cut = _encode_all(read_examples(source), chat, max_len)
+        train, counts = _encode_all(read_examples(source), chat, max_len)
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
     held = set(order[: max(1, round(len(order) * valid_fraction))])
@@ -210,18 +333,23 @@ def load_dataset(
         )
     validation = [pair for i, pair in enumerate(train) if i in held]
     train = [pair for i, pair in enumerate(train) if i not in held]
-    return _dataset(train, validation, left_out, cut, max_len)
+    return _dataset(train, validation, counts, max_len)
+
+
+Counts = tuple[int, int, int]  # examples left out as too long, texts cut, without loss
 
 
 def _dataset(
     train: list[tuple[Example, Encoded]],
     validation: list[tuple[Example, Encoded]],
-    left_out: int,
-    cut: int,
+    counts: Counts,
     max_len: int,
 ) -> Dataset:
+    left_out, cut, no_loss = counts
     if not train or not validation:
         where = " in the validation split" if train else ""
+        if not left_out and no_loss:
+            raise InputError(f"no example{where} has a token to learn: each is one token long")
         raise InputError(f"no example fits in --max-len {max_len} tokens{where}; raise --max-len")
     return Dataset(
         [e for _, e in train],
@@ -229,17 +357,26 @@ def _dataset(
         [x for x, _ in validation if x.text is None],
         left_out,
         cut,
+        no_loss,
     )
 
 
 def _encode_all(
     examples: Sequence[Example], chat: ChatFormat, max_len: int
-) -> tuple[list[tuple[Example, Encoded]], int, int]:
+) -> tuple[list[tuple[Example, Encoded]], Counts]:
     out: list[tuple[Example, Encoded]] = []
-    left_out = cut = 0
+    left_out = cut = no_loss = 0
     for example in examples:
-        encoded = encode_example(example, chat)
-        if len(encoded.ids) <= max_len:
+        try:
+            encoded = encode_example(example, chat)
+        except TemplateError as error:  # a template may refuse an order of roles
+            raise InputError(
+                f"{example.where}: the chat template refuses this chat: {one_line(str(error))}"
+            ) from None
+        if encoded.loss_tokens == 0:
+            # nothing to predict: a batch of such alone would make the loss NaN
+            no_loss += 1
+        elif len(encoded.ids) <= max_len:
             out.append((example, encoded))
         elif example.text is not None:  # text has no turns to keep whole: windows
             cut += 1
@@ -249,7 +386,7 @@ def _encode_all(
                     out.append((example, Encoded(window, [True] * len(window))))
         else:
             left_out += 1
-    return out, left_out, cut
+    return out, (left_out, cut, no_loss)
 
 
 def batch(examples: Sequence[Encoded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,9 +16,12 @@ An output folder is an adapter in PEFT's format (``loading.adapter``), plus
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,14 @@ from torch import nn
 
 from minichat.chat_format import ChatFormat
 from minichat.errors import InputError
-from minichat.files import replacing, write_atomically
+from minichat.files import kind_of, replacing, write_atomically
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
 from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE
 from minichat.tinygpt.checkpoint import CURVE_FILE, STATE_FILE, draw_losses, resume_state
 from minichat.tinygpt.train import TrainConfig, Trainer, evaluate
+from minichat.untrusted import one_line
 
+SAMPLED_STEPS = 500  # steps whose batches estimate_seconds counts, at most
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -45,8 +50,17 @@ class LoraSettings:
     max_len: int = 1024  # longest example, in tokens; longer ones are left out, and counted
 
     def __post_init__(self) -> None:
-        if self.rank < 1 or self.alpha <= 0 or self.layers < 0 or self.max_len < 2:
-            raise InputError("--rank and --alpha must be positive, --layers 0 or more")
+        if self.rank < 1:
+            raise InputError(f"--rank must be 1 or more, not {self.rank}")
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise InputError(f"--alpha must be a number above 0, not {self.alpha}")
+        if self.layers < 0:
+            raise InputError(f"--layers must be 0 (all) or more, not {self.layers}")
+        if self.max_len < 2:
+            raise InputError(
+                f"--max-len must be 2 or more, not {self.max_len}: an example needs a token "
+                "to read and one to predict"
+            )
 
 
 @dataclass
@@ -83,20 +97,66 @@ def start(
     lora: LoraSettings,
     config: TrainConfig,
     device: torch.device,
+    whole_if_smaller: bool = False,
 ) -> Finetune:
-    """A new run: ``model`` (as minichat names it) finetuned on ``data`` into ``out``."""
+    """A new run: ``model`` (as minichat names it) finetuned on ``data`` into ``out``.
+    ``whole_if_smaller``: ``lora.layers`` is a default, not the user's word, and a model
+    with fewer blocks is adapted whole rather than refused."""
+    check_out(out)
+    run = {"base": model, "data": str(data), "lora": asdict(lora)}
+    return _finetune(out, run, config, device, state=None, whole_if_smaller=whole_if_smaller)
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` the run could not be saved in, or would overwrite another in,
+    before anything is read or written."""
     if (out / STATE_FILE).exists():
         raise InputError(
             f"{out} already holds a run: continue it with --resume {out}, or choose another --out"
         )
-    run = {"base": model, "data": str(data), "lora": asdict(lora)}
-    return _finetune(out, run, config, device, state=None)
+    if os.path.lexists(out) and not out.is_dir():
+        kind = "a file" if out.is_file() else "not a folder"
+        raise InputError(f"--out {out} is {kind}; give a folder for the adapter")
+    if any(os.path.lexists(out / name) for name in (CONFIG_FILE, WEIGHTS_FILE, INFO_FILE)):
+        raise InputError(f"{out} already holds an adapter; choose another --out")
+    # the folder is made at the first save: its nearest existing parent must allow it
+    existing = next(p for p in (out, *out.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        raise InputError(f"--out {out}: {existing} is a file, so no folder can be made there")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: cannot write in {existing}; choose another --out")
 
 
 def resume(out: Path, *, device: torch.device, steps: int | None = None) -> Finetune:
-    """The run saved in ``out``, to go on from its last step (to ``steps`` if given)."""
-    state, config = resume_state(out, steps)
-    return _finetune(out, state["run"], config, device, state=state)
+    """The run saved in ``out``, to go on from its last step (to ``steps`` if given).
+    A state file that is damaged, or saved by something else, is refused in one line."""
+    path = out / STATE_FILE
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except OSError:
+        mode = None  # missing: resume_state says so
+    if mode is not None and not stat.S_ISREG(mode):  # torch.load would wait on a FIFO
+        raise InputError(f"{path} is {kind_of(mode)}, not a regular file; nothing to resume")
+    try:
+        state, config = resume_state(out, steps)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise _foreign(path, error) from None
+    try:
+        run = state["run"]
+        LoraSettings(**run["lora"])
+        if not (isinstance(run["base"], str) and isinstance(run["data"], str)):
+            raise TypeError("the base model and the data must be named")
+    except (KeyError, TypeError, ValueError, AttributeError, InputError) as error:
+        raise _foreign(path, error) from None
+    return _finetune(out, run, config, device, state=state)
+
+
+def _foreign(path: Path, error: Exception) -> InputError:
+    reason = one_line(f"{type(error).__name__}: {error}", 120)
+    return InputError(
+        f"{path} is not from minichat finetune or is damaged ({reason}); "
+        "start a new run with minichat finetune DATA --out DIR"
+    )
 
 
 def _finetune(
@@ -105,31 +165,79 @@ def _finetune(
     config: TrainConfig,
     device: torch.device,
     state: dict[str, Any] | None,
+    whole_if_smaller: bool = False,
 ) -> Finetune:
     from minichat.loading.registry import model_folder
 
-    lora = LoraSettings(**run["lora"])
     folder = model_folder(run["base"])
+    lora = _fitted(folder, LoraSettings(**run["lora"]), run["base"], whole_if_smaller)
+    run = {**run, "lora": asdict(lora)}
     chat = ChatFormat(folder)
     dataset = load_dataset(
         Path(run["data"]), chat, lora.max_len, config.validation_fraction, config.seed
     )
     pad = chat.tokenizer.token_to_id(chat.special_tokens.get("pad_token", "")) or 0
     peft_model = _with_lora(folder, lora, config.seed).to(device)
-    if state is not None:
-        peft_model.load_state_dict(state["model"], strict=False)
     validation = fixed_batches(dataset.validation, config.batch_size, pad)
     run = {**run, "train_examples": len(dataset.train), "train_tokens": dataset.train_tokens}
-    trainer = Trainer(
-        peft_model,
-        config,
-        Batches(dataset.train, config.batch_size, config.seed, pad),
-        validation,
-        lambda trainer: save(out, trainer, run),
-        state=state,
-        loss=masked_loss,
-    )
+    sample = Batches(dataset.train, config.batch_size, config.seed, pad)
+
+    def new_trainer() -> Trainer:
+        return Trainer(
+            peft_model,
+            config,
+            sample,
+            validation,
+            lambda trainer: save(out, trainer, run),
+            state=state,
+            loss=masked_loss,
+        )
+
+    if state is None:
+        return Finetune(new_trainer(), dataset, chat, run)
+    path = out / STATE_FILE
+    _load_saved(peft_model, state["model"], path, run["base"], lora)
+    try:
+        trainer = new_trainer()
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+        raise _foreign(path, error) from None
     return Finetune(trainer, dataset, chat, run)
+
+
+def _fitted(folder: Path, lora: LoraSettings, base: str, whole_if_smaller: bool) -> LoraSettings:
+    """``--layers`` and ``--rank`` checked against the model, before the data is encoded."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(folder))
+    blocks, width = config.num_hidden_layers, config.hidden_size
+    if lora.layers > blocks and whole_if_smaller:
+        lora = replace(lora, layers=0)
+    if lora.layers > blocks:
+        raise InputError(
+            f"--layers {lora.layers}: {base} has {blocks} blocks; give {blocks} or fewer (0: all)"
+        )
+    if lora.rank > width:  # B @ A then has more rank than any adapted matrix can take
+        raise InputError(
+            f"--rank {lora.rank} is above {base}'s width of {width}; LoRA ranks are small (8 to 64)"
+        )
+    return lora
+
+
+def _load_saved(model: nn.Module, saved: Any, path: Path, base: str, lora: LoraSettings) -> None:
+    """The LoRA weights of a saved run, which must be exactly this model's."""
+    names = {name for name, p in model.named_parameters() if p.requires_grad}
+    fits = isinstance(saved, dict) and set(saved) == names
+    if fits:
+        try:
+            model.load_state_dict(saved, strict=False)
+        except RuntimeError:  # a matrix of another shape
+            fits = False
+    if not fits:
+        raise InputError(
+            f"{path} does not fit {base} with LoRA rank {lora.rank} on "
+            f"{lora.layers or 'all'} blocks: it is damaged or from another model; "
+            "start a new run with minichat finetune DATA --out DIR"
+        )
 
 
 def _with_lora(folder: Path, lora: LoraSettings, seed: int) -> Any:
@@ -141,7 +249,7 @@ def _with_lora(folder: Path, lora: LoraSettings, seed: int) -> Any:
     logging.disable_progress_bar()
     base = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
     blocks = base.config.num_hidden_layers
-    layers = min(lora.layers or blocks, blocks)
+    layers = lora.layers or blocks  # _fitted kept it within the model
     torch.manual_seed(seed)  # LoRA's A matrices start random, B at zero
     config = LoraConfig(
         r=lora.rank,
@@ -208,18 +316,23 @@ def estimate_seconds(finetune: Finetune) -> float:
         seconds.append(time.perf_counter() - started)
     trainer.model.zero_grad(set_to_none=True)
     per_token = min(seconds[1:]) / inputs.numel()
-    batches = [
-        trainer.sample(step, trainer.generator) for step in range(trainer.step, config.steps)
-    ]
-    train_seconds = per_token * sum(x.numel() for x, _ in batches) * 1.05  # + the optimizer
+    remaining = range(trainer.step, config.steps)
+    # a few hundred steps spread over the run tell the tokens to come as well as all of
+    # them, and --steps may be in the billions
+    sampled = remaining[:: max(1, len(remaining) // SAMPLED_STEPS)]
+    tokens = sum(trainer.sample(step, trainer.generator)[0].numel() for step in sampled)
+    train_seconds = (
+        per_token * tokens * len(remaining) / max(1, len(sampled)) * 1.05
+    )  # + the optimizer
     evals = []
     for _ in range(3):
         started = time.perf_counter()
         evaluate(trainer.model, trainer.validation[:1], trainer.amp, trainer.loss)
         evals.append(time.perf_counter() - started)
     per_eval_token = min(evals[1:]) / trainer.validation[0][0].numel()
-    steps = range(trainer.step + 1, config.steps + 1)
-    evaluations = sum(s % config.eval_every == 0 or s == config.steps for s in steps)
+    # the evaluations between this step and the last: every eval_every steps, and the last
+    every, first, last = config.eval_every, trainer.step, config.steps
+    evaluations = last // every - first // every + (last % every != 0 and last > first)
     eval_tokens = sum(x.numel() for x, _ in trainer.validation)
     return train_seconds + evaluations * eval_tokens * per_eval_token
 
