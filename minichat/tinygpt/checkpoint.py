@@ -17,6 +17,7 @@ complete training state.
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ from typing import Any
 import torch
 
 from minichat.errors import InputError
-from minichat.files import replacing
+from minichat.files import read_regular, replacing
 from minichat.tinygpt.model import TinyGPT
 from minichat.tinygpt.train import History, TrainConfig, Trainer
 from minichat.tinygpt.weights import save_llama
 
 STATE_FILE = "training_state.pt"
+STATE_LIMIT = 4 << 30  # bytes: a TinyGPT's or an adapter's run is far smaller
 CURVE_FILE = "loss.png"
 
 
@@ -57,8 +59,14 @@ def load_state(folder: Path) -> dict[str, Any]:
     path = folder / STATE_FILE
     if not path.is_file():
         raise InputError(f"{folder} has no {STATE_FILE} to resume from")
+    try:  # read once, as a regular file (a FIFO swapped in would hang torch.load), capped
+        data = read_regular(path, STATE_LIMIT)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > STATE_LIMIT:
+        raise InputError(f"{path} is larger than {STATE_LIMIT >> 30} GiB; it is no run's state")
     try:
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        state: dict[str, Any] = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         state["model"], state["step"]
     except Exception as error:  # pickle, zip and key errors alike mean a damaged file
         raise InputError(f"{path} is damaged and cannot be resumed from: {error}") from None

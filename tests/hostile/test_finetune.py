@@ -446,3 +446,24 @@ def test_resume_from_a_state_with_a_broken_optimizer_says_so(chats: Path, tmp_pa
     torch.save(state, tmp_path / STATE_FILE)
     with pytest.raises(InputError, match="is not from minichat finetune or is damaged"):
         run.resume(tmp_path, device=torch.device("cpu"))
+
+
+def test_a_state_is_read_once_as_a_capped_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from minichat.errors import InputError
+    from minichat.tinygpt import checkpoint
+
+    torch.save({"model": {}, "step": 3}, tmp_path / checkpoint.STATE_FILE)
+    assert checkpoint.load_state(tmp_path)["step"] == 3
+    monkeypatch.setattr(checkpoint, "STATE_LIMIT", 64)
+    with pytest.raises(InputError, match="is larger than"):
+        checkpoint.load_state(tmp_path)
+    opened: list[object] = []
+    monkeypatch.setattr(torch, "load", lambda source, **_: opened.append(source) or {})
+    monkeypatch.setattr(checkpoint, "STATE_LIMIT", 1 << 20)
+    with pytest.raises(InputError, match="damaged"):
+        checkpoint.load_state(tmp_path)
+    assert not isinstance(opened[0], (str, Path))  # torch never opens the path itself
