@@ -6,7 +6,7 @@ bug and propagates with its traceback.
 
     MinichatError
     ├── ConfigError           a bad value or unknown key (flag, env, file, command)
-    ├── InputError            an empty prompt, or stdin that is not UTF-8 text
+    ├── InputError            an empty prompt, stdin that is not UTF-8, data a run cannot use
     ├── ModelNotFoundError    an unknown model name, a missing path or package
     ├── ModelLoadError        a corrupt model, an impossible device/dtype choice
     ├── PromptTooLongError    the newest message cannot fit in the context
@@ -27,7 +27,8 @@ class ConfigError(MinichatError):
 
 
 class InputError(MinichatError):
-    """The prompt itself cannot be used (empty, binary, not UTF-8)."""
+    """The input itself cannot be used: a prompt (empty, binary, not UTF-8), training
+    data (a special file, an odd line) or a run's flags."""
 
 
 class ModelNotFoundError(MinichatError):
