@@ -233,3 +233,55 @@ def test_chat_in_the_browser(server: str, browser: object, tmp_path: Path) -> No
     assert len(replies()) == 2 and "Berlin" in replies()[-1]
     page.find_element(By.ID, "clear").click()
     wait_until("the cleared chat", lambda: replies() == [] and "new conversation" in text("notice"))
+
+
+def test_a_reply_cannot_make_the_browser_fetch_an_address(server: str, browser: object) -> None:
+    """An image or tag in a reply (echo repeats the message) is drawn as text: the page
+    never requests what it names, so a reply cannot send the chat anywhere."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert isinstance(browser, WebDriver)
+    requested: list[str] = []
+
+    class Pixel(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "image/gif")
+            self.end_headers()
+            self.wfile.write(b"GIF89a")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.server_address[1]}"
+    try:
+        browser.get(server)
+        box = WebDriverWait(browser, WAIT).until(
+            lambda page: page.find_element(By.CSS_SELECTOR, "#message textarea")
+        )
+        box.send_keys(
+            f"look ![chat]({base}/markdown.gif?q=secret) and <img src='{base}/tag.gif'>",
+            Keys.ENTER,
+        )
+        WebDriverWait(browser, 60).until(
+            lambda page: any(
+                "You said" in e.text
+                for e in page.find_elements(By.CSS_SELECTOR, "#chat [data-testid=bot]")
+            )
+        )
+        bot = browser.find_elements(By.CSS_SELECTOR, "#chat [data-testid=bot]")[-1]
+        assert f"![chat]({base}/markdown.gif?q=secret)" in bot.text  # shown as text
+        images = browser.find_elements(By.CSS_SELECTOR, "#chat img")
+        assert not [i for i in images if base in (i.get_attribute("src") or "")]
+        browser.execute_script("return document.readyState")  # let any fetch go out
+        assert requested == []
+    finally:
+        listener.shutdown()

@@ -29,6 +29,7 @@ from minichat.docs.collection import OFF, Collection
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
 from minichat.params import BY_NAME, stop_lines, stop_text
+from minichat.web.inert import inert
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
 BUSY = "a reply or a model load is still running; wait for it (or press Stop)"
@@ -77,7 +78,7 @@ class WebChat:
         shown: list[ChatMessage] = []
         sources: tuple[str, ...] = ()
         for message in self.session.conversation.messages[:upto]:
-            content = message.content + (CUT_OFF if message.cut_off else "")
+            content = inert(message.content) + (CUT_OFF if message.cut_off else "")
             if message.role == "tool":  # a call's result, under the call it answers
                 shown[-1]["content"] += f"\n→ {_code(_short(message.content))}"
                 continue
@@ -175,7 +176,7 @@ class WebChat:
             cancel = self._cancel = threading.Event()
             relay = Relay(lambda show: run(show, cancel))
             earlier = self.messages(kept)
-            asked = [*earlier, {"role": "user", "content": question}]
+            asked = [*earlier, {"role": "user", "content": inert(question)}]
             replying = f"{self.session.backend.model_id} is replying..."
             yield View(asked, replying)
             relay.start()
@@ -183,7 +184,8 @@ class WebChat:
             try:
                 for batch in relay.batches():
                     reply += batch
-                    yield View([*asked, {"role": "assistant", "content": reply}], replying)
+                    shown = {"role": "assistant", "content": inert(reply)}
+                    yield View([*asked, shown], replying)
             finally:  # the page may have gone away mid-reply: stop the model, wait for it
                 cancel.set()
                 relay.join()

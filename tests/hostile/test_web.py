@@ -33,3 +33,26 @@ def test_calls_and_results_stay_in_their_code_spans() -> None:
 def test_a_file_name_cannot_leave_its_code_span() -> None:
     shown = sources_markdown((f"[1] notes{IMAGE}.md",))
     assert shown.count("`") == 2 and shown.endswith("`")
+
+
+def test_images_and_tags_from_a_model_are_shown_as_text_code_untouched() -> None:
+    from minichat.web.inert import inert
+
+    assert inert("see ![x](http://evil.example/?q=a) now") == (
+        "see !\\[x](http://evil.example/?q=a) now"
+    )
+    assert inert("<img src=http://evil.example/a> and <b>") == (
+        "\\<img src=http://evil.example/a> and \\<b>"
+    )
+    assert inert("<http://evil.example>") == "\\<http://evil.example>"
+    unchanged = [
+        "a < b and 2<3? no: 2 < 3",
+        "[a link](http://example.com) stays a link",
+        "```html\n<img src=x>\n![x](y)\n```\n",
+        "inline `<img src=x>` and ``![x](y)``",
+        "~~~\n<b>\n~~~",
+    ]
+    for text in unchanged:
+        assert inert(text) == text, text
+    fenced = "```\n<img src=x>\n```\nafter ![x](y)"
+    assert inert(fenced) == "```\n<img src=x>\n```\nafter !\\[x](y)"
