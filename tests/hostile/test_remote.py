@@ -23,6 +23,7 @@ import pytest
 
 from minichat import Conversation, GenerationConfig, GenerationError, ModelLoadError
 from minichat.backend import Message, Outcome, Tools
+from minichat.backends import openai_wire
 from minichat.backends import remote as remote_module
 from minichat.backends.remote import OpenAIBackend
 from minichat.chat.tooling import Ran, Toolbox
@@ -255,21 +256,21 @@ def test_an_endless_line_is_cut_off() -> None:
 
 
 def test_an_endless_stream_of_empty_chunks_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remote_module, "MAX_STREAM", 256 * 1024)
+    monkeypatch.setattr(openai_wire, "MAX_STREAM", 256 * 1024)
     empty = b'data: {"choices": [{"index": 0, "delta": {}}]}\n\n'
     with hostile(v1__chat__completions=endless(empty * 100, 10_000)) as server:
         refused(server, "more than 0.25 MiB")
 
 
 def test_a_stream_that_only_keeps_alive_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remote_module, "STALL", 0.3)
+    monkeypatch.setattr(openai_wire, "STALL", 0.3)
     keepalive = endless(b": keep-alive\n\n", 1000, pause=0.01)
     with hostile(v1__chat__completions=keepalive) as server:
         refused(server, "nothing but empty events for 0.3 s")
 
 
 def test_a_stream_trickled_byte_by_byte_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(remote_module, "STALL", 0.3)
+    monkeypatch.setattr(openai_wire, "STALL", 0.3)
     with hostile(v1__chat__completions=endless(b"x", 1000, pause=0.01, head=b"data: ")) as server:
         refused(server, "nothing but empty events")
 
