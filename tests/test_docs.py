@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -145,7 +146,7 @@ def test_an_interrupted_build_leaves_the_collection_as_it_was(
         collection.build(None, embedder(), interrupt)
     assert collection.manifest() == before
 
-    def crash(*args: object) -> None:  # after the new files, before the manifest
+    def crash(*args: object, **kwargs: object) -> None:  # after the new files, before the manifest
         raise OSError("disk full")
 
     monkeypatch.setattr("minichat.docs.collection.write_atomically", crash)
@@ -280,14 +281,14 @@ def test_a_file_unreadable_on_update_keeps_its_passages(
     notes = folder_of_notes(tmp_path / "notes")
     collection = Collection.named("notes")
     collection.build([notes], embedder())
-    read_bytes = Path.read_bytes
+    from minichat.files import read_regular
 
-    def unreadable(path: Path) -> bytes:
-        if path.name == "b.txt":
+    def unreadable(path: Path, *args: Any, **kwargs: Any) -> bytes:
+        if Path(path).name == "b.txt":
             raise PermissionError(13, "Permission denied")
-        return read_bytes(path)
+        return read_regular(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    monkeypatch.setattr("minichat.docs.extract.read_regular", unreadable)
     report = collection.build(None, embedder())
     assert report.removed_files == 0 and report.files == 3
     [(path, why)] = report.skipped

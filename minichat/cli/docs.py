@@ -4,20 +4,26 @@ A collection is made once (``docs add NAME PATH...``) and brought up to date wit
 ``docs update NAME``, which re-embeds only the files whose content changed. The
 chat reads from one with ``--docs NAME`` (or ``--docs PATH`` for a file or folder
 not yet indexed). Embedding shows a Rich progress bar on stderr.
+
+Everything shown comes from files a user may not have written: names, paths and
+passages are printed as plain text (never Rich markup) with ``printable``, and JSON
+escapes what could act on a terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from minichat.docs.collection import Collection, Report
 from minichat.docs.search import TOP_K
 from minichat.repl.render import embedding_progress
+from minichat.untrusted import one_line, printable
 
 app = typer.Typer(
     help="Index files and folders into collections the chat can read from (--docs NAME).",
@@ -51,14 +57,30 @@ def _warn_skipped(report: Report) -> None:
     from minichat.chat.documents import skipped_notice
 
     if report.skipped:
-        print(f"minichat: warning: {skipped_notice(report.skipped)}", file=sys.stderr)
+        notice = one_line(skipped_notice(report.skipped), limit=2000)
+        print(f"minichat: warning: {notice}", file=sys.stderr)
 
 
-def _build(collection: Collection, paths: list[Path] | None, rebuild: bool) -> None:
+# what JSON leaves as it is but a terminal acts on: DEL, C1 controls, bidirectional
+# marks, line separators, and lone surrogates (a file name that is not UTF-8)
+_UNSAFE_IN_JSON = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _json(data: Any) -> str:
+    """JSON that reads back as ``data`` and prints safely: those characters escaped."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _build(
+    collection: Collection, paths: list[Path] | None, rebuild: bool = False, add: bool = False
+) -> None:
     from minichat.docs.embedder import shared as embedder
 
-    with embedding_progress(collection.name) as progress:
-        report = collection.build(paths, embedder(), progress, rebuild=rebuild)
+    with embedding_progress(printable(collection.name)) as progress:
+        report = collection.build(paths, embedder(), progress, rebuild=rebuild, add=add)
     _warn_skipped(report)
     print(f"{collection.name}: {describe(report)}")
 
@@ -71,10 +93,7 @@ def add(
     ],
 ) -> None:
     """Make a collection from files and folders (or add paths to one)."""
-    collection = Collection.named(name)
-    known = [Path(p) for p in collection.manifest()["paths"]] if collection.exists else []
-    wanted = known + [p for p in paths if p.expanduser().resolve() not in known]
-    _build(collection, wanted, rebuild=False)
+    _build(Collection.named(name), paths, add=True)
 
 
 @app.command()
@@ -95,6 +114,7 @@ def list_collections(
     """List the collections."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from minichat.errors import CollectionError
 
@@ -105,18 +125,19 @@ def list_collections(
         except CollectionError as error:
             rows.append({"name": collection.name, "error": str(error)})
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print(_json(rows))
         return
     if not rows:
         print("no collections yet; make one: minichat docs add NAME PATH...")
         return
     table = Table("name", "files", "chunks", "updated", "paths", box=None)
     for row in rows:
+        name = Text(printable(row["name"]))
         if "error" in row:
-            table.add_row(row["name"], "", "", "", f"[red]{row['error']}")
+            table.add_row(name, "", "", "", Text(printable(row["error"]), "red"))
         else:
-            paths = ", ".join(row["paths"])
-            table.add_row(row["name"], str(row["files"]), str(row["chunks"]), row["updated"], paths)
+            paths = Text(printable(", ".join(row["paths"])), overflow="fold")  # never cut
+            table.add_row(name, str(row["files"]), str(row["chunks"]), row["updated"], paths)
     Console().print(table)
 
 
@@ -145,11 +166,11 @@ def search(
 
     if mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    with embedding_progress(name) as progress:
+    with embedding_progress(printable(name)) as progress:
         documents = open_documents(name, progress)
     hits = documents.index.search(query, k, mode)
     if as_json:
-        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        print(_json([h.to_dict() for h in hits]))
         return
     from rich.console import Console
     from rich.text import Text
@@ -158,5 +179,6 @@ def search(
     if not hits:
         console.print("nothing found")
     for number, hit in enumerate(hits, 1):
-        console.print(Text(f"{label(number, hit, documents.root)}  score {hit.score:.4f}", "bold"))
-        console.print(Text(hit.chunk.text.strip()), "")
+        where = printable(label(number, hit, documents.root))
+        console.print(Text(f"{where}  score {hit.score:.4f}", "bold"))
+        console.print(Text(printable(hit.chunk.text.strip())), "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,5 +35,19 @@ class Chunk:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+    def from_dict(cls, data: Any) -> Chunk:
+        """The chunk ``to_dict`` wrote; ``ValueError`` for anything of another shape (a
+        damaged collection), so a bad type never surfaces later, far from its cause."""
+        if not isinstance(data, dict) or set(data) != _FIELDS:
+            raise ValueError("a passage has other fields than a passage has")
+        numbers = (data["start"], data["end"])
+        if not all(isinstance(data[key], str) for key in ("path", "heading", "text")) or not all(
+            type(n) is int for n in numbers
+        ):
+            raise ValueError("a passage has a field of the wrong type")
+        if data["unit"] not in ("lines", "pages"):
+            raise ValueError(f"a passage counts {data['unit']!r}, neither lines nor pages")
         return cls(**data)
+
+
+_FIELDS = frozenset(f.name for f in fields(Chunk))

@@ -10,15 +10,27 @@ state is written to a fresh generation folder and only then does the manifest
 (written atomically) point at it, so an interrupted build leaves the collection
 as it was. Named collections sit in the data dir's ``docs/``; a path used
 directly (``--docs PATH``) gets a cached collection of its own.
+
+What is on disk is the user's documents in another form, so it is the user's alone:
+folders 0700, files 0600. It is also read back as untrusted: the manifest is checked
+for the shape written, every generation file against the checksum the manifest
+records (a damaged keyword vocabulary would otherwise give wrong results quietly),
+and any damage is one line that says how to rebuild. A build, an add and a removal
+each hold the collection's lock (a file beside its folder, so a removal does not
+remove it) from reading the manifest to writing it; a failed first build leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +42,7 @@ from typing import Any
 from minichat.docs.chunking import CHUNKER_VERSION, split
 from minichat.docs.chunks import Chunk
 from minichat.docs.embedder import DIMENSIONS, Embedder
-from minichat.docs.extract import find_files, read_document
+from minichat.docs.extract import gather, kind_of, parse_document, read_bytes
 from minichat.docs.search import (
     KEYWORDS_VERSION,
     Index,
@@ -39,8 +51,9 @@ from minichat.docs.search import (
     save_keywords,
 )
 from minichat.errors import CollectionError, ConfigError, DocumentError
-from minichat.files import write_atomically
-from minichat.paths import cache_dir, data_dir
+from minichat.files import NotRegularFile, read_regular, write_atomically
+from minichat.paths import cache_dir, data_dir, private_folder
+from minichat.untrusted import one_line
 
 FORMAT = 1
 OFF = "off"  # what turns documents off in the chat; never a collection's name
@@ -48,11 +61,21 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 Progress = Callable[[int, int], object]  # (chunks embedded, chunks to embed)
 
 
-def _digest(file: Path) -> str:
-    try:
-        return hashlib.sha256(file.read_bytes()).hexdigest()
-    except OSError as error:
-        raise DocumentError(f"cannot read {file}: {error.strerror or error}") from None
+GENERATION = re.compile(r"g-[0-9a-f]{12}")
+CHECKSUMMED = re.compile(r"chunks\.jsonl|vectors\.npy|keywords/[A-Za-z0-9][A-Za-z0-9._-]*")
+MiB = 1 << 20
+# the most read back of a collection's own files: far beyond what a build writes (a
+# manifest line per file, passages of documents of at most a few MB), yet bounded
+MANIFEST_LIMIT = 256 * MiB
+GENERATION_LIMIT = 4096 * MiB
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()
 
 
 def _sync(folder: Path) -> None:
@@ -60,6 +83,46 @@ def _sync(folder: Path) -> None:
         if path.is_file():
             with path.open("rb+") as handle:
                 os.fsync(handle.fileno())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file that only its owner can read, whatever the umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _valid(manifest: Any) -> dict[str, Any]:
+    """``manifest`` if it has the shape a build writes, else ``ValueError`` saying what is
+    wrong: a manifest that is valid JSON can still be damaged (``[]``, a count as text)."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError("unknown format")
+    paths, files = manifest.get("paths"), manifest.get("files")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ValueError("its paths are not a list of paths")
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("sha256"), str)
+        and type(entry.get("chunks")) is int
+        and entry["chunks"] >= 0
+        for entry in files.values()
+    ):
+        raise ValueError("its files are not each a hash and a count of passages")
+    if not isinstance(manifest.get("generation"), str) or not GENERATION.fullmatch(
+        manifest["generation"]
+    ):
+        raise ValueError("it names no generation folder")
+    checksums = manifest.get("checksums", {})  # absent in collections built before them
+    sizes = manifest.get("sizes", {})
+    if not isinstance(checksums, dict) or not all(
+        CHECKSUMMED.fullmatch(name) and isinstance(value, str) for name, value in checksums.items()
+    ):
+        raise ValueError("its checksums are not a checksum per file")
+    if not isinstance(sizes, dict) or set(sizes) != set(checksums):
+        raise ValueError("its sizes are not a size per file")
+    if not all(type(size) is int for size in sizes.values()):
+        raise ValueError("its sizes are not a size per file")
+    return manifest
 
 
 def collections_dir() -> Path:
@@ -105,7 +168,7 @@ class Collection:
     def for_path(cls, path: Path) -> Collection:
         """The cached collection of a file or folder used directly."""
         where = str(path.expanduser().resolve())
-        key = hashlib.sha256(where.encode()).hexdigest()[:16]
+        key = hashlib.sha256(os.fsencode(where)).hexdigest()[:16]  # a name may not be UTF-8
         return cls(cache_dir() / "docs" / key, where)
 
     @staticmethod
@@ -115,13 +178,48 @@ class Collection:
 
     @staticmethod
     def all() -> list[Collection]:
+        """Every folder that holds a collection, damaged ones included (``summary`` and
+        ``manifest`` say what is wrong with each)."""
         root = collections_dir()
-        folders = sorted(root.iterdir()) if root.is_dir() else []
-        return [Collection(f, f.name) for f in folders if (f / "manifest.json").is_file()]
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise CollectionError(
+                f"cannot read the collections in {one_line(str(root))}: {_reason(error)}; "
+                "check its permissions"
+            ) from None
+        found = []
+        for name in filter(NAME.fullmatch, names):
+            collection = Collection(root / name, name)
+            try:
+                if not stat.S_ISDIR(os.lstat(collection.folder).st_mode):
+                    continue  # a file, or a link to somewhere else
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            except OSError:
+                pass  # cannot be looked at: its summary says why
+            if collection.exists:
+                found.append(collection)
+        return found
 
     @property
     def exists(self) -> bool:
-        return (self.folder / "manifest.json").is_file()
+        """Whether a manifest is there; one that cannot be looked at might be, and reading
+        it says why it cannot be read."""
+        try:
+            os.stat(self.folder / "manifest.json", follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            return True
+        return True
+
+    @property
+    def lock_file(self) -> Path:
+        """Beside the folder, not in it: a removal must not remove the lock it holds."""
+        return self.folder.parent / f".{self.folder.name}.lock"
 
     @property
     def is_named(self) -> bool:
@@ -131,25 +229,45 @@ class Collection:
     def rebuild_hint(self) -> str:
         if self.is_named:
             return f"minichat docs update {self.name} --rebuild"
-        return f"rm -r {self.folder}  (it is rebuilt on next use)"
+        return f"rm -r {one_line(str(self.folder))}  (it is rebuilt on next use)"
+
+    def _damaged(self, error: BaseException, *, rebuild: bool) -> CollectionError:
+        """Damage, in one line: a generation is rebuilt from the manifest's paths; a
+        manifest that cannot be read names none, so the collection is made again."""
+        reason = one_line(str(error) or type(error).__name__, limit=300)
+        if self.is_named and rebuild:
+            what = f"rebuild it with `{self.rebuild_hint()}`"
+        elif self.is_named:
+            what = f"remove it with `minichat docs rm {self.name}` and add it again"
+        else:
+            what = (
+                f"remove it with `rm -r {one_line(str(self.folder))}` (it is rebuilt on next use)"
+            )
+        return CollectionError(f"the collection {self.name!r} is damaged ({reason}); {what}")
 
     # --- reading -------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
-        if not self.exists:
+        path = self.folder / "manifest.json"
+        try:
+            data = read_regular(path, MANIFEST_LIMIT, follow_links=False)
+            if len(data) > MANIFEST_LIMIT:
+                raise ValueError(f"a manifest of over {MANIFEST_LIMIT // MiB} MB")
+            return _valid(json.loads(data.decode("utf-8")))
+        except (FileNotFoundError, NotADirectoryError):
             raise CollectionError(
                 f"no collection named {self.name!r}; `minichat docs ls` lists them, "
                 f"`minichat docs add {self.name} PATH...` makes it"
-            )
-        try:
-            manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-                raise ValueError("unknown format")
-        except (OSError, ValueError) as error:
-            raise CollectionError(
-                f"the collection {self.name!r} is damaged ({error}); remove it with "
-                f"`minichat docs rm {self.name}` and add it again"
-            ) from error
-        return manifest  # type: ignore[no-any-return]
+            ) from None
+        except (NotRegularFile, ValueError, RecursionError) as error:
+            raise self._damaged(error, rebuild=False) from None
+        except OSError as error:
+            raise self._unreadable(error) from None
+
+    def _unreadable(self, error: OSError) -> CollectionError:
+        return CollectionError(
+            f"cannot read the collection {self.name!r}: {_reason(error)}; check the "
+            f"permissions of {one_line(str(self.folder))}"
+        )
 
     def check_built_by(self, manifest: dict[str, Any], embedder: Embedder) -> None:
         built = tuple(manifest.get(key) for key in ("embedder", "chunker", "keywords"))
@@ -167,31 +285,70 @@ class Collection:
             manifest = self.manifest()
             self.check_built_by(manifest, embedder)
             chunks, vectors = self._read_generation(manifest)
-            keywords = load_keywords(self._generation(manifest) / "keywords")
+            keywords = self._read_keywords(manifest)
         return Index(chunks, vectors, embedder, keywords)
 
     def _generation(self, manifest: dict[str, Any]) -> Path:
-        return self.folder / str(manifest.get("generation", ""))
+        return self.folder / str(manifest["generation"])
+
+    def _read_file(self, manifest: dict[str, Any], name: str) -> bytes:
+        """A generation file, checked against the checksum the manifest records."""
+        try:
+            data = read_regular(
+                self._generation(manifest) / name, GENERATION_LIMIT, follow_links=False
+            )
+        except FileNotFoundError:
+            raise ValueError(f"{name} is missing") from None
+        except NotRegularFile:
+            raise ValueError(f"{name} is not a regular file") from None
+        expected = manifest.get("checksums", {}).get(name)
+        if len(data) > GENERATION_LIMIT or (expected is not None and _sha256(data) != expected):
+            raise ValueError(f"{name} is not what was written")
+        return data
 
     def _read_generation(self, manifest: dict[str, Any]) -> tuple[list[Chunk], Any]:
         import numpy as np
 
-        folder = self._generation(manifest)
+        expected = sum(f["chunks"] for f in manifest["files"].values())
         try:
-            lines = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-            chunks = [Chunk.from_dict(json.loads(line)) for line in lines]
-            vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-            expected = sum(int(f["chunks"]) for f in manifest["files"].values())
-            if vectors.ndim != 2 or vectors.shape != (len(chunks), DIMENSIONS):
-                raise ValueError("the vectors do not match the chunks")
+            text = self._read_file(manifest, "chunks.jsonl").decode("utf-8")
+            # by "\n" alone: splitlines would also cut at a U+2028 inside a passage
+            chunks = [Chunk.from_dict(json.loads(line)) for line in text.split("\n") if line]
             if len(chunks) != expected:
                 raise ValueError(f"{len(chunks)} chunks where the manifest counts {expected}")
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            raise CollectionError(
-                f"the collection {self.name!r} is damaged ({error}); rebuild it with "
-                f"`{self.rebuild_hint()}`"
-            ) from error
+            vectors = _vectors(self._read_file(manifest, "vectors.npy"), expected)
+        except OSError as error:
+            if error.errno == errno.EACCES:
+                raise self._unreadable(error) from None
+            raise self._damaged(error, rebuild=True) from None
+        except (ValueError, TypeError, KeyError, EOFError, RecursionError) as error:
+            raise self._damaged(error, rebuild=True) from None
         return chunks, vectors.astype(np.float32, copy=False)
+
+    def _read_keywords(self, manifest: dict[str, Any]) -> Any | None:
+        """The saved BM25 index, every file checked; None where there is none."""
+        folder = self._generation(manifest) / "keywords"
+        if "checksums" not in manifest:  # built before checksums: read it as it is
+            return load_keywords(folder)
+        names = {n for n in manifest["checksums"] if n.startswith("keywords/")}
+        if not names:
+            return None  # no passage has a word to index: the search is dense only
+        try:
+            there = {f"keywords/{n}" for n in os.listdir(folder)}
+            if there != names:
+                raise ValueError(f"keywords/ holds {len(there)} files where it had {len(names)}")
+            for name in sorted(names):
+                self._read_file(manifest, name)
+            keywords = load_keywords(folder)
+            if keywords is None:
+                raise ValueError("the keyword index does not load")
+        except OSError as error:
+            if error.errno == errno.EACCES:
+                raise self._unreadable(error) from None
+            raise self._damaged(error, rebuild=True) from None
+        except ValueError as error:
+            raise self._damaged(error, rebuild=True) from None
+        return keywords
 
     # --- building ------------------------------------------------------------------------
     def build(
@@ -201,15 +358,16 @@ class Collection:
         progress: Progress | None = None,
         *,
         rebuild: bool = False,
+        add: bool = False,
     ) -> Report:
-        """Index ``paths`` (None: the paths it was built from), re-embedding only files
-        whose content changed (every file with ``rebuild``). One build at a time: a
-        second waits for the first, then sees what it wrote."""
+        """Index ``paths`` (None: the paths it was built from; ``add``: those and
+        ``paths``), re-embedding only files whose content changed (every file with
+        ``rebuild``). One build at a time: a second waits for the first, then sees what
+        it wrote."""
         if paths is None:
             self.manifest()  # an update of a collection that is not there says so
-        self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked(exclusive=True):
-            return self._build(paths, embedder, progress, rebuild)
+            return self._build(paths, embedder, progress, rebuild, add)
 
     def _build(
         self,
@@ -217,28 +375,35 @@ class Collection:
         embedder: Embedder,
         progress: Progress | None,
         rebuild: bool,
+        add: bool,
     ) -> Report:
         import numpy as np
 
-        old: dict[str, Any] = self.manifest() if self.exists else {}
-        known = old.get("paths", [])
-        roots = list(dict.fromkeys(str(Path(p).expanduser().resolve()) for p in paths or known))
+        # read under the lock: a build that read it before could lose another's paths
+        old: dict[str, Any] = self.manifest() if self.exists or paths is None else {}
+        known: list[str] = old.get("paths", [])
+        given = [str(Path(p).expanduser().resolve()) for p in paths or []]
+        roots = list(dict.fromkeys([*known, *given] if add else given or known))
         # a path it was built from that is gone now is a folder whose files were all deleted
-        files = find_files([Path(r) for r in roots if r not in known or Path(r).exists()])
+        found = gather([Path(r) for r in roots if r not in known or not _gone(r)])
         if old and not rebuild:
             self.check_built_by(old, embedder)
         kept = self._by_file(old) if old and not rebuild else {}
-        report = Report()
+        report = Report(skipped=list(found.skipped))
         entries: dict[str, dict[str, Any]] = {}
         fresh: dict[str, list[Chunk]] = {}
-        for file in files:
+        for file in found.files:
             path = str(file)
             try:
-                digest = _digest(file)
+                # read once: the text chunked is the text hashed, even as the file changes
+                data = read_bytes(file, kind_of(file), follow_links=file in found.named)
+                digest = _sha256(data)
                 if path in kept and old["files"][path]["sha256"] == digest:
                     entries[path] = old["files"][path]
                     continue
-                pieces = split(read_document(file), embedder.count_tokens, embedder.max_tokens)
+                pieces = split(
+                    parse_document(file, data), embedder.count_tokens, embedder.max_tokens
+                )
             except DocumentError as error:
                 if path in kept:  # there, but unreadable now: keep what it said before
                     entries[path] = old["files"][path]
@@ -251,7 +416,7 @@ class Collection:
         if not any(e["chunks"] for e in entries.values()):
             reason = "; ".join(why for _, why in report.skipped[:3])
             raise CollectionError(
-                f"no text found to index in {', '.join(roots) or 'no paths'}"
+                f"no text found to index in {one_line(', '.join(roots)) or 'no paths'}"
                 + (f" ({reason})" if reason else "")
                 + "; give files or folders of Markdown, text, reStructuredText, HTML, "
                 "source code or PDF"
@@ -304,19 +469,25 @@ class Collection:
 
     @contextmanager
     def _locked(self, *, exclusive: bool) -> Iterator[None]:
-        """A build holds the collection alone; loads share it, so no build sweeps away
-        the generation a load is reading (advisory; where there is no fcntl, none)."""
+        """A build or removal holds the collection alone; loads share it, so no build
+        sweeps away the generation a load is reading (advisory; where there is no fcntl,
+        none)."""
         try:
             import fcntl
         except ImportError:  # Windows
             yield
             return
-        with open(self.folder / ".lock", "a+b") as handle:
+        private_folder(self.folder.parent)
+        try:
+            flags = (os.O_RDWR if exclusive else os.O_RDONLY) | os.O_CREAT
+            handle = os.open(self.lock_file, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as error:
+            raise self._unreadable(error) from None
+        try:
             fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(handle)  # closing lets the lock go
 
     def _write(
         self,
@@ -331,12 +502,24 @@ class Collection:
 
         generation = f"g-{uuid.uuid4().hex[:12]}"
         folder = self.folder / generation
-        folder.mkdir(parents=True)
         try:
-            lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in chunks)
-            (folder / "chunks.jsonl").write_text(lines, encoding="utf-8")
-            np.save(folder / "vectors.npy", vectors, allow_pickle=False)
-            save_keywords(keyword_index(chunks), folder / "keywords")
+            private_folder(self.folder)
+            folder.mkdir(mode=0o700)
+            folder.chmod(0o700)  # whatever the umask left
+            # JSON's ASCII escapes carry a file name that is not UTF-8 (lone surrogates)
+            lines = "".join(json.dumps(c.to_dict()) + "\n" for c in chunks)
+            files = {"chunks.jsonl": lines.encode("utf-8")}
+            buffer = io.BytesIO()
+            np.save(buffer, vectors, allow_pickle=False)
+            files["vectors.npy"] = buffer.getvalue()
+            for name, data in files.items():
+                _write_private(folder / name, data)
+            keywords = keyword_index(chunks)
+            if keywords is not None:
+                save_keywords(keywords, private_folder(folder / "keywords"))
+                for path in sorted((folder / "keywords").iterdir()):
+                    path.chmod(0o600)  # written by bm25s with the umask's mode
+                    files[f"keywords/{path.name}"] = path.read_bytes()
             _sync(folder)  # on disk before the manifest names it
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             manifest = {
@@ -350,10 +533,15 @@ class Collection:
                 "created": old.get("created", now),
                 "updated": now,
                 "files": entries,
+                "checksums": {name: _sha256(data) for name, data in files.items()},
+                "sizes": {name: len(data) for name, data in files.items()},
             }
-            write_atomically(self.folder / "manifest.json", json.dumps(manifest, indent=1))
+            write_atomically(
+                self.folder / "manifest.json", json.dumps(manifest, indent=1), private=True
+            )
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            # a first build that failed leaves nothing; a later one, the collection it had
+            shutil.rmtree(folder if old else self.folder, ignore_errors=True)
             raise
         self._sweep(keep=generation)
 
@@ -364,18 +552,71 @@ class Collection:
                 shutil.rmtree(child, ignore_errors=True)
 
     def remove(self) -> None:
-        if not self.folder.is_dir():
-            self.manifest()  # says there is no such collection
-        shutil.rmtree(self.folder)
+        """Remove the collection, waiting for a build in progress (which it would
+        otherwise leave half written, or see write it back)."""
+        if not self.exists:
+            self.manifest()  # says there is no such collection, leaving no lock file behind
+        with self._locked(exclusive=True):
+            if not self.exists:
+                self.manifest()  # says there is no such collection
+            try:
+                shutil.rmtree(self.folder)
+            except OSError as error:
+                raise CollectionError(
+                    f"cannot remove the collection {self.name!r}: {_reason(error)}; check the "
+                    f"permissions of {one_line(str(self.folder))}"
+                ) from None
 
     def summary(self) -> dict[str, Any]:
+        """What ``docs ls`` shows. The generation's files are checked by size alone (a
+        load reads and checks every byte), so a listing stays cheap."""
         manifest = self.manifest()
         files = manifest["files"]
+        for name, size in manifest.get("sizes", {}).items():
+            path = self._generation(manifest) / name
+            try:
+                found = os.lstat(path)
+            except FileNotFoundError:
+                raise self._damaged(ValueError(f"{name} is missing"), rebuild=True) from None
+            except OSError as error:
+                raise self._unreadable(error) from None
+            if not stat.S_ISREG(found.st_mode) or found.st_size != size:
+                raise self._damaged(ValueError(f"{name} is not what was written"), rebuild=True)
         return {
             "name": self.name,
             "files": len(files),
-            "chunks": sum(int(f["chunks"]) for f in files.values()),
-            "paths": manifest.get("paths", []),
+            "chunks": sum(f["chunks"] for f in files.values()),
+            "paths": manifest["paths"],
             "updated": manifest.get("updated", ""),
             "embedder": manifest.get("embedder", ""),
         }
+
+
+def _gone(path: str) -> bool:
+    """Whether ``path`` is no longer there (one that cannot be looked at may be)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _vectors(data: bytes, rows: int) -> Any:
+    """The float32 matrix of ``rows`` vectors a ``.npy`` file holds; its header is checked
+    before anything is allocated (a damaged one can claim any shape)."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(data)
+    version = npy.read_magic(stream)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(stream)
+    if shape != (rows, DIMENSIONS) or fortran_order or dtype.base != np.dtype(np.float32):
+        raise ValueError("the vectors do not match the chunks")
+    offset = stream.tell()
+    if len(data) != offset + rows * DIMENSIONS * 4:
+        raise ValueError("the vectors file is cut short")
+    vectors = np.frombuffer(data, dtype, rows * DIMENSIONS, offset).reshape(rows, DIMENSIONS)
+    return vectors.astype(np.float32)  # a copy, native order: faiss writes nothing back

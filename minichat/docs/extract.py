@@ -6,22 +6,39 @@ reduced to its visible text and PDF to the text of its pages, yet a passage stil
 points back to ``page.html:40-52`` or ``report.pdf p.3``. Files a user cannot index
 (binary, corrupt, encrypted, scanned) raise ``DocumentError`` with one line that
 says what to do; an empty file is a document with no text.
+
+Input may be hostile, so reading is bounded: only regular files are read (a device
+such as ``/dev/zero`` would be read until memory runs out, a FIFO would wait forever
+for a writer), at most ``LIMITS[kind]`` bytes of each (a longer file is refused, never
+cut short silently), a PDF of at most ``PDF_PAGES`` pages and as much text as a text
+file. A folder walk skips symbolic links, files and folders alike, and names them: a
+link can lead out of the folder given (to a key, say) or back into it (a loop), and a
+file found by the walk is opened without following one, so a file swapped for a link
+after the walk is refused too. A link named on the command line is the user's choice
+and is followed. File names in messages are escaped (``untrusted``): a name may hold
+escape sequences or bytes that are not UTF-8.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import logging
 import os
 import re
+import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from minichat.docs.chunks import Unit
 from minichat.errors import DocumentError
+from minichat.files import NotRegularFile, read_regular
+from minichat.files import kind_of as file_kind
+from minichat.untrusted import one_line
 
 _SUFFIXES_OF = {
     "markdown": ".md .markdown .mdx",
@@ -37,6 +54,15 @@ _SUFFIXES_OF = {
 KINDS = {suffix: kind for kind, names in _SUFFIXES_OF.items() for suffix in names.split()}
 SUFFIXES = frozenset(KINDS)
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
+MiB = 1 << 20
+# the most read of one file, by kind; a longer file is refused. Text is a few MB: a long
+# book is about 1 MB and embeds in minutes, and text without a space to cut at costs the
+# chunker about 350 MB of memory a MB. HTML carries markup around its text, a PDF fonts
+# and images around its own.
+LIMITS = {kind: 4 * MiB for kind in ("markdown", "rst", "text", "code")}
+LIMITS |= {"html": 8 * MiB, "pdf": 64 * MiB}
+PDF_PAGES = 5000  # a PDF's extracted text is held to LIMITS["text"] characters as well
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")  # no UTF-8 for them: not to be stored
 
 
 @dataclass(frozen=True)
@@ -61,49 +87,151 @@ def is_supported(path: Path) -> bool:
     if path.suffix:
         return path.suffix.lower() in SUFFIXES
     try:
-        with path.open("rb") as file:
-            head = file.read(8192)
+        head = read_regular(path, 8192, follow_links=False)[:8192]  # never a FIFO or device
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except (OSError, UnicodeDecodeError):
         return False
     return b"\x00" not in head
 
 
+def shown(path: Path | str) -> str:
+    """A path as a message shows it: escapes, and names that are not UTF-8, made visible."""
+    return one_line(str(path), limit=4096)
+
+
+@dataclass
+class Found:
+    """What a list of paths holds: the files to read and the ones a walk left out."""
+
+    files: list[Path] = field(default_factory=list)  # absolute, each once
+    named: set[Path] = field(default_factory=set)  # given by the user: links are followed
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
 def find_files(paths: Sequence[Path]) -> list[Path]:
-    """The files to read, absolute: folders walked (sorted, hidden and tool folders skipped),
-    files named explicitly kept whatever their suffix; each file once."""
-    found: dict[Path, None] = {}
+    """The files to read (see ``gather``)."""
+    return gather(paths).files
+
+
+def gather(paths: Sequence[Path]) -> Found:
+    """The files to read, absolute: folders walked (sorted, hidden and tool folders, links
+    and special files left out), files named explicitly kept whatever their suffix; each
+    file once. A path named that is missing, unreadable or not a file or folder is refused."""
+    found = Found()
+    files: dict[Path, None] = {}
     for given in paths:
         path = Path(os.path.abspath(given))
-        if not path.exists():
-            raise DocumentError(f"{given} does not exist; check the path")
-        if path.is_dir():
-            found.update(dict.fromkeys(_walk(path)))
+        try:
+            mode = path.stat().st_mode  # a link named is followed: the user chose it
+        except FileNotFoundError:
+            raise DocumentError(f"{shown(given)} does not exist; check the path") from None
+        except OSError as error:
+            raise DocumentError(f"cannot read {shown(given)}: {_reason(error)}") from None
+        if stat.S_ISDIR(mode):
+            files.update(dict.fromkeys(_walk(path, found.skipped)))
+        elif stat.S_ISREG(mode):
+            files[path] = None
+            found.named.add(path)
         else:
-            found[path] = None
-    return list(found)
+            raise DocumentError(_not_regular(given, mode))
+    found.files = list(files)
+    return found
 
 
-def _walk(folder: Path) -> list[Path]:
+def _not_regular(path: Path | str, mode: int) -> str:
+    """``x is a device, not a regular file; ...``: a device, FIFO or socket refused."""
+    what = file_kind(mode)
+    kind = "" if what == "not a regular file" else f"{what}, "
+    return f"{shown(path)} is {kind}not a regular file; give files or folders of documents"
+
+
+_LINK = "is a symbolic link, not followed in a folder; name its target to index it"
+
+
+def _reason(error: OSError) -> str:
+    """Why reading failed, and what to do about it."""
+    reason = (error.strerror or str(error)).lower()
+    return f"{reason}; check its permissions" if error.errno == errno.EACCES else reason
+
+
+def _walk(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """The documents under ``folder``, sorted; links, special files and folders that cannot
+    be read are added to ``skipped`` (where their names could be documents)."""
+
+    def unreadable(error: OSError) -> None:
+        skipped.append(
+            (str(error.filename), f"cannot read {shown(error.filename)}: {_reason(error)}")
+        )
+
     files = []
-    for root, folders, names in os.walk(folder):
-        folders[:] = [f for f in folders if not f.startswith(".") and f not in SKIPPED_FOLDERS]
-        files += [Path(root, n) for n in names if not n.startswith(".")]
-    return sorted(f for f in files if f.is_file() and is_supported(f))
+    for root, folders, names in os.walk(folder, onerror=unreadable):  # links not entered
+        kept = []
+        for name in folders:
+            if name.startswith(".") or name in SKIPPED_FOLDERS:
+                continue
+            if os.path.islink(os.path.join(root, name)):
+                skipped.append((os.path.join(root, name), f"{shown(Path(root, name))} {_LINK}"))
+            else:
+                kept.append(name)
+        folders[:] = kept
+        for name in names:
+            path = Path(root, name)
+            if name.startswith(".") or (path.suffix and path.suffix.lower() not in SUFFIXES):
+                continue
+            try:
+                mode = path.lstat().st_mode
+            except OSError as error:
+                skipped.append((str(path), f"cannot read {shown(path)}: {_reason(error)}"))
+                continue
+            if stat.S_ISLNK(mode):
+                skipped.append((str(path), f"{shown(path)} {_LINK}"))
+            elif not stat.S_ISREG(mode):
+                skipped.append((str(path), _not_regular(path, mode)))
+            elif is_supported(path):
+                files.append(path)
+    return sorted(files)
 
 
-def read_document(path: Path) -> Document:
+def read_bytes(path: Path, kind: str | None = None, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, at most ``LIMITS`` of its kind; ``DocumentError`` for
+    anything else, in one line. ``follow_links`` off: a link is refused."""
+    kind = kind or kind_of(path)
+    limit = LIMITS[kind]
+    try:
+        data = read_regular(path, limit, follow_links=follow_links)
+    except FileNotFoundError:
+        raise DocumentError(f"{shown(path)} does not exist; check the path") from None
+    except (NotRegularFile, OSError) as error:
+        if not follow_links and (os.path.islink(path) or error.errno == errno.ELOOP):
+            raise DocumentError(f"{shown(path)} {_LINK}") from None
+        if isinstance(error, NotRegularFile):
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                mode = 0  # gone meanwhile: "not a regular file" says enough
+            raise DocumentError(_not_regular(path, mode)) from None
+        raise DocumentError(f"cannot read {shown(path)}: {_reason(error)}") from None
+    if len(data) > limit:
+        raise DocumentError(
+            f"{shown(path)} is over {_size(limit)}; minichat reads at most {_size(limit)} of "
+            f"a {kind} file: split it into smaller files"
+        )
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MiB} MB" if limit >= MiB else f"{limit} bytes"
+
+
+def read_document(path: Path, *, follow_links: bool = True) -> Document:
     """Read one file as text, by its suffix (see ``KINDS``)."""
     path = Path(os.path.abspath(path))
+    return parse_document(path, read_bytes(path, kind_of(path), follow_links=follow_links))
+
+
+def parse_document(path: Path, data: bytes) -> Document:
+    """A file's bytes, read already (``read_bytes``), as text by the file's suffix."""
     kind = kind_of(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DocumentError(f"{path} does not exist; check the path") from None
-    except OSError as error:
-        raise DocumentError(
-            f"cannot read {path}: {error.strerror}; check its permissions"
-        ) from None
     unit: Unit = "pages" if kind == "pdf" else "lines"
     if not data:
         return Document(path, kind, "", (1,), unit)
@@ -121,7 +249,7 @@ def _decode(path: Path, data: bytes) -> str:
         text = data.decode("utf-16", errors="replace")
     elif b"\x00" in data:
         raise DocumentError(
-            f"{path} is not a text file (binary); give text, Markdown, reStructuredText, "
+            f"{shown(path)} is not a text file (binary); give text, Markdown, reStructuredText, "
             "HTML, source code or PDF files"
         )
     else:
@@ -129,7 +257,7 @@ def _decode(path: Path, data: bytes) -> str:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DocumentError(
-                f"{path} is not a text file (not UTF-8); convert it first, "
+                f"{shown(path)} is not a text file (not UTF-8); convert it first, "
                 "e.g. iconv -f LATIN1 -t UTF-8"
             ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -243,30 +371,58 @@ def _read_pdf(path: Path, data: bytes) -> Document:
         from pypdf.errors import DependencyError, FileNotDecryptedError
     except ImportError:
         raise DocumentError(
-            f"reading {path} needs pypdf, which is not installed; pip install 'minichat[docs]'"
+            f"reading {shown(path)} needs pypdf, which is not installed; "
+            "pip install 'minichat[docs]'"
         ) from None
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise FileNotDecryptedError("a password is needed")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = _pdf_pages(path, reader)
+    except DocumentError:
+        raise
     except (DependencyError, FileNotDecryptedError):  # AES needs the cryptography package
         raise DocumentError(
-            f"{path} is an encrypted PDF; save an unlocked copy (qpdf --decrypt) and index that"
+            f"{shown(path)} is an encrypted PDF; save an unlocked copy (qpdf --decrypt) "
+            "and index that"
         ) from None
     except Exception as error:  # pypdf raises many kinds of error on a damaged file
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DocumentError(f"cannot read {path} as a PDF: {reason}; is it damaged?") from None
+        reason = one_line((str(error).strip().splitlines() or [type(error).__name__])[0])
+        raise DocumentError(
+            f"cannot read {shown(path)} as a PDF: {reason}; is it damaged?"
+        ) from None
     lines: list[str] = []
     origins: list[int] = []
     for number, page in enumerate(pages, 1):
+        page = _LONE_SURROGATES.sub("\ufffd", page)  # from a broken font's character map
         page_lines = [line.rstrip() for line in page.replace("\r\n", "\n").split("\n")]
         if any(page_lines):
             lines += [*([""] if lines else []), *page_lines]
             origins += [*([origins[-1]] if origins else []), *[number] * len(page_lines)]
     if not lines:
         raise DocumentError(
-            f"{path} has no text to extract (scanned pages?); run OCR on it first, "
+            f"{shown(path)} has no text to extract (scanned pages?); run OCR on it first, "
             "e.g. ocrmypdf, and index the result"
         )
     return Document(path, "pdf", "\n".join(lines), tuple(origins), "pages")
+
+
+def _pdf_pages(path: Path, reader: Any) -> list[str]:
+    """The text of each page, refused past ``PDF_PAGES`` pages or ``LIMITS["text"]``
+    characters in all (a small file can unpack to much more)."""
+    count = len(reader.pages)
+    if count > PDF_PAGES:
+        raise DocumentError(
+            f"{shown(path)} has {count} pages; minichat reads at most {PDF_PAGES}: split it, "
+            "e.g. qpdf --split-pages"
+        )
+    pages, total, limit = [], 0, LIMITS["text"]
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        total += len(pages[-1])
+        if total > limit:
+            raise DocumentError(
+                f"{shown(path)} has over {limit} characters of text; minichat reads at most "
+                f"{limit} from a PDF: split it, e.g. qpdf --split-pages"
+            )
+    return pages

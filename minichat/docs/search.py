@@ -20,6 +20,7 @@ and 0.80 BM25 at 1,762 chunks; at 59 chunks, 0.925 fused against 1.0 dense.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from minichat.docs.chunks import Chunk
 from minichat.docs.embedder import Embedder, missing
+from minichat.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +40,9 @@ TOP_K = 4
 RRF_K = 20  # ranks past the first few weigh about the same
 KEYWORD_WEIGHT = 0.5  # the keyword list's vote beside the dense list's 1.0
 DEPTH = 50  # candidates each retriever hands to the fusion
+# a question, not a document: longer is refused rather than embedded in hundreds of pieces
+MAX_QUERY_CHARS = 20_000
+_LONE_SURROGATES = re.compile("[\ud800-\udfff]")  # an argument that is not UTF-8
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,12 @@ class Index:
         """The ``k`` passages that best answer ``query``, best first."""
         if not self.chunks or not query.strip():
             return []
+        if len(query) > MAX_QUERY_CHARS:
+            raise InputError(
+                f"the question is {len(query)} characters; a search reads at most "
+                f"{MAX_QUERY_CHARS} characters: ask about a part of it"
+            )
+        query = _LONE_SURROGATES.sub("\ufffd", query)  # the tokenizers cannot take them
         depth = min(max(DEPTH, k), len(self.chunks))
         keyword = self._keyword(query, depth) if mode != "dense" else []
         dense = self._dense(query, depth) if mode != "bm25" else []
