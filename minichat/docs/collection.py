@@ -41,7 +41,7 @@ from typing import Any
 
 from minichat.docs.chunking import CHUNKER_VERSION, split
 from minichat.docs.chunks import Chunk
-from minichat.docs.embedder import DIMENSIONS, Embedder
+from minichat.docs.embedder import Embedder
 from minichat.docs.extract import gather, kind_of, parse_document, read_bytes
 from minichat.docs.search import (
     KEYWORDS_VERSION,
@@ -50,79 +50,29 @@ from minichat.docs.search import (
     load_keywords,
     save_keywords,
 )
+from minichat.docs.stored import (
+    FORMAT,
+    GENERATION_LIMIT,
+    MANIFEST_LIMIT,
+    MiB,
+    read_vectors,
+    sha256,
+    sync,
+    valid_manifest,
+    write_private,
+)
 from minichat.errors import CollectionError, ConfigError, DocumentError
 from minichat.files import NotRegularFile, read_regular, write_atomically
 from minichat.paths import cache_dir, data_dir, private_folder
 from minichat.untrusted import one_line
 
-FORMAT = 1
 OFF = "off"  # what turns documents off in the chat; never a collection's name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 Progress = Callable[[int, int], object]  # (chunks embedded, chunks to embed)
 
 
-GENERATION = re.compile(r"g-[0-9a-f]{12}")
-CHECKSUMMED = re.compile(r"chunks\.jsonl|vectors\.npy|keywords/[A-Za-z0-9][A-Za-z0-9._-]*")
-MiB = 1 << 20
-# the most read back of a collection's own files: far beyond what a build writes (a
-# manifest line per file, passages of documents of at most a few MB), yet bounded
-MANIFEST_LIMIT = 256 * MiB
-GENERATION_LIMIT = 4096 * MiB
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _reason(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
-
-
-def _sync(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb+") as handle:
-                os.fsync(handle.fileno())
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """A new file that only its owner can read, whatever the umask."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-
-
-def _valid(manifest: Any) -> dict[str, Any]:
-    """``manifest`` if it has the shape a build writes, else ``ValueError`` saying what is
-    wrong: a manifest that is valid JSON can still be damaged (``[]``, a count as text)."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError("unknown format")
-    paths, files = manifest.get("paths"), manifest.get("files")
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ValueError("its paths are not a list of paths")
-    if not isinstance(files, dict) or not all(
-        isinstance(entry, dict)
-        and isinstance(entry.get("sha256"), str)
-        and type(entry.get("chunks")) is int
-        and entry["chunks"] >= 0
-        for entry in files.values()
-    ):
-        raise ValueError("its files are not each a hash and a count of passages")
-    if not isinstance(manifest.get("generation"), str) or not GENERATION.fullmatch(
-        manifest["generation"]
-    ):
-        raise ValueError("it names no generation folder")
-    checksums = manifest.get("checksums", {})  # absent in collections built before them
-    sizes = manifest.get("sizes", {})
-    if not isinstance(checksums, dict) or not all(
-        CHECKSUMMED.fullmatch(name) and isinstance(value, str) for name, value in checksums.items()
-    ):
-        raise ValueError("its checksums are not a checksum per file")
-    if not isinstance(sizes, dict) or set(sizes) != set(checksums):
-        raise ValueError("its sizes are not a size per file")
-    if not all(type(size) is int for size in sizes.values()):
-        raise ValueError("its sizes are not a size per file")
-    return manifest
 
 
 def collections_dir() -> Path:
@@ -252,7 +202,7 @@ class Collection:
             data = read_regular(path, MANIFEST_LIMIT, follow_links=False)
             if len(data) > MANIFEST_LIMIT:
                 raise ValueError(f"a manifest of over {MANIFEST_LIMIT // MiB} MB")
-            return _valid(json.loads(data.decode("utf-8")))
+            return valid_manifest(json.loads(data.decode("utf-8")))
         except (FileNotFoundError, NotADirectoryError):
             raise CollectionError(
                 f"no collection named {self.name!r}; `minichat docs ls` lists them, "
@@ -302,7 +252,7 @@ class Collection:
         except NotRegularFile:
             raise ValueError(f"{name} is not a regular file") from None
         expected = manifest.get("checksums", {}).get(name)
-        if len(data) > GENERATION_LIMIT or (expected is not None and _sha256(data) != expected):
+        if len(data) > GENERATION_LIMIT or (expected is not None and sha256(data) != expected):
             raise ValueError(f"{name} is not what was written")
         return data
 
@@ -316,7 +266,7 @@ class Collection:
             chunks = [Chunk.from_dict(json.loads(line)) for line in text.split("\n") if line]
             if len(chunks) != expected:
                 raise ValueError(f"{len(chunks)} chunks where the manifest counts {expected}")
-            vectors = _vectors(self._read_file(manifest, "vectors.npy"), expected)
+            vectors = read_vectors(self._read_file(manifest, "vectors.npy"), expected)
         except OSError as error:
             if error.errno == errno.EACCES:
                 raise self._unreadable(error) from None
@@ -397,7 +347,7 @@ class Collection:
             try:
                 # read once: the text chunked is the text hashed, even as the file changes
                 data = read_bytes(file, kind_of(file), follow_links=file in found.named)
-                digest = _sha256(data)
+                digest = sha256(data)
                 if path in kept and old["files"][path]["sha256"] == digest:
                     entries[path] = old["files"][path]
                     continue
@@ -513,14 +463,14 @@ class Collection:
             np.save(buffer, vectors, allow_pickle=False)
             files["vectors.npy"] = buffer.getvalue()
             for name, data in files.items():
-                _write_private(folder / name, data)
+                write_private(folder / name, data)
             keywords = keyword_index(chunks)
             if keywords is not None:
                 save_keywords(keywords, private_folder(folder / "keywords"))
                 for path in sorted((folder / "keywords").iterdir()):
                     path.chmod(0o600)  # written by bm25s with the umask's mode
                     files[f"keywords/{path.name}"] = path.read_bytes()
-            _sync(folder)  # on disk before the manifest names it
+            sync(folder)  # on disk before the manifest names it
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             manifest = {
                 "format": FORMAT,
@@ -533,7 +483,7 @@ class Collection:
                 "created": old.get("created", now),
                 "updated": now,
                 "files": entries,
-                "checksums": {name: _sha256(data) for name, data in files.items()},
+                "checksums": {name: sha256(data) for name, data in files.items()},
                 "sizes": {name: len(data) for name, data in files.items()},
             }
             write_atomically(
@@ -601,22 +551,3 @@ def _gone(path: str) -> bool:
     except OSError:
         return False
     return False
-
-
-def _vectors(data: bytes, rows: int) -> Any:
-    """The float32 matrix of ``rows`` vectors a ``.npy`` file holds; its header is checked
-    before anything is allocated (a damaged one can claim any shape)."""
-    import numpy as np
-    from numpy.lib import format as npy
-
-    stream = io.BytesIO(data)
-    version = npy.read_magic(stream)
-    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-    shape, fortran_order, dtype = read_header(stream)
-    if shape != (rows, DIMENSIONS) or fortran_order or dtype.base != np.dtype(np.float32):
-        raise ValueError("the vectors do not match the chunks")
-    offset = stream.tell()
-    if len(data) != offset + rows * DIMENSIONS * 4:
-        raise ValueError("the vectors file is cut short")
-    vectors = np.frombuffer(data, dtype, rows * DIMENSIONS, offset).reshape(rows, DIMENSIONS)
-    return vectors.astype(np.float32)  # a copy, native order: faiss writes nothing back
