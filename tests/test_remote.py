@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -76,35 +78,44 @@ def test_a_server_error_or_a_dropped_connection_keeps_the_conversation() -> None
     assert conversation.messages == []
 
 
-def test_minichat_serve_command_and_the_official_client() -> None:
-    openai = pytest.importorskip("openai")
+@contextmanager
+def serve_command(*flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`minichat serve -m echo` in a process of its own on a free loopback port, with
+    ``flags``; yields its URL and the process once it answers, and stops it after."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "minichat", "serve", "-m", "echo", "--port", str(port)],
+        [sys.executable, "-m", "minichat", "serve", "-m", "echo", "--port", str(port), *flags],
         stderr=subprocess.PIPE,
         text=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                if httpx.get(f"{url}/health").status_code == 200:
                     break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.1)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
+        yield url, server
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+def test_minichat_serve_command_and_the_official_client() -> None:
+    openai = pytest.importorskip("openai")
+    with serve_command() as (url, server):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="-")
         reply = client.chat.completions.create(
             model="echo", messages=[{"role": "user", "content": "over the wire"}]
         )
         assert reply.choices[0].message.content == "You said: over the wire"
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-    assert f"serving echo (echo, context 4096) on http://127.0.0.1:{port}/v1" in (
+    assert f"serving echo (echo, context 4096) on {url}/v1" in (
         server.stderr.read() if server.stderr else ""
     )
 

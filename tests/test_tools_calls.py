@@ -151,9 +151,12 @@ class Caller(ChatBackend):
 
     name: ClassVar[str] = "caller"
 
-    def __init__(self, script: list[str | list[tuple[str, dict[str, Any]]]]):
+    def __init__(
+        self, script: list[str | list[tuple[str, dict[str, Any]]]] | None = None, after: str = ""
+    ):
         self.model_id, self.context_length = "caller", 4096
-        self.script = script
+        self.script = script if script is not None else []
+        self.after = after or None  # the reply once the script is done (none: an error)
         self.offered: list[str] = []
         self.seen: list[list[Message]] = []
 
@@ -175,7 +178,7 @@ class Caller(ChatBackend):
     ) -> Generator[str, None, Outcome]:
         self.offered.append(tools.choice)
         self.seen.append(list(messages))
-        step = self.script.pop(0)
+        step = self.after if not self.script and self.after is not None else self.script.pop(0)
         if isinstance(step, str):
             yield step
             return Outcome("end_turn", 0, 1)

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minichat import ChatBackend, GenerationConfig, Message, Outcome, load_backend
-from minichat.backend import Tools
+from minichat.backend import ToolCall, Tools
 from tests.test_server import serving
+from tests.test_tools_calls import Caller
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 CHAT = {"model": "echo", "messages": MESSAGES}
@@ -203,36 +204,9 @@ def string(**limits: Any) -> dict[str, Any]:
     return {"type": "object", "properties": {"a": {"type": "string", **limits}}}
 
 
-class Caller(ChatBackend):
-    """Can call tools; its replies are plain words (the refusals come before them)."""
-
-    name: ClassVar[str] = "caller"
-
-    def __init__(self) -> None:
-        self.model_id, self.context_length = "caller", 4096
-
-    def count_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(len(m.content.split()) + 4 for m in messages)
-
-    def generate(
-        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
-    ) -> Generator[str, None, Outcome]:
-        yield "words"
-        return Outcome("end_turn", 1, 1)
-
-    def generate_with_tools(
-        self,
-        messages: Sequence[Message],
-        config: GenerationConfig,
-        cancel: threading.Event,
-        tools: Tools,
-    ) -> Generator[str, None, Outcome]:
-        return (yield from self.generate(messages, config, cancel))
-
-
 @pytest.fixture(scope="module")
 def caller_url() -> Iterator[str]:
-    with serving(Caller()) as url:
+    with serving(Caller(after="words")) as url:  # plain words for every request
         yield url
 
 
@@ -371,8 +345,8 @@ def test_a_bug_outside_a_reply_is_a_500_in_openais_shape_too() -> None:
 
 
 class Cutter(Caller):
-    """What a local backend yields when the reply limit cuts a call: the words before it,
-    then the call's markup so far (``backends.local``), ended by the limit."""
+    """A backend that streams a call as text (a remote one whose server writes Hermes
+    markup): the words before it, then the call's markup so far, ended by the limit."""
 
     def generate_with_tools(
         self,
@@ -384,6 +358,22 @@ class Cutter(Caller):
         yield "Let me work it out."
         yield '<tool_call>\n{"name": "calculator", "arguments": {"expression": "6*'
         return Outcome("length", 5, 20)
+
+
+class LocalCutter(Caller):
+    """What a local backend gives when the reply limit cuts a call (``backends.local``):
+    the words before it, and the call as far as it got under the finish "length"."""
+
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:
+        yield "Let me work it out."
+        cut = ToolCall("call_cut", "calculator", '{"expression": "6*')
+        return Outcome("length", 5, 20, tool_calls=(cut,))
 
 
 class CutInName(Caller):
@@ -398,9 +388,10 @@ class CutInName(Caller):
         return Outcome("length", 5, 6)
 
 
-def test_a_call_cut_by_the_reply_limit_comes_back_as_a_truncated_call() -> None:
+@pytest.mark.parametrize("backend", [Cutter, LocalCutter])
+def test_a_call_cut_by_the_reply_limit_comes_back_as_a_truncated_call(backend: type) -> None:
     body = {**CHAT, "model": "caller", "tools": [CALCULATOR], "tool_choice": "required"}
-    with serving(Cutter()) as url:
+    with serving(backend()) as url:
         reply = post(url, "/chat/completions", body)
         assert "<tool_call>" not in reply.text
         [choice] = reply.json()["choices"]
@@ -512,33 +503,12 @@ def test_fuzzed_bodies_never_get_a_500(fuzz_url: str, case: tuple[str, Any]) -> 
 
 
 def test_the_serve_command_takes_its_body_limit_from_a_flag() -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
+    from tests.test_remote import serve_command
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "minichat", "serve", "-m", "echo", "--port", str(port)]
-    server = subprocess.Popen([*command, "--max-request-bytes", "2048"], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with serve_command("--max-request-bytes", "2048") as (url, _):
         small = {**CHAT, "messages": [{"role": "user", "content": "x" * 1000}]}
         assert post(url, "/v1/chat/completions", small).status_code == 200
         big = {**CHAT, "messages": [{"role": "user", "content": "x" * 3000}]}
         assert openai_error(post(url, "/v1/chat/completions", big), 413)["code"] == (
             "request_too_large"
         )
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
