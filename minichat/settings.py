@@ -18,6 +18,7 @@ from typing import Any
 
 from minichat.config import GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
+from minichat.files import read_regular
 from minichat.loading.choices import (
     DEFAULT_MODEL,
     check_compile,
@@ -42,6 +43,7 @@ MODEL_KEYS = (
 SECRET_KEYS = ("openai_api_key",)  # shown masked by `minichat config`
 KEYS = (*MODEL_KEYS, *FIELD_NAMES)
 ENV_PREFIX = "MINICHAT_"
+CONFIG_BYTES = 1 << 20  # a config file of settings is a few lines
 
 
 def flag_name(key: str) -> str:
@@ -157,7 +159,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular(path, CONFIG_BYTES)
+        if len(raw) > CONFIG_BYTES:
+            raise ConfigError(f"config file {path} is larger than {CONFIG_BYTES >> 10} KiB")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:

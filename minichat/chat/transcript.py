@@ -16,11 +16,12 @@ from typing import Any
 from minichat.backend import Message, ToolCall
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError
-from minichat.files import write_atomically
+from minichat.files import read_regular, write_atomically
 
 FORMAT = "minichat-chat"
 VERSION = 1
 ROLES = ("user", "assistant", "tool")
+MAX_BYTES = 64 * 2**20  # a saved chat read back: far beyond any context, yet bounded
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,15 @@ def save(path: Path, transcript: Transcript) -> None:
 
 def load(path: Path) -> Transcript:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path, MAX_BYTES)
+        if len(raw) > MAX_BYTES:
+            raise ValueError(f"it is larger than {MAX_BYTES >> 20} MiB")
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise MinichatError(f"no saved chat at {path}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise MinichatError(f"{path} is not a saved minichat chat: {error}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise MinichatError(f"{path} is not a saved minichat chat: {reason}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise MinichatError(f'{path} is not a saved minichat chat (no "format": "{FORMAT}")')
     try:

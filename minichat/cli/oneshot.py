@@ -21,11 +21,18 @@ from minichat.errors import InputError
 from minichat.untrusted import printable
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
+MAX_STDIN = 8 * 2**20  # bytes: far beyond any model's context, yet bounded
 
 
 def read_prompt(stdin: BinaryIO) -> str:
-    """The whole of stdin as a prompt: UTF-8 text, or a clear error."""
-    data = stdin.read()
+    """The whole of stdin as a prompt: UTF-8 text, or a clear error. At most
+    ``MAX_STDIN`` bytes are read: ``minichat < /dev/zero`` is refused, not held."""
+    data = stdin.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise InputError(
+            f"stdin holds more than {MAX_STDIN >> 20} MiB; a prompt must fit the model's "
+            "context: pipe in less, or index a large file as documents (--docs FILE)"
+        )
     if b"\x00" in data:
         raise InputError("stdin looks like binary data (it has NUL bytes); pipe in UTF-8 text")
     try:

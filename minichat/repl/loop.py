@@ -21,7 +21,7 @@ from minichat.chat.session import ChatSession
 from minichat.chat.tooling import Ran
 from minichat.chat.turn import Exchange
 from minichat.docs.collection import Progress
-from minichat.errors import MinichatError
+from minichat.errors import InputError, MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
 from minichat.repl.render import (
     MarkdownRenderer,
@@ -33,6 +33,7 @@ from minichat.repl.render import (
 from minichat.untrusted import printable
 
 PROMPT = ">>> "
+MAX_LINE = 8 * 2**20  # characters of one piped line: far beyond any model's context
 CONTINUATION = "... "
 BLOCK = '"""'
 
@@ -156,6 +157,9 @@ class Repl:
                 continue  # Ctrl+C at the prompt: the line is dropped, the chat goes on
             except EOFError:
                 break
+            except InputError as error:  # a line that cannot be a message; the next may
+                self.warn(f"error: {error}")
+                continue
             if not line.strip():
                 continue
             try:
@@ -190,13 +194,22 @@ def read_message(read: Callable[[str], str]) -> str:
     return body.rstrip()[: -len(BLOCK)].strip("\n")
 
 
-def line_reader(stream: Callable[[], str]) -> Callable[[str], str]:
-    """A reader over plain lines (stdin that is not a terminal): no prompt, EOF at end."""
+def line_reader(stream: Callable[[int], str], limit: int = MAX_LINE) -> Callable[[str], str]:
+    """A reader over plain lines (stdin that is not a terminal): no prompt, EOF at end. A
+    line longer than ``limit`` characters is skipped to its end, read in bounded pieces,
+    and said: ``cat /dev/zero | minichat chat`` must not hold it all in memory."""
 
     def read(_prompt: str) -> str:
-        line = stream()
+        line = stream(limit)
         if not line:
             raise EOFError
+        if len(line) >= limit and not line.endswith("\n"):
+            while (rest := stream(limit)) and not rest.endswith("\n"):
+                pass
+            raise InputError(
+                f"a line of input longer than {limit:,} characters was skipped; "
+                "a message must fit the model's context"
+            )
         return line.rstrip("\n")
 
     return read
