@@ -28,7 +28,7 @@ from minichat.chat.tooling import MAX_ROUNDS, OnTool, Toolbox, docs_tool, toolbo
 from minichat.chat.turn import Exchange, OnText
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.docs.collection import Progress
-from minichat.errors import ConfigError, MinichatError
+from minichat.errors import ConfigError, InputError, MinichatError
 from minichat.params import param
 from minichat.paths import data_dir
 from minichat.settings import Settings
@@ -63,6 +63,19 @@ def adapter_for(choice: str, *, tools: bool, model: str = "") -> str | None:
 
         return tool_adapter(model) if tools else None
     return choice
+
+
+def _check_text(text: str) -> None:
+    """A message no tokenizer can take is refused in words: a command-line argument
+    that is not UTF-8 arrives as lone surrogates (``\udcff``), as can JSON's ``\ud800``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        where = f"character {error.start + 1}"
+        raise InputError(
+            f"the message is not UTF-8 text ({where} is {text[error.start]!r}); "
+            "convert it first, for example with iconv -t UTF-8"
+        ) from None
 
 
 def chats_dir() -> Path:
@@ -183,6 +196,7 @@ class ChatSession:
         """Send ``text``; the reply streams through ``on_text`` until it ends or is
         cancelled (``cancel``, or the event given here, set even before the reply
         starts). A failure leaves the conversation as it was."""
+        _check_text(text)
         return self._turn(
             lambda event: self.conversation.exchange(
                 text, self.backend, self.config, **self._reading(on_text, event)

@@ -84,3 +84,28 @@ def test_a_config_file_that_is_no_file_is_refused(tmp_path: Path, kind: str) -> 
         path.write_text("# settings\n" * 100_000)
     with pytest.raises(ConfigError, match=str(path)):
         load_settings({}, config_file=path, environ={})
+
+
+def test_an_argument_that_is_not_utf8_is_one_line_and_the_chat_keeps_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable.encode(), b"-m", b"minichat", b"ask", b"-m", b"echo", b"hello \xff"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.decode() == (
+        "minichat: error: the message is not UTF-8 text (character 7 is '\\udcff'); "
+        "convert it first, for example with iconv -t UTF-8\n"
+    )
+
+
+def test_a_lone_surrogate_leaves_the_conversation_as_it_was() -> None:
+    from minichat.backends.echo import EchoBackend
+    from minichat.chat.session import ChatSession
+
+    session = ChatSession.start(EchoBackend(), load_settings({}, environ={}))
+    session.send("first")
+    before = list(session.conversation.messages)
+    with pytest.raises(InputError, match="not UTF-8"):
+        session.send("half a pair \ud800")
+    assert session.conversation.messages == before
