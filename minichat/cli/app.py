@@ -328,7 +328,25 @@ def serve(
         max_request_bytes=max_request_bytes,
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
+    if api_key is None and not is_loopback(host):
+        print(
+            f"minichat: warning: no --api-key, and {host} is reachable from other machines: "
+            "anyone who reaches the port can use the model",
+            file=sys.stderr,
+        )
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine alone."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
 
 
 @app.command()
@@ -359,7 +377,7 @@ def web(
     session = ChatSession.start(backend, settings, load_model=loader(settings))
     extras.apply(session)
     # a page others can reach picks only named collections, never a path on this machine
-    local = host in ("127.0.0.1", "localhost", "::1") and not share
+    local = is_loopback(host) and not share
     serve(WebChat(session, pick_paths=local), host=host, port=port, share=share)
 
 

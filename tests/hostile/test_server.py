@@ -512,3 +512,12 @@ def test_the_serve_command_takes_its_body_limit_from_a_flag() -> None:
         assert openai_error(post(url, "/v1/chat/completions", big), 413)["code"] == (
             "request_too_large"
         )
+
+
+def test_only_loopback_hosts_count_as_private() -> None:
+    from minichat.cli.app import is_loopback
+
+    for host in ("127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "example.com", "my-laptop"):
+        assert not is_loopback(host), host
