@@ -268,7 +268,8 @@ def test_a_reply_cannot_make_the_browser_fetch_an_address(server: str, browser: 
             lambda page: page.find_element(By.CSS_SELECTOR, "#message textarea")
         )
         box.send_keys(
-            f"look ![chat]({base}/markdown.gif?q=secret) and <img src='{base}/tag.gif'>",
+            f"look ![chat]({base}/markdown.gif?q=secret) and <img src='{base}/tag.gif'> "
+            f"and \\<img src='{base}/backslash.gif'> and \\`<img src='{base}/backtick.gif'>`",
             Keys.ENTER,
         )
         WebDriverWait(browser, 60).until(
@@ -278,10 +279,15 @@ def test_a_reply_cannot_make_the_browser_fetch_an_address(server: str, browser: 
             )
         )
         bot = browser.find_elements(By.CSS_SELECTOR, "#chat [data-testid=bot]")[-1]
-        assert f"![chat]({base}/markdown.gif?q=secret)" in bot.text  # shown as text
+        assert "look !chat and <img src=" in bot.text  # the image a link, the tag text
         images = browser.find_elements(By.CSS_SELECTOR, "#chat img")
         assert not [i for i in images if base in (i.get_attribute("src") or "")]
         browser.execute_script("return document.readyState")  # let any fetch go out
         assert requested == []
+        # and the second wall: the browser itself loads images from the page's server only
+        import httpx
+
+        policy = httpx.get(server, timeout=30).headers["content-security-policy"]
+        assert "img-src 'self' data: blob:" in policy
     finally:
         listener.shutdown()

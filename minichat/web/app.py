@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from minichat.errors import MinichatError
 from minichat.params import BY_NAME, PARAMS
 from minichat.tools.builtin import BUILTIN
 from minichat.web.handlers import Controls, View, WebChat
+from minichat.web.policy import ContentSecurity
 
 CSS = """
 #status { font-size: 0.85em; opacity: 0.75; }
@@ -205,6 +207,8 @@ def serve(chat: WebChat, *, host: str, port: int, share: bool) -> None:
             prevent_thread_lock=True,
             css=CSS,
             footer_links=[],
+            # images and media from this server only: a reply cannot make the page fetch
+            app_kwargs={"middleware": [Middleware(ContentSecurity)]},
         )
     except OSError as error:  # gradio's own words name its settings, not our flags
         raise MinichatError(

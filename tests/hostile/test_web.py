@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from minichat.backend import Tool
 from minichat.tools.base import ToolFunction
 from minichat.web.handlers import WebChat, sources_markdown
@@ -39,12 +41,12 @@ def test_images_and_tags_from_a_model_are_shown_as_text_code_untouched() -> None
     from minichat.web.inert import inert
 
     assert inert("see ![x](http://evil.example/?q=a) now") == (
-        "see !\\[x](http://evil.example/?q=a) now"
+        "see &#33;[x](http://evil.example/?q=a) now"
     )
     assert inert("<img src=http://evil.example/a> and <b>") == (
-        "\\<img src=http://evil.example/a> and \\<b>"
+        "&lt;img src=http://evil.example/a> and &lt;b>"
     )
-    assert inert("<http://evil.example>") == "\\<http://evil.example>"
+    assert inert("<http://evil.example>") == "&lt;http://evil.example>"
     unchanged = [
         "a < b and 2<3? no: 2 < 3",
         "[a link](http://example.com) stays a link",
@@ -55,4 +57,38 @@ def test_images_and_tags_from_a_model_are_shown_as_text_code_untouched() -> None
     for text in unchanged:
         assert inert(text) == text, text
     fenced = "```\n<img src=x>\n```\nafter ![x](y)"
-    assert inert(fenced) == "```\n<img src=x>\n```\nafter !\\[x](y)"
+    assert inert(fenced) == "```\n<img src=x>\n```\nafter &#33;[x](y)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\<img src=http://evil.example/a>",  # a backslash before the tag
+        "\\`<img src=http://evil.example/a>`",  # an escaped backtick opens no span
+        "```x`\n<img src=http://evil.example/a>\n```",  # no fence: a backtick in its info
+        "a `x\n\n<img src=http://evil.example/a> `y`",  # a span never crosses paragraphs
+        "a `x\n# <img src=http://evil.example/a> `",  # nor a heading that ends one
+        "\\![x](http://evil.example/a)",
+        "```\ncode\n```python\n<img src=http://evil.example/a>",  # no closing: an info string
+    ],
+)
+def test_tricks_that_would_render_a_tag_render_none(text: str) -> None:
+    """Read by a CommonMark parser (markdown-it, as Rich has it), the result holds no
+    image and no HTML outside code, whatever the trick (the first two got past an
+    escaping with backslashes, the next three past a reading of code unlike the
+    renderer's)."""
+    from markdown_it import MarkdownIt
+
+    from minichat.web.inert import inert
+
+    def leaks(tokens: list[Any]) -> bool:
+        for token in tokens:
+            if token.type in ("image", "html_inline", "html_block"):
+                return True
+            if token.children and leaks(token.children):
+                return True
+        return False
+
+    parser = MarkdownIt("commonmark")
+    assert leaks(parser.parse("![x](http://evil.example/a) <img src=x>"))  # the check checks
+    assert not leaks(parser.parse(inert(text))), inert(text)
