@@ -192,7 +192,11 @@ class OpenAIBackend(ChatBackend):
         self, method: str, url: str, kind: type[MinichatError], body: Any = None
     ) -> Iterator[httpx.Response]:
         """A response whose body is still to be read, refused if compressed or redirected."""
-        with self.http.stream(method, url, json=body) as response:
+        # JSON with every non-ASCII character escaped: text that is not UTF-8 (half a
+        # surrogate pair) still makes a request, which the server may refuse in words
+        content = None if body is None else json.dumps(body).encode("ascii")
+        headers = None if body is None else {"content-type": "application/json"}
+        with self.http.stream(method, url, content=content, headers=headers) as response:
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 raise kind(

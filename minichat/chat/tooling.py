@@ -97,6 +97,9 @@ class Toolbox:
             result, failed = self._run(call, started), False
         except ToolError as error:
             result, failed = f"error: {error}", True
+        # half a UTF-16 pair (a remote model's "\ud800", echoed by a tool or its error) is
+        # no text a tokenizer or a server takes: shown as its escape instead
+        result = result.encode("utf-8", "backslashreplace").decode("utf-8")
         return Ran(call, result, perf_counter() - started[0], failed)
 
     def _run(self, call: ToolCall, started: list[float]) -> str:

@@ -444,3 +444,26 @@ def test_an_error_field_that_is_null_is_no_error() -> None:
     with hostile(v1__chat__completions=sse({"error": None, **text("fine", "stop")})) as server:
         reply = Conversation().exchange("hi", connect(server), GenerationConfig())
     assert reply.reply == "fine"
+
+
+def test_half_a_surrogate_pair_in_a_call_is_shown_not_a_crash() -> None:
+    """A server's call with JSON's "\\ud800" in its arguments: the calculator's error
+    quotes it, the next request carries it, and neither the tool line, the request
+    nor the conversation breaks."""
+    asks = sse(
+        call(
+            index=0,
+            id="c",
+            function={"name": "calculator", "arguments": '{"expression": "\\ud800"}'},
+        ),
+        FINISH_CALLS,
+    )
+    with hostile(v1__chat__completions=asks) as server:
+        ran: list[Ran] = []
+        toolbox = Toolbox({f.name: f for f in builtin(["calculator"])}, max_rounds=2)
+        Conversation().exchange(
+            "add", connect(server), GenerationConfig(), tools=toolbox, on_tool=ran.append
+        )
+        assert ran and all(done.result.encode("utf-8") for done in ran)
+        assert "`\\ud800`" in ran[0].result  # the escape, visible
+        assert len([path for _, path, _, _ in server.seen if path.endswith("/completions")]) == 3
