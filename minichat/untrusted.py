@@ -36,8 +36,8 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
-def one_line(text: str, limit: int = 200) -> str:
-    """``text`` as one printable line of at most ``limit`` characters (newlines shown
-    as ``\\n``): for a tool's arguments and result in a prompt or a log line."""
+def one_line(text: str, limit: int | None = 200) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (None: all of it;
+    newlines shown as ``\\n``): for a tool's arguments and result in a prompt or a log."""
     shown = printable(text).replace("\n", "\\n")
-    return shown if len(shown) <= limit else shown[:limit] + "…"
+    return shown if limit is None or len(shown) <= limit else shown[:limit] + "…"

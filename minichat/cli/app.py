@@ -158,8 +158,9 @@ def ask_approval(call: ToolCall) -> bool:
     from rich.text import Text
 
     # the name and arguments are the model's (or a file's it read): shown as they are, as
-    # plain text, so none can hide words, restyle the prompt or break it
-    question = Text(f"run {one_line(call.name, 80)}({one_line(call.arguments, 2000)})?")
+    # plain text, so none can hide words, restyle the prompt or break it; and whole, so
+    # padding cannot push what matters (a path, a mode) past a cut
+    question = Text(f"run {one_line(call.name, None)}({one_line(call.arguments, None)})?")
     return Confirm.ask(question, console=Console(stderr=True), default=False)
 
 

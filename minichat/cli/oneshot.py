@@ -18,7 +18,7 @@ from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
 from minichat.errors import InputError
-from minichat.untrusted import printable
+from minichat.untrusted import one_line, printable
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
 MAX_STDIN = 8 * 2**20  # bytes: far beyond any model's context, yet bounded
@@ -66,7 +66,7 @@ def answer(
     from documents the reply read are listed under it (and in the JSON)."""
     backend = session.backend
     if not as_json:  # each call on stderr as it is made; --json lists them with the reply
-        session.on_tool = lambda ran: err.write(printable(f"minichat: tool {ran.line()}") + "\n")
+        session.on_tool = lambda ran: err.write(f"minichat: tool {one_line(ran.line(), None)}\n")
     shown = printable if _is_terminal(out) else str
 
     def write(text: str) -> None:

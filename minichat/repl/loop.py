@@ -30,7 +30,7 @@ from minichat.repl.render import (
     embedding_progress,
     markdown,
 )
-from minichat.untrusted import printable
+from minichat.untrusted import one_line, printable
 
 PROMPT = ">>> "
 MAX_LINE = 8 * 2**20  # characters of one piped line: far beyond any model's context
@@ -79,7 +79,8 @@ class Repl:
 
     def show_tool(self, ran: Ran) -> None:
         """A call the model made, as it is made: a dim line."""
-        self.note(f"tool {ran.line()}")  # a failure goes back to the model, not to the user
+        # one line whatever the result holds: a newline could print a line of its own
+        self.note(f"tool {one_line(ran.line(), None)}")
 
     def banner(self) -> None:
         # the hint first: the description grows with the model's choices, and a narrow
