@@ -590,7 +590,7 @@ def test_functions_from_a_file_become_tools_that_ask_first(tmp_path: Path) -> No
         "properties": {
             "colour": {"enum": ["red", "green"]},
             "coats": {"type": "integer"},
-            "note": {"type": "string"},
+            "note": {"type": ["string", "null"]},  # Optional: a model may say null
         },
         "required": ["colour"],
         "additionalProperties": False,

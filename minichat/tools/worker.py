@@ -131,9 +131,17 @@ def schema_of(annotation: Any, where: str = "") -> dict[str, Any]:
         return {"type": "array"}
     if origin is dict:
         return {"type": "object"}
-    if origin in (typing.Union, types.UnionType):  # Optional[X]: X (the default covers None)
+    if origin in (typing.Union, types.UnionType):  # Optional[X]: X, or null
         kept = [a for a in arguments if a is not type(None)]
-        return schema_of(kept[0], where) if len(kept) == 1 else {"type": "string"}
+        if len(kept) != 1:
+            return {"type": "string"}
+        inner = schema_of(kept[0], where)
+        if len(kept) == len(arguments):
+            return inner
+        # a model may say null for "not given", as OpenAI's own models do
+        if isinstance(inner.get("type"), str):
+            return {**inner, "type": [inner["type"], "null"]}
+        return {"anyOf": [inner, {"type": "null"}]}
     return {"type": "string"}
 
 

@@ -309,3 +309,27 @@ def test_a_saved_chat_is_the_users_alone(tmp_path: Path) -> None:
     session.send("my secret question", None)
     saved = session.save(tmp_path / "chat.json")
     assert oct(saved.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_an_optional_parameter_takes_null(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "from typing import Literal, Optional\n"
+        "def pick(n: Optional[int] = None, size: Optional[Literal['s', 'm']] = None) -> str:\n"
+        "    return f'{n} {size}'\n",
+    )
+    [tool] = load_functions(path)
+    properties = tool.tool.parameters["properties"]
+    assert properties["n"] == {"type": ["integer", "null"]}
+    assert properties["size"] == {"anyOf": [{"enum": ["s", "m"]}, {"type": "null"}]}
+    toolbox = box([tool])
+    assert call(toolbox, "pick", '{"n": null, "size": null}') == "None None"
+    assert call(toolbox, "pick", '{"n": 3, "size": "m"}') == "3 m"
+    assert "must be" in call(toolbox, "pick", '{"n": "three"}')
+    llguidance = pytest.importorskip("llguidance")
+    from minichat.backend import Tools
+    from minichat.engine.constraint import grammar
+
+    lark = grammar(Tools((tool.tool,), "required"))
+    matcher = llguidance.LLMatcher
+    assert matcher.validate_grammar(matcher.grammar_from_lark(lark)) == ""
