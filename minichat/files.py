@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PIECE = 16 << 20  # bytes read at a time
+
 
 class NotRegularFile(OSError):
     """The path is a folder, device, FIFO or socket, not a regular file."""
@@ -56,10 +58,24 @@ def read_regular(path: Path | str, limit: int, *, follow_links: bool = True) -> 
         opened = os.fstat(descriptor)
         if not stat.S_ISREG(opened.st_mode):
             raise NotRegularFile(f"{path} is {kind_of(opened.st_mode)}, not a regular file")
-        with os.fdopen(descriptor, "rb", closefd=False) as file:
-            return file.read(limit + 1)
+        return _read_upto(descriptor, limit + 1, opened.st_size)
     finally:
         os.close(descriptor)
+
+
+def _read_upto(descriptor: int, most: int, size: int) -> bytes:
+    """At most ``most`` bytes, read in pieces: asking for all of ``most`` at once would
+    set that much memory aside first, gigabytes for a cap of gigabytes. The file's size
+    sizes the first piece; a file that grows while read is read on, to the cap."""
+    data = bytearray()
+    want = min(size + 1, most)
+    while len(data) < most:
+        piece = os.read(descriptor, max(min(want - len(data), PIECE), 1))
+        if not piece:
+            break
+        data += piece
+        want = most if len(data) >= want else want
+    return bytes(data)
 
 
 @contextmanager

@@ -163,3 +163,27 @@ def test_minichat_keeps_its_folders_private(
     monkeypatch.setenv("MINICHAT_DATA_DIR", str(tmp_path / "data"))
     for folder in (cache_dir(), data_dir(), private_folder(tmp_path / "cache" / "a" / "b")):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_read_regular_sets_no_memory_aside_for_its_cap(tmp_path: Path) -> None:
+    """A cap of gigabytes must not reserve gigabytes before a small file is read: in a
+    process whose address space is limited, the old read failed with MemoryError."""
+    import subprocess
+    import sys
+
+    (tmp_path / "small").write_bytes(b"x" * 1000)
+    script = (
+        "import resource; from minichat.files import read_regular;"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"
+        f"print(len(read_regular({str(tmp_path / 'small')!r}, 8 << 30)))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "1000", done.stderr
+
+
+def test_read_regular_reads_files_whose_size_says_nothing(tmp_path: Path) -> None:
+    data = read_regular("/proc/self/status", 1 << 20)  # a size of 0, yet text
+    assert b"Name:" in data
+    (tmp_path / "f").write_bytes(b"y" * 100)
+    assert read_regular(tmp_path / "f", 100) == b"y" * 100
+    assert read_regular(tmp_path / "f", 99) == b"y" * 100  # one past: longer than the cap
