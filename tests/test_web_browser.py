@@ -264,9 +264,10 @@ def test_a_reply_cannot_make_the_browser_fetch_an_address(server: str, browser: 
     base = f"http://127.0.0.1:{listener.server_address[1]}"
     try:
         browser.get(server)
-        box = WebDriverWait(browser, WAIT).until(
-            lambda page: page.find_element(By.CSS_SELECTOR, "#message textarea")
+        WebDriverWait(browser, WAIT).until(  # the page is live: its status came from the server
+            lambda page: "echo · 0 / 4096" in page.find_element(By.ID, "status").text
         )
+        box = browser.find_element(By.CSS_SELECTOR, "#message textarea")
         box.send_keys(
             f"look ![chat]({base}/markdown.gif?q=secret) and <img src='{base}/tag.gif'> "
             f"and \\<img src='{base}/backslash.gif'> and \\`<img src='{base}/backtick.gif'>`",

@@ -124,11 +124,13 @@ def wide(rng: random.Random) -> str:
 
 
 def shown(result: str) -> str:
-    """A calculator result as an answer quotes it: a long decimal rounded, and said to be."""
-    decimals = result.partition(".")[2]
+    """A calculator result as an answer quotes it: a long decimal rounded, and said to be
+    (the calculator marks a rounded result with "≈ ")."""
+    number = result.removeprefix("≈ ")
+    decimals = number.partition(".")[2]
     if len(decimals) <= 2 or not decimals.isdigit():
-        return result
-    return "about " + f"{float(result):.2f}".rstrip("0").rstrip(".")
+        return number if number == result else f"about {number}"
+    return "about " + f"{float(number):.2f}".rstrip("0").rstrip(".")
 
 
 def calculation(rng: random.Random) -> Turn:
