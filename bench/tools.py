@@ -71,6 +71,13 @@ FILES = {  # the working folder's files; each folder listed holds these and an i
     "src/util.py": "def double(x):\n    return 2 * x\n",
 }
 FOLDERS = ["docs", "src", "data", "images", "archive", "tests", "docs", "data"]  # listed
+
+
+def number(result: str) -> float:
+    """The calculator's answer as a number (a rounded one is marked "≈ ")."""
+    return float(result.removeprefix("≈ "))
+
+
 CALCULATIONS = [  # (question, its arithmetic: the expected value is what this evaluates to)
     ("What is {a} * {b}?", "{a} * {b}"),
     ("Calculate {a} + {b} + {c}.", "{a} + {b} + {c}"),
@@ -130,7 +137,7 @@ def make_queries(seed: int = 0) -> list[Query]:
         a, b, c, k = rng.randint(12, 999), rng.randint(12, 99), rng.randint(2, 9), rng.randint(3, 6)
         n = {"a": a, "b": b, "c": c, "k": k, "p": rng.choice([5, 10, 15, 20, 25])}
         n["s"] = rng.randint(11, 40) ** 2
-        value = float(evaluate(arithmetic.format(**n)))
+        value = number(evaluate(arithmetic.format(**n)))
         out.append(Query(question.format(**n), "calculator", value))
     out += [Query(text, "now") for text in NOW]
     out += [Query(rng.choice(READS).format(name), "read_file", name) for name in FILES]
@@ -172,7 +179,7 @@ def right_arguments(query: Query, call: ToolCall) -> bool:
         return arguments == {}
     if query.tool == "calculator":
         try:  # a wrong type or a missing expression fail here too
-            value = float(evaluate(arguments.pop("expression")))
+            value = number(evaluate(arguments.pop("expression")))
         except (KeyError, TypeError, ValueError, ToolError):
             return False
         return not arguments and math.isclose(value, query.expected, rel_tol=1e-6)
