@@ -28,6 +28,7 @@ import inspect
 import json
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -306,6 +307,15 @@ def watch_parent() -> None:
     parent = os.getppid()
     while os.getppid() == parent:
         time.sleep(1.0)
+    end()
+
+
+def end() -> None:
+    """Leave, and take every process the user's code started along: this process leads
+    its group (the chat starts it in a session of its own), so the group is all of them."""
+    if os.getpgid(0) == os.getpid():  # run by hand, the group would be the shell's
+        with contextlib.suppress(OSError):
+            os.killpg(0, signal.SIGKILL)
     os._exit(0)
 
 
@@ -322,7 +332,7 @@ def main() -> None:
         reply, functions = answer(json.loads(line), functions, printed)
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
-    os._exit(0)  # the chat has gone: threads the user's code started do not keep this alive
+    end()  # the chat has gone: nothing the user's code started may keep running
 
 
 if __name__ == "__main__":

@@ -333,3 +333,32 @@ def test_an_optional_parameter_takes_null(tmp_path: Path) -> None:
     lark = grammar(Tools((tool.tool,), "required"))
     matcher = llguidance.LLMatcher
     assert matcher.validate_grammar(matcher.grammar_from_lark(lark)) == ""
+
+
+def test_what_a_function_started_ends_with_the_chat(tmp_path: Path) -> None:
+    """minichat killed outright: its worker leaves, and takes along what the user's code
+    started (a `sleep` here), which would otherwise run on with no parent."""
+    import time
+
+    path = write(
+        tmp_path,
+        "import subprocess\ndef spawn() -> int:\n"
+        "    return subprocess.Popen(['sleep', '300']).pid\n",
+    )
+    chat = (
+        "import json, os, signal, sys\n"
+        "from minichat.tools.functions import load_functions\n"
+        f"[tool] = load_functions(__import__('pathlib').Path({str(path)!r}))\n"
+        "print(tool.run({}), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", chat], capture_output=True, text=True)
+    pid = int(done.stdout.strip())
+    for _ in range(100):  # the worker looks for its parent once a second
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    pytest.fail("the function's child outlived the chat")
