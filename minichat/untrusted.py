@@ -13,13 +13,21 @@ stays what it is: words in brackets.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # C0 controls but tab and newline, DEL, C1 controls; the bidirectional marks,
 # embeddings, overrides and isolates; the line and paragraph separators some terminals
 # obey; lone surrogates (a file name that is not UTF-8), which no terminal can be sent
 _UNSAFE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+# what json.dumps leaves raw that a terminal would act on (it escapes C0 controls itself)
+_UNSAFE_IN_JSON = re.compile(
+    "[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
 )
 
 
@@ -41,3 +49,10 @@ def one_line(text: str, limit: int | None = 200) -> str:
     newlines shown as ``\\n``): for a tool's arguments and result in a prompt or a log."""
     shown = printable(text).replace("\n", "\\n")
     return shown if limit is None or len(shown) <= limit else shown[:limit] + "…"
+
+
+def safe_json(data: Any, indent: int | None = None) -> str:
+    """``data`` as JSON that reads back the same and prints safely: characters a terminal
+    would act on, and lone surrogates, written as ``\\uXXXX`` escapes."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return _UNSAFE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)

@@ -12,18 +12,16 @@ escapes what could act on a terminal.
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from minichat.docs.collection import Collection, Report
 from minichat.docs.search import TOP_K
 from minichat.repl.render import embedding_progress
-from minichat.untrusted import one_line, printable
+from minichat.untrusted import one_line, printable, safe_json
 
 app = typer.Typer(
     help="Index files and folders into collections the chat can read from (--docs NAME).",
@@ -63,17 +61,6 @@ def _warn_skipped(report: Report) -> None:
 
 # what JSON leaves as it is but a terminal acts on: DEL, C1 controls, bidirectional
 # marks, line separators, and lone surrogates (a file name that is not UTF-8)
-_UNSAFE_IN_JSON = re.compile(
-    "[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
-)
-
-
-def _json(data: Any) -> str:
-    """JSON that reads back as ``data`` and prints safely: those characters escaped."""
-    text = json.dumps(data, ensure_ascii=False, indent=1)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 def _build(
     collection: Collection, paths: list[Path] | None, rebuild: bool = False, add: bool = False
 ) -> None:
@@ -125,7 +112,7 @@ def list_collections(
         except CollectionError as error:
             rows.append({"name": collection.name, "error": str(error)})
     if as_json:
-        print(_json(rows))
+        print(safe_json(rows, indent=1))
         return
     if not rows:
         print("no collections yet; make one: minichat docs add NAME PATH...")
@@ -170,7 +157,7 @@ def search(
         documents = open_documents(name, progress)
     hits = documents.index.search(query, k, mode)
     if as_json:
-        print(_json([h.to_dict() for h in hits]))
+        print(safe_json([h.to_dict() for h in hits], indent=1))
         return
     from rich.console import Console
     from rich.text import Text

@@ -10,7 +10,6 @@ pipe or file gets the reply as the model wrote it.
 
 from __future__ import annotations
 
-import json
 from typing import BinaryIO, TextIO
 
 from minichat.backend import ChatBackend
@@ -18,7 +17,7 @@ from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.chat.turn import Exchange
 from minichat.errors import InputError
-from minichat.untrusted import one_line, printable
+from minichat.untrusted import one_line, printable, safe_json
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
 MAX_STDIN = 8 * 2**20  # bytes: far beyond any model's context, yet bounded
@@ -75,7 +74,7 @@ def answer(
 
     exchange = session.send(prompt, None if as_json else write)
     if as_json:
-        out.write(json.dumps(to_json(backend, exchange, load_seconds), ensure_ascii=False) + "\n")
+        out.write(safe_json(to_json(backend, exchange, load_seconds)) + "\n")
     else:
         if not exchange.reply.endswith("\n"):
             out.write("\n")

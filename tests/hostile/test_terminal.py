@@ -214,3 +214,17 @@ def test_bad_slash_command_arguments_are_one_line_and_keep_the_chat(
 
 def _no_loading(name: str, adapter: str | None) -> EchoBackend:
     raise MinichatError(f"unknown model {name!r}; see minichat models")
+
+
+def test_json_for_a_terminal_escapes_what_would_act_on_it(scripted: ScriptedBackend) -> None:
+    import json
+
+    reply = "abc\u202edef \x9b31m \x1b[2J \u2028 half \ud800"
+    scripted.enqueue([reply])
+    session = ChatSession.start(scripted, load_settings({}, environ={}), lambda n, a: scripted)
+    out = io.StringIO()
+    oneshot.answer(session, "q", out=out, err=io.StringIO(), as_json=True)
+    written = out.getvalue()
+    assert acting(written) == [] and "\u2028" not in written and "\x1b" not in written
+    written.encode("utf-8")  # a terminal or a file takes it
+    assert json.loads(written)["text"] == reply  # and it reads back the same
