@@ -10,6 +10,7 @@ the model, the key parameters and how much of the context is in use.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from minichat.chat.session import ChatSession
 from minichat.docs.collection import OFF, Collection
 from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
-from minichat.paths import data_dir
+from minichat.paths import data_dir, private_folder
 from minichat.repl.commands import BY_NAME, COMMANDS
 from minichat.tools.builtin import BUILTIN
 
@@ -108,8 +109,11 @@ def prompt_reader(session: ChatSession, *, history: bool = True, **io: Any) -> C
     ``io`` may give prompt-toolkit's ``input`` and ``output`` (tests use a pipe)."""
     store: History = InMemoryHistory()
     if history:
-        history_file().parent.mkdir(parents=True, exist_ok=True)
-        store = FileHistory(str(history_file()))
+        path = history_file()
+        private_folder(path.parent)
+        # what was typed is the user's alone, wherever the data folder is
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        store = FileHistory(str(path))
     prompt_session: PromptSession[str] = PromptSession(
         history=store,
         completer=SlashCompleter(),

@@ -157,12 +157,39 @@ def test_read_regular_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None
 def test_minichat_keeps_its_folders_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path / "cache"))
-    (tmp_path / "data").mkdir(mode=0o755)
-    (tmp_path / "data").chmod(0o755)  # an older minichat's folder, open to everyone
-    monkeypatch.setenv("MINICHAT_DATA_DIR", str(tmp_path / "data"))
-    for folder in (cache_dir(), data_dir(), private_folder(tmp_path / "cache" / "a" / "b")):
+    import platformdirs
+
+    # the platform's folders: made private, and an older one open to others closed
+    (tmp_path / "platform-data").mkdir(mode=0o755)
+    (tmp_path / "platform-data").chmod(0o755)
+    monkeypatch.delenv("MINICHAT_DATA_DIR")
+    monkeypatch.delenv("MINICHAT_CACHE_DIR", raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda _: str(tmp_path / "platform-data"))
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda _: str(tmp_path / "a" / "cache"))
+    for folder in (cache_dir(), data_dir(), private_folder(tmp_path / "a" / "cache" / "b")):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    # a folder the user named: made private if minichat makes it, left as it is if not
+    (tmp_path / "shared").mkdir(mode=0o755)
+    (tmp_path / "shared").chmod(0o755)
+    monkeypatch.setenv("MINICHAT_DATA_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path / "new"))
+    assert stat.S_IMODE(data_dir().stat().st_mode) == 0o755
+    assert stat.S_IMODE(cache_dir().stat().st_mode) == 0o700
+
+
+def test_the_input_history_is_the_users_alone(tmp_path: Path) -> None:
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from minichat.backends.echo import EchoBackend
+    from minichat.chat.session import ChatSession
+    from minichat.repl.prompt import history_file, prompt_reader
+    from minichat.settings import load_settings
+
+    session = ChatSession.start(EchoBackend(), load_settings({}, environ={}))
+    with create_pipe_input() as pipe:
+        prompt_reader(session, history=True, input=pipe, output=DummyOutput())
+    assert stat.S_IMODE(history_file().stat().st_mode) == 0o600
 
 
 def test_read_regular_sets_no_memory_aside_for_its_cap(tmp_path: Path) -> None:
