@@ -126,14 +126,14 @@ def _text_of(data: bytes, name: str) -> tuple[str, bool]:
 def run_list_dir(arguments: dict[str, Any]) -> str:
     _expect(arguments, ["path"])
     name = _string(arguments, "path", ".")
-    descriptor = open_beneath(Path.cwd().resolve(), name)
+    root = Path.cwd().resolve()
+    descriptor = open_beneath(root, name)
     try:
         if not stat.S_ISDIR(os.fstat(descriptor).st_mode):
             raise ToolError(f"`{name}` is a file, not a folder; use read_file to read it")
         with os.scandir(descriptor) as found:
-            # a link is listed as what it is, never followed: its target may lie outside
             entries = sorted(
-                shown_name(entry.name) + ("/" if entry.is_dir(follow_symlinks=False) else "")
+                shown_name(entry.name) + ("/" if _is_folder(root, name, entry) else "")
                 for entry in found
                 if not entry.name.startswith(".")
             )
@@ -145,6 +145,21 @@ def run_list_dir(arguments: dict[str, Any]) -> str:
         return "(the folder is empty)"
     more = [f"[... {len(entries) - MAX_ENTRIES} more]"] if len(entries) > MAX_ENTRIES else []
     return "\n".join(entries[:MAX_ENTRIES] + more)
+
+
+def _is_folder(root: Path, folder: str, entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a folder; a link counts as one only when it leads to a folder
+    inside the working folder (followed as ``open_beneath`` follows, never out)."""
+    if not entry.is_symlink():
+        return entry.is_dir(follow_symlinks=False)
+    try:
+        descriptor = open_beneath(root, os.path.join(folder, entry.name))
+    except ToolError:
+        return False
+    try:
+        return stat.S_ISDIR(os.fstat(descriptor).st_mode)
+    finally:
+        os.close(descriptor)
 
 
 def shown_name(name: str) -> str:

@@ -99,6 +99,9 @@ def test_links_that_stay_inside_are_followed(folder: Path) -> None:
     assert run_read_file({"path": "absolute.md"}) == "buy milk"
     assert run_read_file({"path": "notes/again.md"}) == "buy milk"
     assert run_list_dir({"path": "alias"}) == "again.md\ntodo.md"
+    os.symlink(folder.parent / "outside", folder / "away")
+    # a link to a folder inside is a folder; one that leads out is a name, and no more
+    assert run_list_dir({"path": "."}) == "absolute.md\nalias/\naway\nnotes/"
 
 
 def test_a_link_to_a_hidden_name_or_a_loop_is_refused(folder: Path) -> None:
