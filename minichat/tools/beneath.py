@@ -91,7 +91,12 @@ def _relative(root: Path, path: str, named: str | None = None) -> list[str]:
         return path.split(os.sep)
     absolute = Path(os.path.normpath(path))
     if not absolute.is_relative_to(root):
-        raise ToolError(_outside(named or path))
+        # reached through a link above the working folder (/tmp on macOS, a linked
+        # home): its real path may lie inside. Only the start is taken from it: the
+        # walk from the root below still follows no link out, whatever changes
+        absolute = Path(os.path.realpath(path))
+        if not absolute.is_relative_to(root):
+            raise ToolError(_outside(named or path))
     return list(absolute.relative_to(root).parts)
 
 

@@ -217,3 +217,18 @@ def test_read_regular_reads_files_whose_size_says_nothing(tmp_path: Path) -> Non
     (tmp_path / "f").write_bytes(b"y" * 100)
     assert read_regular(tmp_path / "f", 100) == b"y" * 100
     assert read_regular(tmp_path / "f", 99) == b"y" * 100  # one past: longer than the cap
+
+
+def test_an_absolute_path_through_a_link_above_the_folder_is_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real" / "notes").mkdir(parents=True)
+    (tmp_path / "real" / "notes" / "todo.md").write_text("buy milk", encoding="utf-8")
+    os.symlink(tmp_path / "real", tmp_path / "alias")
+    monkeypatch.chdir(tmp_path / "alias")  # the working folder's real path is real/
+    assert run_read_file({"path": str(tmp_path / "alias" / "notes" / "todo.md")}) == "buy milk"
+    os.symlink(tmp_path / "alias" / "notes" / "todo.md", tmp_path / "real" / "link.md")
+    assert run_read_file({"path": "link.md"}) == "buy milk"
+    (tmp_path / "secret.txt").write_text("SECRET", encoding="utf-8")
+    with pytest.raises(ToolError, match="outside the working folder"):
+        run_read_file({"path": str(tmp_path / "alias" / ".." / "secret.txt")})
