@@ -21,7 +21,8 @@ from minichat.errors import GenerationError
 from minichat.untrusted import one_line
 
 MIB = 1024 * 1024
-STALL = 120.0  # seconds a stream may send only keep-alives and empty events
+STALL = 600.0  # seconds a stream may send only keep-alives and empty events (a slow
+# server working through a long prompt may send them for minutes; an endless one, never more)
 MAX_LINE = 1 * MIB  # one line of a stream
 MAX_STREAM = 64 * MIB  # one reply's whole stream
 MAX_CALLS = 128  # tool calls in one reply
