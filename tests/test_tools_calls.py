@@ -723,3 +723,31 @@ def test_the_mask_says_when_a_call_is_under_way(tiny: ChatBackend) -> None:
         constraint.consume(token)
     assert constraint.calling
     assert Constraint(words, Tools(tools.tools, "required")).calling
+
+
+def test_required_allows_several_calls_one_a_line(tiny: ChatBackend) -> None:
+    """OpenAI's ``required`` lets a reply make parallel calls: the grammar takes a second
+    call after the first, and the turn may end after either; a named tool, one call."""
+    from minichat.engine.constraint import Constraint, llg_tokenizer
+    from minichat.toolcalls import parse_calls
+
+    local: Any = tiny
+    words = llg_tokenizer(local.tokenizer_json(), local.end_ids)
+    tools = Tools((builtin(["calculator"])[0].tool, builtin(["now"])[0].tool), "required")
+    first = '<tool_call>\n{"name": "calculator", "arguments": {"expression": "2+2"}}\n</tool_call>'
+    second = '<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>'
+    encode = local.format.tokenizer.encode
+    for choice, text, ends in (
+        ("required", first, True),
+        ("required", f"{first}\n{second}", True),
+        ("calculator", first, True),
+    ):
+        constraint = Constraint(words, Tools(tools.tools, choice))
+        for token in encode(text, add_special_tokens=False).ids:
+            constraint.consume(token)  # raises where the grammar refuses the token
+        assert constraint.matcher.is_accepting() is ends
+    assert [call.name for call in parse_calls(f"{first}\n{second}")] == ["calculator", "now"]
+    named = Constraint(words, Tools(tools.tools, "calculator"))
+    with pytest.raises(RuntimeError, match="breaks the tool grammar"):
+        for token in encode(f"{first}\n{second}", add_special_tokens=False).ids:
+            named.consume(token)

@@ -3,8 +3,9 @@
 The grammar is lazy where the model may answer in words (``tool_choice`` auto):
 any text, until the model writes ``<tool_call>``; from there only tokens that
 continue a call to one of the tools, with arguments valid against its JSON
-Schema, then ``</tool_call>``. ``required`` and a named tool force a call from
-the first token. The mask is computed from the tokens so far before each token
+Schema, then ``</tool_call>``, and words or another call after it. ``required``
+forces a call from the first token, and allows more, one a line (OpenAI's parallel
+calls); a named tool forces one call to it. The mask is computed from the tokens so far before each token
 is sampled (0.1 ms at the median on the default model; bench/tools.py), and the
 end-of-turn tokens are allowed only where the grammar may end, so a call always
 parses. It works on logits, so the KV cache and the compiled step are untouched.
@@ -71,7 +72,9 @@ def grammar(tools: Tools) -> str:
         ]
         return str(StructTag.to_grammar(tags, assume_special=False))
     alternatives = "\n    | ".join(calls)
-    return f"%llguidance {{}}\nstart: {alternatives}\n"  # one call, then the turn ends
+    if tools.choice == "required":  # one call or several, each on a line, then the turn ends
+        return f'%llguidance {{}}\nstart: call ("\\n" call)*\ncall: {alternatives}\n'
+    return f"%llguidance {{}}\nstart: {alternatives}\n"  # the named tool, once
 
 
 def schema_problem(parameters: dict[str, Any]) -> str | None:

@@ -521,3 +521,38 @@ def test_only_loopback_hosts_count_as_private() -> None:
         assert is_loopback(host), host
     for host in ("0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "example.com", "my-laptop"):
         assert not is_loopback(host), host
+
+
+class Parallel(Caller):
+    """A reply with two calls at once, as the grammar now allows under required."""
+
+    def generate_with_tools(
+        self,
+        messages: Sequence[Message],
+        config: GenerationConfig,
+        cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:
+        calls = (
+            ToolCall("call_a", "calculator", '{"expression": "2+2"}'),
+            ToolCall("call_b", "calculator", '{"expression": "3*3"}'),
+        )
+        return Outcome("tool_calls", 5, 30, tool_calls=calls)
+        yield ""  # a generator
+
+
+def test_several_calls_in_one_reply_come_back_as_several_tool_calls() -> None:
+    body = {**CHAT, "model": "caller", "tools": [CALCULATOR], "tool_choice": "required"}
+    with serving(Parallel()) as url:
+        [choice] = post(url, "/chat/completions", body).json()["choices"]
+        assert choice["finish_reason"] == "tool_calls"
+        arguments = [c["function"]["arguments"] for c in choice["message"]["tool_calls"]]
+        assert arguments == ['{"expression": "2+2"}', '{"expression": "3*3"}']
+        with httpx.stream(
+            "POST", f"{url}/chat/completions", json={**body, "stream": True}, timeout=30
+        ) as response:
+            events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        chunks = [json.loads(e)["choices"] for e in events[:-1]]
+        deltas = [c[0]["delta"] for c in chunks if c]
+        streamed = [call for delta in deltas for call in delta.get("tool_calls", [])]
+        assert [call["index"] for call in streamed] == [0, 1]
