@@ -159,7 +159,7 @@ PARAMS: tuple[Param, ...] = (
         float,
         1.1,
         "Repetition penalty",
-        "penalty on the last 64 tokens; 1 is off",
+        "penalty on the reply's last 64 tokens; 1 is off",
         0,
         10,
         low_open=True,

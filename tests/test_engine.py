@@ -285,3 +285,25 @@ def test_hf_cache_argument_gives_the_replies_of_past_key_values(
         warnings.simplefilter("ignore", FutureWarning)
         legacy = chat_turns(backend)
     assert current == legacy
+
+
+def test_the_repetition_penalty_leaves_the_prompt_copyable(
+    model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A number from a passage or a tool result is in the prompt: the default penalty
+    counts only the reply's own tokens, so the model may copy the prompt's."""
+    from minichat.engine.sampling import Sampler
+
+    seen: list[list[int]] = []
+    real = Sampler.__call__
+
+    def recording(self: Sampler, logits: torch.Tensor, recent: Sequence[int]) -> int:
+        seen.append(list(recent))
+        return real(self, logits, recent)
+
+    monkeypatch.setattr(Sampler, "__call__", recording)
+    text, _ = run(FullRecompute(model, 128), GenerationConfig(temperature=0, max_new_tokens=8))
+    reply = [ord(character) - 0x4E00 for character in text]
+    assert seen[0] == []  # the first token may be any of the prompt's
+    for step, recent in enumerate(seen):
+        assert recent == reply[:step]  # then only what the reply itself wrote

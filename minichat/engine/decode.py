@@ -27,6 +27,7 @@ from minichat.engine.sampling import Sampler
 from minichat.engine.stops import StopMatcher
 from minichat.errors import GenerationError
 
+PROMPT_PENALISED = 0  # tokens of the prompt the repetition penalty counts (bench: 64, as before)
 OUT_OF_MEMORY = (
     "out of memory while generating; the conversation is kept. "
     "Try a lower --max-tokens, --dtype bf16, or a smaller model"
@@ -89,7 +90,11 @@ def _decode(
     sampler = Sampler(config)
     stops = StopMatcher(stop)
     detok = IncrementalDetokenizer(decode)
-    recent = list(prompt_ids)
+    # the repetition penalty looks at the reply's own tokens (at most the window's last
+    # few; PROMPT_PENALISED more of the prompt's): it is there to keep a reply from
+    # looping, and over the prompt it pushed the model off the very words, names and
+    # numbers a passage or a tool result gave it to copy (bench/grounded.py)
+    recent = list(prompt_ids[len(prompt_ids) - PROMPT_PENALISED :]) if PROMPT_PENALISED else []
     new_tokens = 0
     reason: FinishReason = "length"
 

@@ -14,8 +14,9 @@ import torch
 
 from minichat.config import GenerationConfig
 
-# Like llama.cpp's repeat_last_n: penalise the recent window, not the whole
-# conversation, so chat-template tokens that recur every turn are not punished.
+# Like llama.cpp's repeat_last_n: penalise a recent window, not the whole reply. The
+# decode loop passes the reply's own tokens only (engine.decode): the prompt's words,
+# a passage's names and numbers, a tool's result, are the model's to copy.
 REPETITION_WINDOW = 64
 
 
