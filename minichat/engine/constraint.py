@@ -9,9 +9,9 @@ calls); a named tool forces one call to it. The mask is computed from the tokens
 far before each token is sampled (0.1 ms at the median on the default model;
 bench/tools.py), and the end-of-turn tokens are allowed only where the grammar may
 end, so a call always parses. It works on logits, so the KV cache and the compiled
-step are untouched. ``schema_problem`` says, before any of that, why a tool's schema cannot become a
-grammar (the server refuses such a request before it queues); it needs neither
-torch nor a tokenizer.
+step are untouched. ``schema_problem`` says, before any of that, why a tool's schema
+cannot become a grammar (the server refuses such a request before it queues); it
+needs neither torch nor a tokenizer.
 """
 
 from __future__ import annotations
