@@ -155,6 +155,180 @@ def test_rst_titles_nest_by_the_order_of_their_adornments(tmp_path: Path) -> Non
     assert_cited(chunks, path)
 
 
+RST_LABELS = """.. _top:
+
+========
+ Manual
+========
+
+Opening words.
+
+.. _install:
+
+Install
+=======
+
+Get the package.
+
+.. _from-source:
+.. _building:
+
+
+From source
+-----------
+
+Clone it.
+
+.. _usage:
+
+========
+ Usage
+========
+
+Call it.
+
+.. _nowhere:
+"""
+
+
+@pytest.mark.parametrize("target_tokens", [150, 3])
+def test_an_rst_label_is_not_left_at_the_end_of_the_section_before(
+    tmp_path: Path, target_tokens: int
+) -> None:
+    """``.. _name:`` names the title below it: it is markup, not the previous section's
+    text, and never a chunk of its own (one paragraph a chunk, with the small target)."""
+    path = write(tmp_path / "doc.rst", RST_LABELS)
+    chunks = chunked(path, target_tokens=target_tokens)
+    assert [(c.heading, c.text) for c in chunks] == [
+        ("Manual", "Opening words."),
+        ("Manual > Install", "Get the package."),
+        ("Manual > Install > From source", "Clone it."),
+        ("Usage", "Call it."),
+    ]
+    assert_cited(chunks, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "texts"),
+    [
+        (
+            "doc.rst",
+            "Example\n=======\n\n::\n\n..\n\nLiteral\n=======\n\nWords here.\n\n]]]\n\n"
+            "----\n\n.. _python: https://www.python.org/\n",
+            ["Words here."],
+        ),
+        (
+            "doc.md",
+            '# Links\n\nSee [the guide][guide].\n\n[guide]: https://example.com/g "The guide"\n'
+            '[api]: <./api.md>\n\n---\n\n<div align="center">\n\n</div>\n\n'
+            '<a name="code"></a>\n\n# Code\n\n[^1]: A footnote is text.\n\n```python\n```\n\n'
+            "&nbsp;\n\n***\n",
+            ["See [the guide][guide].", "[^1]: A footnote is text."],
+        ),
+        (
+            "page.html",
+            "<h1>Harbour</h1>\n<p>The harbour opens at dawn.</p>\n<p>* * *</p>\n"
+            "<div><span>|</span></div>\n<h2>Links</h2>\n<p>\u00b6</p>\n<pre>}\n</pre>\n"
+            "<p>&nbsp;&mdash;&nbsp;</p>\n<pre>&lt;/div&gt;</pre>\n",
+            ["The harbour opens at dawn."],
+        ),
+        (
+            "app.js",
+            "const x = 1;\n\nexport function run() {\n  return x;\n}\n\n});\n\n"
+            "function view() {\n  return (\n    <div>\n      {x}\n\n    </div>\n  );\n}\n",
+            [
+                "const x = 1;",
+                "export function run() {\n  return x;\n}",
+                "function view() {\n  return (\n    <div>\n      {x}",
+            ],
+        ),
+    ],
+)
+def test_a_chunk_without_words_is_not_indexed(
+    tmp_path: Path, name: str, source: str, texts: list[str]
+) -> None:
+    """Rules, directive markers, brackets, bare tags, link definitions, at the end of a
+    section: one paragraph a chunk (the small target), none of them is a chunk."""
+    path = write(tmp_path / name, source)
+    chunks = chunked(path, target_tokens=3)
+    assert [c.text for c in chunks] == texts
+    if name != "page.html":  # HTML's text is not its source's
+        assert_cited(chunks, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "texts"),
+    [
+        (
+            "doc.rst",
+            "Intro.\n\n.. _target:\n\nThe paragraph it names.\n\n.. code-block:: bash\n\n"
+            "   make install\n",
+            [
+                "Intro.",
+                ".. _target:\n\nThe paragraph it names.",
+                ".. code-block:: bash\n\n   make install",
+            ],
+        ),
+        (
+            "doc.md",
+            "# fs.watch\n\n<!-- YAML\nadded: v0.5.10\n-->\n\nWatches a file.\n\n---\n\nMore.\n",
+            ["<!-- YAML\nadded: v0.5.10\n-->\n\nWatches a file.", "---\n\nMore."],
+        ),
+    ],
+)
+def test_markup_before_a_paragraph_goes_with_it(
+    tmp_path: Path, name: str, source: str, texts: list[str]
+) -> None:
+    """What a paragraph without words introduces follows it: a label its target, a code
+    block's head its code, a comment its text. One paragraph a chunk, but for those."""
+    path = write(tmp_path / name, source)
+    chunks = chunked(path, target_tokens=3)
+    assert [c.text for c in chunks] == texts
+    assert_cited(chunks, path)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "words_in_it"),
+    [
+        ("x = 1", "code", True),
+        ("i++", "code", True),
+        ("42", "text", True),
+        ("\u540d\u524d", "text", True),  # letters of any script
+        ("`a`", "rst", True),
+        ("[1]: a footnote, not a link", "markdown", True),
+        ("]]]", "code", False),
+        ("})\n};", "code", False),
+        ("..", "rst", False),
+        ("::", "rst", False),
+        (".. _a-label:\n.. _`Another label`:", "rst", False),
+        (".. code-block:: bash", "rst", False),  # cut from the block it introduces
+        (".. autoclass:: Store", "rst", True),  # stands for the class's documentation
+        ("____\n----\n====", "text", False),
+        ("</div>\n<br/>", "markdown", False),
+        ("<!-- a comment -->", "markdown", False),
+        ("&nbsp; &#160;", "markdown", False),
+        ("```sh\n```", "markdown", False),
+        ("[home]: https://example.com", "markdown", False),
+        ("| --- | :-: |", "markdown", False),
+        ("\u2014 \u00b6 \u00a9", "text", False),
+    ],
+)
+def test_a_chunk_has_words_when_it_has_a_letter_or_digit_outside_markup(
+    text: str, kind: str, words_in_it: bool
+) -> None:
+    chunks = split(document(text, kind), words)
+    assert [c.text for c in chunks] == ([text] if words_in_it else [])
+
+
+def test_a_closing_bracket_cut_from_a_long_data_file_is_not_a_chunk(tmp_path: Path) -> None:
+    for n in range(1, 12):  # some lengths leave the last run of lines only "  ]\n}"
+        items = "".join(f"    {i},\n" for i in range(n))
+        path = write(tmp_path / "data.json", f'{{\n  "items": [\n{items}  ]\n}}\n')
+        chunks = chunked(path, max_tokens=8, target_tokens=6)
+        assert all(any(ch.isalnum() for ch in c.text) for c in chunks), (n, chunks)
+        assert "".join(c.text for c in chunks).count(",") == n  # every item is still there
+
+
 HTML = """<html><head><title>Ignored</title></head>
 <body>
 <nav>Menu items</nav>
@@ -447,14 +621,17 @@ def test_any_text_is_covered_in_order_by_chunks_that_fit(
     count = characters if long_words else words
     chunks = split(document(text), count, max_tokens=max_tokens, target_tokens=target)
     assert all(count(c.embed_text) <= max_tokens for c in chunks)
-    assert all(c.text.strip() for c in chunks)
+    assert all(any(ch.isalpha() for ch in c.text) for c in chunks)  # punctuation alone: none
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)
-    if long_words:  # words may be cut into characters: the characters stay, in order
-        assert "".join(c.text for c in chunks).replace(" ", "").replace("\n", "") == (
-            text.replace(" ", "").replace("\n", "")
-        )
+    # punctuation alone may be left out (a "..." between sentences), never a letter
+    if long_words:  # words may be cut into characters: the letters stay, in order
+        assert [ch for c in chunks for ch in c.text if ch.isalpha()] == [
+            ch for ch in text if ch.isalpha()
+        ]
     else:
-        assert [w for c in chunks for w in c.text.split()] == text.split()
+        assert [w for c in chunks for w in c.text.split() if any(map(str.isalpha, w))] == [
+            w for w in text.split() if any(map(str.isalpha, w))
+        ]
     lines = text.split("\n")
     for chunk in chunks:
         assert chunk.text in "\n".join(lines[chunk.start - 1 : chunk.end])

@@ -6,8 +6,10 @@ returns one: every chunk's ``embed_text`` is counted with the embedder's own tok
 Within that limit, chunks follow what the author drew: sections under headings (their path
 becomes the chunk's ``heading``), top-level definitions in code, pages in a PDF; whole
 paragraphs are grouped up to ``target_tokens``, and only a paragraph too long on its own
-is cut, at sentences or lines, then words. Each paragraph is counted once and each chunk
-once more to check it, so a large file costs about two passes of the tokenizer.
+is cut, at sentences or lines, then words. Text without words (a reST label, a rule, a
+closing tag or brace) is never a chunk of its own: it goes with the paragraph after it, or
+is left out at the end of a section. Each paragraph is counted once and each chunk once
+more to check it, so a large file costs about two passes of the tokenizer.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from itertools import accumulate
 from minichat.docs.chunks import Chunk
 from minichat.docs.extract import Document
 
-CHUNKER_VERSION = 1  # collections record it: bump it whenever chunk boundaries change
+CHUNKER_VERSION = 2  # collections record it: bump it whenever chunk boundaries change
 # a passage of about this many embedder tokens: long enough to hold a fact with its
 # setting, short enough that four of them do not bury it for a small model (README)
 TARGET_TOKENS = 150
@@ -44,13 +46,66 @@ def split(
     starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
     code = document.kind == "code"
     cutter = _Cutter(text, count_tokens, max_tokens, min(target_tokens, max_tokens), code)
+    markup = _MARKUP.get(document.kind, _ANY_KIND)
     path, chunks = str(document.path), []
     for heading, first, stop in _sections(document, lines):
         heading = _shorten(heading, count_tokens, max_tokens // 2)  # leave room for text
-        for a, b in cutter.cut(_paragraphs(lines, starts, first, stop, code), heading):
+        paragraphs = _worded(text, _paragraphs(lines, starts, first, stop, code), markup)
+        for a, b in cutter.cut(paragraphs, heading):
+            if not _has_words(text[a:b], markup):
+                continue  # a piece cut from a long block: a table's rule, a closing brace
             start, end = (origins[bisect_right(starts, at) - 1] for at in (a, b - 1))
             chunks.append(Chunk(path, start, end, heading, text[a:b], document.unit))
     return chunks
+
+
+# Markup a reader of the rendered document never sees as text, by kind: tags, comments and
+# character references anywhere (raw HTML in Markdown, JSX, text kept in an HTML <pre>);
+# reST targets (``.. _name:`` labels a title, ``.. _name: URL`` a link) and the heads of
+# code blocks (``.. code-block:: bash``, a paragraph apart from the code it introduces);
+# Markdown link definitions and fence lines. However many letters it has, a chunk of it
+# alone would answer no question and only take a place among the passages retrieved.
+_TAGS = (
+    r"<!--(?s:.*?)-->|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>"
+    r"|&(?:#\d+|#x[\da-fA-F]+|[A-Za-z]\w+);"
+)
+_ANY_KIND = re.compile(_TAGS)
+_MARKUP = {
+    "rst": re.compile(
+        rf"{_TAGS}|^[ \t]*\.\. _[^\n]*:(?:[ \t]+\S+)?[ \t]*$"
+        r"|^[ \t]*\.\. (?:code-block|code|sourcecode|highlight)::[^\n]*$",
+        re.MULTILINE,
+    ),
+    "markdown": re.compile(
+        rf"{_TAGS}|^ {{0,3}}(?:`{{3,}}|~{{3,}})[^\n]*$"
+        r"|^ {0,3}\[(?!\^)[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|\S+)"
+        r"""(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$""",
+        re.MULTILINE,
+    ),
+}
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit, of any script: ``x = 1`` has words
+
+
+def _has_words(text: str, markup: re.Pattern[str]) -> bool:
+    """Whether the text says anything: a letter or digit outside markup. Punctuation alone
+    (``]]]``, ``::``, ``----``, ``});``) does not."""
+    return _WORD.search(markup.sub(" ", text)) is not None
+
+
+def _worded(text: str, paragraphs: list[Span], markup: re.Pattern[str]) -> list[Span]:
+    """The paragraphs with words. One without joins the next, which it most often introduces
+    (a label its target, ``.. code-block::`` its code, ``<!-- added: v2 -->`` its text); at
+    the end of a section it is left out: a reST label there names the next section's title,
+    a ``</div>`` or ``}`` there closes what the section said."""
+    out: list[Span] = []
+    start: int | None = None  # where the paragraphs without words waiting for one with words begin
+    for a, b in paragraphs:
+        if _has_words(text[a:b], markup):
+            out.append((a if start is None else start, b))
+            start = None
+        elif start is None:
+            start = a
+    return out
 
 
 def _sections(document: Document, lines: list[str]) -> list[tuple[str, int, int]]:
