@@ -8,13 +8,17 @@ reply limit, two ways in the same run:
 
 - ``prompt``: the penalty counts the last 64 tokens of the prompt too, as minichat
   did before (and as llama.cpp's ``repeat_last_n`` and transformers' processor do);
-- ``reply``: it counts the reply's own tokens only, minichat's default now.
+- ``reply``: it counts the reply's own tokens only;
+- ``reply, numbers exempt``: and never a token that is a number (a reply that wrote
+  "1234" must still be free to write the 2 of "7006652"), minichat's default now.
 
 Printed, after the CPU and the load average:
 
 - documents: the 40 questions of ``tests/docs_corpus.py`` asked with the corpus as
   ``--docs``: how many replies contain the fact's value (case and spacing aside),
   per question kind;
+- tools: questions of ``bench/tools.py`` whose answer is a whole number, asked with
+  the calculator on (the shipped tool adapter): replies that state the tool's result;
 - plain chat: the first user message of 40 ``chitchat-dataset`` conversations, no
   documents: replies that loop (a 3-word run three times or more), the mean share of
   distinct word pairs, and how many replies the two ways write alike.
@@ -37,7 +41,8 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WAYS = {"prompt": 64, "reply": 0}  # the prompt's tokens the penalty counts
+# how the penalty is applied: the prompt's tokens it counts, and whether numbers count
+WAYS = {"prompt": (64, False), "reply": (0, False), "reply, numbers exempt": (0, True)}
 
 
 def cpu() -> str:
@@ -81,11 +86,27 @@ def openers(count: int) -> list[str]:
     return found
 
 
+def arithmetic(count: int) -> list[tuple[str, str]]:
+    """Questions bench/tools.py asks of the calculator whose answer is a whole number, and
+    that number: the answer should state it exactly, as the tool gave it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_tools", Path(__file__).parent / "tools.py")
+    assert spec is not None and spec.loader is not None
+    tools = importlib.util.module_from_spec(spec)
+    sys.modules["bench_tools"] = tools  # its dataclasses look their module up
+    spec.loader.exec_module(tools)
+    wanted = [q for q in tools.make_queries() if q.tool == "calculator"]
+    return [(q.text, str(int(q.expected))) for q in wanted if q.expected == int(q.expected)][:count]
+
+
 def main() -> None:
     from minichat.chat.session import ChatSession
+    from minichat.chat.tooling import toolbox
     from minichat.engine import decode
     from minichat.loading.registry import load_backend
     from minichat.settings import load_settings
+    from minichat.tools.builtin import builtin
     from tests.docs_corpus import make_corpus
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -102,8 +123,10 @@ def main() -> None:
         questions = make_corpus(Path(folder) / "corpus")[:count]
         chats = openers(count)
         replies: dict[str, list[str]] = {}
-        for way, prompt_tokens in WAYS.items():
-            decode.PROMPT_PENALISED = prompt_tokens
+        sums = arithmetic(count)
+        tools_backend = load_backend("smollm2", adapter="smollm2-tools")
+        for way, (prompt_tokens, exempt) in WAYS.items():
+            decode.PROMPT_PENALISED, decode.EXEMPT_NUMBERS = prompt_tokens, exempt
             start = time.perf_counter()
             right: Counter[str] = Counter()
             for question in questions:
@@ -112,11 +135,17 @@ def main() -> None:
                 reply = session.send(question.text).reply
                 right[question.kind] += contains(reply, question.answer)
             plain = [ChatSession.start(backend, settings).send(text).reply for text in chats]
+            copied = 0
+            for text, value in sums:
+                session = ChatSession.start(tools_backend, settings)
+                session.toolbox = toolbox(builtin(["calculator"]))
+                copied += value in session.send(text).reply.replace(",", "")
             replies[way] = plain
             kinds = ", ".join(f"{kind} {right[kind]}" for kind in sorted(right))
             print(
                 f"{way:>6}: documents {sum(right.values())} of {len(questions)} facts stated "
-                f"({kinds}); plain chat {sum(map(loops, plain))} of {len(plain)} replies loop, "
+                f"({kinds}); calculator results stated {copied} of {len(sums)}; "
+                f"plain chat {sum(map(loops, plain))} of {len(plain)} replies loop, "
                 f"distinct word pairs {sum(map(distinct_pairs, plain)) / len(plain):.3f} "
                 f"({time.perf_counter() - start:.0f} s)"
             )

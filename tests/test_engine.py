@@ -307,3 +307,35 @@ def test_the_repetition_penalty_leaves_the_prompt_copyable(
     assert seen[0] == []  # the first token may be any of the prompt's
     for step, recent in enumerate(seen):
         assert recent == reply[:step]  # then only what the reply itself wrote
+
+
+def test_the_repetition_penalty_never_counts_a_number(
+    model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply that wrote "1234" must still be free to write the 2 of "7006652": a token
+    that is a number is never one the penalty counts."""
+    from minichat.engine.sampling import Sampler
+
+    seen: list[list[int]] = []
+    real = Sampler.__call__
+
+    def recording(self: Sampler, logits: torch.Tensor, recent: Sequence[int]) -> int:
+        seen.append(list(recent))
+        return real(self, logits, recent)
+
+    def digits_below_32(ids: Sequence[int]) -> str:  # ids under 32 read as digits
+        return "".join(str(i % 10) if i < 32 else chr(0x4E00 + i) for i in ids)
+
+    monkeypatch.setattr(Sampler, "__call__", recording)
+    gen = generate_text(
+        FullRecompute(model, 128),
+        digits_below_32,
+        PROMPT,
+        GenerationConfig(temperature=1.0, seed=3, max_new_tokens=24),
+        end_ids=(),
+        cancel=threading.Event(),
+    )
+    text = "".join(gen)
+    assert any(character.isdigit() for character in text)  # numbers were written
+    assert all(token >= 32 for recent in seen for token in recent)  # and never counted
+    assert any(recent for recent in seen)  # while the rest of the reply was
