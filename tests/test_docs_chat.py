@@ -210,3 +210,56 @@ def test_the_server_embeds_with_the_official_client(notes: Path) -> None:
             client.embeddings.create(model="ada", input="x")
         ids = [m.id for m in client.models.list().data]
         assert "all-MiniLM-L6-v2" in ids
+
+
+class Adapted(EchoBackend):
+    """The default model's name with an adapter, repeating what it reads."""
+
+    def __init__(self, adapter: str | None):
+        super().__init__()
+        self.model_id, self.adapter = "smollm2", adapter
+
+    @property
+    def supports_tools(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("both", ["smollm2-both", None])
+def test_documents_bring_the_models_grounding_adapter_and_take_it_away(
+    notes: Path, monkeypatch: pytest.MonkeyPatch, both: str | None
+) -> None:
+    """With --adapter auto, documents on load the model's grounding adapter; tools on
+    as well load the one made for both (else the tool adapter: a call must be right);
+    each off takes its part away."""
+    from minichat.loading import registry
+
+    monkeypatch.setattr(registry, "DOCS_ADAPTERS", {"smollm2": "smollm2-docs"})
+    monkeypatch.setattr(registry, "BOTH_ADAPTERS", {"smollm2": both} if both else {})
+    shipped = ["smollm2-tools", "smollm2-docs", *([both] if both else [])]
+    monkeypatch.setattr(registry, "shipped_adapters", lambda: shipped)
+    loads: list[str | None] = []
+
+    def load(name: str, adapter: str | None = None) -> Adapted:
+        loads.append(adapter)
+        return Adapted(adapter)
+
+    chat = ChatSession.start(Adapted(None), load_settings({}, environ={}), load)
+    chat.use_documents(str(notes))
+    assert chat.backend.adapter == "smollm2-docs"
+    assert "48213" in chat.send("What is the relay's port?").reply  # it reads as before
+    chat.use_tools(["calculator"])
+    assert chat.backend.adapter == (both or "smollm2-tools")
+    chat.use_tools(None)
+    assert chat.backend.adapter == "smollm2-docs"
+    chat.use_documents(None)
+    assert chat.backend.adapter is None
+    assert len(chat.conversation.messages) == 2  # the chat went on throughout
+    chat.use_adapter("off")
+    chat.use_documents(str(notes))
+    assert chat.backend.adapter is None and loads[-1] is None  # off stays off
+
+
+def test_a_chat_that_cannot_load_keeps_its_model_with_documents(notes: Path) -> None:
+    chat = ChatSession.start(Adapted(None), load_settings({}, environ={}))  # no loader
+    chat.use_documents(str(notes))
+    assert chat.backend.adapter is None and chat.documents is not None

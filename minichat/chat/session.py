@@ -53,15 +53,16 @@ def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
     return f"cannot load the saved model {wanted} ({error}); the chat goes on with {kept}"
 
 
-def adapter_for(choice: str, *, tools: bool, model: str = "") -> str | None:
-    """The adapter a model loads with: ``auto`` means the model's tool-use adapter while
-    tools are on (``loading.registry.TOOL_ADAPTERS``), none otherwise."""
+def adapter_for(choice: str, *, tools: bool, docs: bool = False, model: str = "") -> str | None:
+    """The adapter a model loads with: ``auto`` means the model's own for tools, for
+    documents or for both while they are on (``loading.registry.auto_adapter``), none
+    otherwise."""
     if choice == "off":
         return None
     if choice == "auto":
-        from minichat.loading.registry import tool_adapter
+        from minichat.loading.registry import auto_adapter
 
-        return tool_adapter(model) if tools else None
+        return auto_adapter(model, tools=tools, docs=docs)
     return choice
 
 
@@ -94,7 +95,8 @@ class ChatSession:
         adapter: str = "auto",
     ):
         self.backend = backend
-        # auto: the model's tool-use adapter while tools are on; off; or a folder or name
+        # auto: the model's own adapter while tools or documents are on; off; or a folder
+        # or a name
         self.adapter = adapter
         self.config = config
         self.conversation = conversation or Conversation()
@@ -288,6 +290,10 @@ class ChatSession:
         """Ground replies in a collection or a file or folder (indexed on the fly and
         brought up to date); None stops. A failure keeps what was in use."""
         documents = open_documents(target, progress) if target is not None else None
+        model = self.backend.model_id
+        self._follow(
+            adapter_for(self.adapter, tools=self._calls(), docs=bool(documents), model=model)
+        )
         self.documents = documents
         self.sources["docs"] = source
         if documents is None:
@@ -308,7 +314,8 @@ class ChatSession:
         documents); None or an empty list turns tools off. Refused whole, or done whole.
         With ``adapter`` at auto, a model with a tool-use adapter takes it on (and off)."""
         if not names:
-            self._load(self.backend.model_id, adapter_for(self.adapter, tools=False), None)
+            model = self.backend.model_id
+            self._follow(adapter_for(self.adapter, tools=False, docs=self._reads(), model=model))
             self.toolbox = None
         elif not self.backend.supports_tools:
             raise self.backend.no_tools()
@@ -322,7 +329,7 @@ class ChatSession:
                 else:
                     functions += builtin([name])
             model = self.backend.model_id
-            self._load(model, adapter_for(self.adapter, tools=True, model=model), None)
+            self._follow(adapter_for(self.adapter, tools=True, docs=self._reads(), model=model))
             self.toolbox = toolbox(functions, choice, max_rounds, self._approve)
         self.sources["tools"] = source
 
@@ -404,14 +411,14 @@ class ChatSession:
     def swap_model(self, name: str, source: str | None = None) -> None:
         """Load ``name``, keeping the conversation; only once it loaded is the old
         backend let go, so a failure keeps the chat as it was."""
-        adapter = adapter_for(self.adapter, tools=self.toolbox is not None, model=name)
+        adapter = adapter_for(self.adapter, tools=self._calls(), docs=self._reads(), model=name)
         self._load(name, adapter, source or f"/model {name}")
 
     def use_adapter(self, adapter: str, source: str = "/adapter") -> None:
         """Merge a LoRA adapter (a folder, a shipped name) into the model, keeping the
         conversation; ``off`` for none, ``auto`` for the tool-use one while tools are on."""
         model = self.backend.model_id
-        wanted = adapter_for(adapter, tools=self.toolbox is not None, model=model)
+        wanted = adapter_for(adapter, tools=self._calls(), docs=self._reads(), model=model)
         self._load(model, wanted, None, force=adapter not in ("auto", "off"))
         self.adapter = adapter
         self.sources["adapter"] = source
@@ -434,6 +441,18 @@ class ChatSession:
         if self.source("max_new_tokens") == "default":
             self.config = fitting_reply_limit(self.config, backend.context_length)
         self.refresh_context()
+
+    def _follow(self, adapter: str | None) -> None:
+        """Take the adapter that the tools and documents now in use want; a chat that
+        cannot load a model (a library's, started without a loader) keeps its own."""
+        if self.load_model is not None:
+            self._load(self.backend.model_id, adapter, None)
+
+    def _calls(self) -> bool:
+        return self.toolbox is not None
+
+    def _reads(self) -> bool:
+        return self.documents is not None
 
     def _runs(self, adapter: str | None) -> bool:
         if adapter is None or self.backend.adapter is None:

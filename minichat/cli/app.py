@@ -164,13 +164,13 @@ def ask_approval(call: ToolCall) -> bool:
     return Confirm.ask(question, console=Console(stderr=True), default=False)
 
 
-def load(settings: Settings, tools: bool = False) -> tuple[ChatBackend, float]:
-    """The settings' model, with the adapter they name (with ``tools``: the model's
-    tool-use adapter, where the adapter setting is auto)."""
+def load(settings: Settings, tools: bool = False, docs: bool = False) -> tuple[ChatBackend, float]:
+    """The settings' model, with the adapter they name (where the adapter setting is
+    auto: the model's own for ``tools``, for ``docs`` or for both)."""
     from minichat.chat.session import adapter_for
 
     start = time.perf_counter()
-    adapter = adapter_for(settings.adapter, tools=tools, model=settings.model)
+    adapter = adapter_for(settings.adapter, tools=tools, docs=docs, model=settings.model)
     backend = loader(settings)(settings.model, adapter)
     return backend, time.perf_counter() - start
 
@@ -374,7 +374,7 @@ def web(
 
     extras = Extras.given(ctx, documents, tools, "auto")
     extras.check()
-    backend, _ = load(settings, tools=extras.tools_on)
+    backend, _ = load(settings, tools=extras.tools_on, docs=bool(extras.documents))
     session = ChatSession.start(backend, settings, load_model=loader(settings))
     extras.apply(session)
     # a page others can reach picks only named collections, never a path on this machine
@@ -430,7 +430,7 @@ def _answer(
     from minichat.chat.session import ChatSession
 
     extras.check()
-    backend, seconds = load(settings, tools=extras.tools_on)
+    backend, seconds = load(settings, tools=extras.tools_on, docs=bool(extras.documents))
     session = ChatSession.start(backend, settings, loader(settings))
     extras.apply(session)
     code = oneshot.answer(
@@ -465,7 +465,7 @@ def _chat(
         saved = transcript.load(resume)  # a bad file stops here, before a model loads
         session = ChatSession.resume(settings, loader(settings), saved, f"--resume {resume.name}")
     else:
-        backend = load(settings, tools=extras.tools_on)[0]
+        backend = load(settings, tools=extras.tools_on, docs=bool(extras.documents))[0]
         session = ChatSession.start(backend, settings, loader(settings))
     extras.apply(session)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

@@ -20,9 +20,9 @@ manual's right passage, first in BM25, was lost in three questions. Measured by
 0.975/0.926 at 59 chunks (dense alone 1.000/0.902) and 0.950/0.883 at 1,762 (the
 better single list 0.850/0.779); on 30 hand-written questions about the sqlite-utils
 4.2.1 manual (1,226 chunks, ``--manual``), fused 0.767/0.563 where reciprocal rank
-gives 0.733/0.511 and the better single list 0.700/0.528 (BM25). The one generated question the fusion misses at 59 chunks, dense ranks fourth and BM25 not at
-all. The weights suit all-MiniLM-L6-v2's cosines; another embedder would want them
-measured again.
+gives 0.733/0.511 and the better single list 0.700/0.528 (BM25). The one generated
+question the fusion misses at 59 chunks, dense ranks fourth and BM25 not at all. The
+weights suit all-MiniLM-L6-v2's cosines; another embedder would want them measured again.
 """
 
 from __future__ import annotations

