@@ -120,11 +120,22 @@ FORBIDDEN = {
     "server": {"cli", "repl", "web"},
     "chat": {"cli", *SURFACES, "finetune"},
     # documents: files to passages to ranked hits; the chat core puts them in a prompt
-    "docs": {"cli", *SURFACES, "chat", "loading", "backends", "engine", "tinygpt", "api"},
+    "docs": {
+        "cli",
+        *SURFACES,
+        "chat",
+        "loading",
+        "backends",
+        "engine",
+        "tinygpt",
+        "api",
+        "finetune",
+    },
     # tools a model may call: what runs them is the chat core's, how a model writes them base's
     "tools": {"cli", *SURFACES, "chat", "docs", "loading", "backends", "engine", "tinygpt", "api"},
-    # finetuning: data and a training run over a loaded model; only the CLI uses it
-    "finetune": {"cli", *SURFACES, "chat", "docs"},
+    # finetuning: data and a training run over a loaded model; only the CLI uses it (the
+    # grounded-answer data is indexed and searched by docs, as a chat's would be)
+    "finetune": {"cli", *SURFACES, "chat"},
     "loading": {"cli", *SURFACES, "chat", "finetune"},
     "backends": {"cli", *SURFACES, "chat", "finetune"},
     "engine": {"cli", *SURFACES, "chat", "backends", "loading", "finetune"},
