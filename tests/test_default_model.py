@@ -140,36 +140,29 @@ GROUNDED = {  # answers the model gives from the passages, and cannot know witho
 def test_documents_ground_answers_in_made_up_facts(
     smollm2: ChatBackend, cache_dir: Path, tmp_path: Path
 ) -> None:
-    """With documents on, the default model takes its grounding adapter (``--adapter
-    auto``) and, at default settings but greedy, states what the passages say, and says
-    the documents don't say when they don't."""
+    """With documents on, at default settings but greedy (the repetition penalty
+    included: it never counts the passages), the default model states what the
+    passages say, and knows none of it without them."""
     from minichat.chat.session import ChatSession
     from minichat.settings import load_settings
     from tests.docs_corpus import make_corpus
 
     make_corpus(tmp_path / "docs")
     settings = load_settings({"temperature": "0", "max_new_tokens": "64"}, environ={})
-    grounding = load_backend("smollm2", device="cpu", adapter="smollm2-docs")
     grounded = []
     for question, answer in GROUNDED.items():
         without = ChatSession.start(smollm2, settings).send(question)
         assert answer not in without.reply
-        with_docs = ChatSession.start(grounding, settings, lambda *_: grounding)
+        with_docs = ChatSession.start(smollm2, settings)
         with_docs.use_documents(str(tmp_path / "docs"))
-        assert with_docs.backend.adapter == "smollm2-docs"
         exchange = with_docs.send(question)
         assert exchange.sources and not exchange.sources_left_out
         grounded.append(answer in exchange.reply)
     # greedy decoding, but int4 kernels differ between CPUs: most, not all
     assert sum(grounded) >= 2, grounded
-    unanswered = ChatSession.start(grounding, settings, lambda *_: grounding)
-    unanswered.use_documents(str(tmp_path / "docs"))
-    reply = unanswered.send("Which airline flies to the Vellmora lighthouse?").reply
-    assert "don't say" in reply or "do not say" in reply, reply
 
     question = next(iter(GROUNDED))
     answer = ask_json(cache_dir, "--docs", str(tmp_path / "docs"), question)
-    assert answer["adapter"] == "smollm2-docs"
     assert "Quorvane-17" in answer["text"]
     assert answer["sources"][0]["path"].endswith("handbook/coast/vellmora-lighthouse.md")
 

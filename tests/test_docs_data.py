@@ -29,7 +29,9 @@ def passages(prompt: str) -> dict[int, str]:
     return {int(n): text for n, text in zip(parts[1::2], parts[2::2], strict=True)}
 
 
-def test_each_answer_copies_its_fact_from_the_passage_it_cites(conversations: list[dict[str, Any]]) -> None:
+def test_each_answer_copies_its_fact_from_the_passage_it_cites(
+    conversations: list[dict[str, Any]],
+) -> None:
     cited = 0
     for c in conversations:
         prompt, reply = (m["content"] for m in c["messages"])
@@ -45,7 +47,9 @@ def test_each_answer_copies_its_fact_from_the_passage_it_cites(conversations: li
     assert 20 <= cited < len(conversations)  # most are answered, some are not
 
 
-def test_questions_come_in_every_kind_and_some_go_unanswered(conversations: list[dict[str, Any]]) -> None:
+def test_questions_come_in_every_kind_and_some_go_unanswered(
+    conversations: list[dict[str, Any]],
+) -> None:
     kinds = {c["kind"] for c in conversations}
     assert {"keyword", "paraphrase", "value"} <= kinds
     assert any("not said" in kind for kind in kinds)

@@ -34,7 +34,9 @@ SHIPPED_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
 # the adapters a chat uses by default, per model (``--adapter auto``): with tools on,
 # with documents on, and with both
 TOOL_ADAPTERS = {DEFAULT_MODEL: "smollm2-tools"}
-DOCS_ADAPTERS = {DEFAULT_MODEL: "smollm2-docs"}
+# none yet for documents: the grounding adapters trained so far (README, "Grounded
+# answers") stated fewer facts of a real manual than the bare model
+DOCS_ADAPTERS: dict[str, str] = {}
 BOTH_ADAPTERS: dict[str, str] = {}
 
 
