@@ -96,11 +96,8 @@ def manual_questions() -> tuple[list[Asked], list[Asked]]:
     return told, [Asked(text, (), "unanswered") for text in data["unanswered"]]
 
 
-TOOLS: list[str] = []  # --tools: on beside the documents
-
-
 def ask(
-    backend: Any, temperature: float, folder: Path, questions: list[Asked]
+    backend: Any, temperature: float, folder: Path, questions: list[Asked], tools: list[str]
 ) -> tuple[Counter[str], list[float], int]:
     """Per kind, the right replies (unanswered: refused ones); the times to first token;
     how many answered questions had the right file among the passages read."""
@@ -113,8 +110,8 @@ def ask(
         flags = {"temperature": str(temperature), "max_new_tokens": "96", "seed": str(n)}
         session = ChatSession.start(backend, load_settings(flags, environ={}))
         session.use_documents(str(folder))
-        if TOOLS:
-            session.use_tools(TOOLS)
+        if tools:
+            session.use_tools(tools)
         exchange = session.send(question.text)
         reply = exchange.reply
         if question.answers:
@@ -141,7 +138,7 @@ def main() -> None:
     parser.add_argument("--no-corpus", action="store_true", help="only the manual")
     parser.add_argument("--tools", default="", help="tools on beside the documents: a,b,...")
     args = parser.parse_args()
-    TOOLS[:] = [name for name in args.tools.split(",") if name]
+    tools = [name for name in args.tools.split(",") if name]
     print(cpu())
     with tempfile.TemporaryDirectory() as folder:
         corpus = [] if args.no_corpus else corpus_questions(Path(folder) / "corpus")
@@ -154,18 +151,20 @@ def main() -> None:
             for temperature in args.temperatures:
                 line, firsts = [], []
                 if corpus:
-                    right, times, _ = ask(backend, temperature, Path(folder) / "corpus", corpus)
+                    right, times, _ = ask(
+                        backend, temperature, Path(folder) / "corpus", corpus, tools
+                    )
                     kinds = ", ".join(f"{k} {right[k]}" for k in sorted(right))
                     line.append(f"corpus {sum(right.values())}/{len(corpus)} ({kinds})")
                     firsts = times
                 if told:
-                    right, times, found = ask(backend, temperature, args.manual, told)
+                    right, times, found = ask(backend, temperature, args.manual, told, tools)
                     kinds = ", ".join(f"{k} {right[k]}" for k in ("keyword", "paraphrase", "value"))
                     line.append(
                         f"manual {sum(right.values())}/{len(told)} ({kinds}; "
                         f"right file read {found}/{len(told)})"
                     )
-                    refused, more, _ = ask(backend, temperature, args.manual, unanswered)
+                    refused, more, _ = ask(backend, temperature, args.manual, unanswered, tools)
                     line.append(f"unanswered: refused {refused['unanswered']}/{len(unanswered)}")
                     firsts = times + more
                 median = statistics.median(firsts) if firsts else float("nan")

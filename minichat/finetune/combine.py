@@ -21,8 +21,15 @@ from pathlib import Path
 import torch
 
 from minichat.errors import MinichatError
-from minichat.files import replacing, write_atomically
-from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, PREFIX, WEIGHTS_FILE, Adapter
+from minichat.files import read_regular, replacing, write_atomically
+from minichat.loading.adapter import (
+    CONFIG_FILE,
+    CONFIG_LIMIT,
+    INFO_FILE,
+    PREFIX,
+    WEIGHTS_FILE,
+    Adapter,
+)
 from minichat.loading.registry import find_adapter
 
 
@@ -56,7 +63,10 @@ def combine(out: Path, first_name: str, second_name: str) -> None:
     for name, (a, b) in combined_pairs(first, second).items():
         stem = PREFIX + name.removesuffix(".weight")
         weights[f"{stem}.lora_A.weight"], weights[f"{stem}.lora_B.weight"] = a, b
-    configs = [json.loads((x.folder / CONFIG_FILE).read_text()) for x in (first, second)]
+    # read and checked by find_adapter already; read again, as bounded, for its other keys
+    configs = [
+        json.loads(read_regular(x.folder / CONFIG_FILE, CONFIG_LIMIT)) for x in (first, second)
+    ]
     modules = {m for c in configs for m in c.get("target_modules") or []}
     every = any(not c.get("layers_to_transform") for c in configs)  # one changes all layers
     layers = {n for c in configs for n in c.get("layers_to_transform") or []}

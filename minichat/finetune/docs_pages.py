@@ -50,13 +50,13 @@ class Item:
 
     kind: str  # setting, command or fact
     questions: dict[str, tuple[str, ...]]  # per question kind
-    answers: dict[str, str]  # per question kind
     evidence: tuple[str, ...]  # all of these, in one passage, answer it
     sentence: str  # as a page writes it; {code} where a code span goes
     code: str = ""
     term: str = ""  # a setting's name as a reference lists it: "--retries N"
     form: str = ""  # a setting's: option, env, key or argument
     example: str = ""  # a command line setting it to another value
+    default: str = ""  # a setting's default, as the page gives it
 
     def said_in(self, text: str) -> bool:
         passage = squash(text)
@@ -105,16 +105,12 @@ def setting(rng: random.Random, s: W.Setting, names: dict[str, str], form: str) 
             "paraphrase": (s.asked.format(tool=tool),),
             "value": (f"Which {noun} sets {s.does}?", f"What {noun} controls {s.does}?"),
         },
-        {
-            "keyword": f"`{ident}` defaults to {shown}.",
-            "paraphrase": f"By default it is {shown} (`{ident}`).",
-            "value": f"`{term}` sets {s.does}; it defaults to {shown}.",
-        },
         (f"{ident}:" if form == "argument" else ident, default),
         f"{s.does[0].upper()}{s.does[1:]}. {default}",
         term=term,
         form=form,
         example=example,
+        default=shown,
     )
 
 
@@ -128,10 +124,7 @@ def command(c: W.Command, names: dict[str, str]) -> Item:
         ),
         "value": (f"Which command should I type to {c.task}?",),
     }
-    answer = f"Run `{run}`."
-    return Item(
-        "command", asked, dict.fromkeys(asked, answer), (run,), f"To {c.task}, run {{code}}.", run
-    )
+    return Item("command", asked, (run,), f"To {c.task}, run {{code}}.", run)
 
 
 def fact(rng: random.Random, f: W.Fact, names: dict[str, str]) -> Item:
@@ -142,8 +135,7 @@ def fact(rng: random.Random, f: W.Fact, names: dict[str, str]) -> Item:
         "keyword": (f.keyword.format(**said),),
         "paraphrase": (f.paraphrase.format(**said),),
     }
-    answer = f.answer.format(**said)
-    return Item("fact", asked, dict.fromkeys(asked, answer), (sentence,), sentence)
+    return Item("fact", asked, (sentence,), sentence)
 
 
 def manual(rng: random.Random, used: set[str]) -> Manual:
@@ -294,6 +286,6 @@ def python(rng: random.Random, items: list[Item], names: dict[str, str]) -> str:
 
 
 def _literal(item: Item) -> str:
-    value = re.search(r"Defaults to (.*)\.$", item.sentence)
-    text = value.group(1) if value else ""
+    """A default as a signature writes it: a number, a string, or None ("30 seconds")."""
+    text = item.default
     return text if re.fullmatch(r"\d+(\.\d+)?", text) else repr(text) if " " not in text else "None"
