@@ -8,8 +8,8 @@ not import torch; the local backends do when they load a model.
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome, Stats, Stream
 from minichat.chat.conversation import Conversation
+from minichat.chat.events import Exchange
 from minichat.chat.session import ChatSession
-from minichat.chat.turn import Exchange
 from minichat.config import GenerationConfig
 from minichat.errors import (
     ConfigError,

@@ -11,6 +11,7 @@ the documents (retrieval) under the chat core, beside the contract.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,17 @@ def test_arrows_run_one_way(name: str) -> None:
         or (layer(name) == "base" and layer(target) == "loading" and (name, target) not in ALLOWED)
     )
     assert wrong == [], f"{name} ({layer(name)}) imports {wrong}"
+
+
+# a surface asks the chat core, never the model behind it: "session.backend.model_id"
+# in a page would tie the page to how the core holds its model
+REACHING = re.compile(r"\b(?:session|chat)\.backend\b")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in GRAPH if layer(n) in {"cli", *SURFACES} and n in MODULES)
+)
+def test_no_surface_reaches_through_the_session_to_the_backend(name: str) -> None:
+    text = MODULES[name].read_text(encoding="utf-8")
+    found = [m.group(0) for m in REACHING.finditer(text)]
+    assert found == [], f"{name} reaches through the chat core: {found}"

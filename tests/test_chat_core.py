@@ -3,6 +3,7 @@ backend. The surfaces' own tests only check that they wire it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Generator, Sequence
@@ -14,10 +15,11 @@ import pytest
 from minichat import ChatBackend, GenerationConfig, Message, ModelLoadError, Outcome
 from minichat.backends.echo import EchoBackend
 from minichat.chat import transcript
-from minichat.chat.relay import Relay
+from minichat.chat.events import Exchange
 from minichat.chat.report import FIGURES, rows, usage
 from minichat.chat.session import ChatSession, chats_dir
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
+from minichat.server.relay import Relay
 from minichat.settings import Settings, load_settings
 from tests.conftest import ScriptedBackend
 
@@ -78,30 +80,38 @@ def test_send_streams_keeps_both_and_counts(scripted: ScriptedBackend) -> None:
 def test_cancel_from_another_thread_keeps_the_reply_cut_off() -> None:
     backend = Gated()
     session = session_on(backend)
-    relay = Relay(lambda on_text: session.send("go on", on_text)).start()
+    done: list[Exchange] = []
+    worker = threading.Thread(target=lambda: done.append(session.send("go on")))
+    worker.start()
     assert backend.started.wait(10)
     session.cancel()
     backend.go.set()
-    exchange = relay.result()
+    worker.join(10)
+    exchange = done[0]
     assert exchange.cut_off and exchange.reply == "w0 "
     assert session.conversation.messages[-1] == Message("assistant", "w0 ", cut_off=True)
     session.cancel()  # between replies: nothing to stop, nothing happens
 
 
-def test_relay_hands_over_batches_then_the_result_or_the_error() -> None:
-    def work(on_text: object) -> int:
-        for piece in ("a", "b", "c"):
-            on_text(piece)  # type: ignore[operator]
+def test_relay_hands_over_the_items_then_the_result_or_the_error() -> None:
+    def work() -> Generator[str, None, int]:
+        yield from ("a", "b", "c")
         return 7
 
-    relay = Relay(work).start()
-    assert "".join(relay.batches()) == "abc" and relay.result() == 7
+    async def read(relay: Relay[str, int]) -> list[str]:
+        return [item async for item in relay.items()]
 
-    def broken(on_text: object) -> int:
+    ended = threading.Event()
+    relay = Relay(work(), on_done=ended.set).start()
+    assert asyncio.run(read(relay)) == ["a", "b", "c"] and relay.result() == 7
+    assert ended.is_set()
+
+    def broken() -> Generator[str, None, int]:
+        yield "a"
         raise MinichatError("no luck")
 
-    relay = Relay(broken).start()
-    assert list(relay.batches()) == []
+    relay = Relay(broken()).start()
+    assert asyncio.run(read(relay)) == ["a"]
     with pytest.raises(MinichatError, match="no luck"):
         relay.result()
 

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,11 @@ import pytest
 from rich.console import Console
 
 from minichat import load_backend
+from minichat.backend import Message, Outcome, Tools
 from minichat.backends.echo import EchoBackend
+from minichat.budget import ensure_fits
 from minichat.chat.session import ChatSession
+from minichat.config import GenerationConfig
 from minichat.docs.collection import Collection
 from minichat.docs.embedder import shared as embedder
 from minichat.repl.loop import Repl, line_reader
@@ -263,3 +268,95 @@ def test_a_chat_that_cannot_load_keeps_its_model_with_documents(notes: Path) -> 
     chat = ChatSession.start(Adapted(None), load_settings({}, environ={}))  # no loader
     chat.use_documents(str(notes))
     assert chat.backend.adapter is None and chat.documents is not None
+
+
+class Described(EchoBackend):
+    """Echo that calls no tool but reads their description, as a local model does: the
+    prompt it is sent must fit with it."""
+
+    def generate_with_tools(
+        self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event,
+        tools: Tools,
+    ) -> Generator[str, None, Outcome]:  # fmt: skip
+        prompt = self.count_tokens_with_tools(messages, tools)
+        ensure_fits(prompt, config.max_new_tokens, self.context_length)
+        yield "read"
+        return Outcome("end_turn", prompt, 1)
+
+
+def test_a_first_turn_with_documents_and_tools_counts_the_tools(notes: Path) -> None:
+    """The passages were fitted as if the tools' description took no room, so a first turn
+    with both could be sent a prompt longer than the context."""
+    roomy = ChatSession.start(Described(), load_settings({"max_new_tokens": "16"}, environ={}))
+    roomy.use_documents(str(notes))
+    roomy.use_tools(["calculator"])
+    tools = roomy.toolbox.offer(0)  # type: ignore[union-attr]
+    everything = roomy.send("What is the cat called?")
+    assert everything.sources_left_out == 0 and len(everything.sources) == 4
+    with_tools = roomy.backend.count_tokens_with_tools(everything.fitted.messages, tools)
+    described = with_tools - roomy.backend.count_tokens(everything.fitted.messages)
+    # room for all the passages, but not for them and the tools' description
+    context = with_tools + 16 - described // 2
+    chat = ChatSession.start(
+        Described(context_length=context), load_settings({"max_new_tokens": "16"}, environ={})
+    )
+    chat.use_documents(str(notes))
+    chat.use_tools(["calculator"])
+    exchange = chat.send("What is the cat called?")
+    assert exchange.reply == "read" and exchange.sources_left_out > 0
+    sent = chat.backend.count_tokens_with_tools(exchange.fitted.messages, tools)
+    assert exchange.fitted.prompt_tokens == sent <= context - 16
+
+
+def test_a_turn_yields_its_events_in_order(notes: Path) -> None:
+    """Sources, the text, each call's result, the next round's text, notices, Done: what
+    every surface shows, sends or keeps."""
+    from minichat.chat import events
+    from minichat.tools.builtin import builtin
+    from tests.test_tools_calls import Caller, chat_with
+
+    backend = Caller([[("calculator", {"expression": "6*7"})], "It is 42."])
+    chat = chat_with(backend, builtin(["calculator"]))
+    chat.use_documents(str(notes))
+    seen = list(chat.turn("What is six times seven?"))
+    kinds = [type(event).__name__ for event in seen]
+    assert kinds == ["Sources", "ToolResult", "Text", "Done"], kinds
+    sources, ran, text, done = seen
+    assert isinstance(sources, events.Sources) and len(sources.hits) == 4
+    assert sources.labels[0].startswith("[1] ") and sources.left_out == 0
+    assert isinstance(ran, events.ToolResult) and ran.ran.result == "42"
+    assert isinstance(text, events.Text) and text.text == "It is 42."
+    assert isinstance(done, events.Done) and done.exchange.reply == "It is 42."
+    assert done.exchange.tools_ran == [ran.ran] and chat.last is done.exchange
+
+
+def test_a_turn_closed_before_its_end_leaves_the_chat_as_it_was(notes: Path) -> None:
+    chat = session()
+    chat.send("first")
+    before = list(chat.conversation.messages)
+    turn = chat.turn("second question here")
+    assert type(next(turn)).__name__ == "Text"
+    turn.close()  # the reader went away without asking the reply to stop
+    assert chat.conversation.messages == before and chat.totals.turns == 1
+    chat.send("third")  # and the chat goes on
+    assert chat.conversation.messages[-1].content == "You said: third"
+
+
+def test_a_call_that_changes_things_runs_only_when_the_turn_approves_it() -> None:
+    from minichat.backend import Tool
+    from minichat.chat.events import finish
+    from minichat.tools.base import ToolFunction
+    from tests.test_tools_calls import Caller, chat_with
+
+    painted: list[str] = []
+    schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    paint = ToolFunction(
+        Tool("paint", "Paint the wall.", schema), lambda args: painted.append("wall") or "done",
+        changes=True,
+    )  # fmt: skip
+    for approve, runs in [(None, False), (lambda call: False, False), (lambda call: True, True)]:
+        chat = chat_with(Caller([[("paint", {})], "ok"]), [paint])
+        exchange = finish(chat.turn("paint it", approve=approve))  # type: ignore[arg-type]
+        assert bool(painted) == runs, exchange.tools_ran
+        assert exchange.tools_ran[0].failed != runs
+        painted.clear()

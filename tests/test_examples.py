@@ -35,3 +35,12 @@ def test_config_file() -> None:
     assert result.returncode == 0, result.stderr
     temperature = next(line for line in result.stdout.splitlines() if "temperature" in line)
     assert "0.3" in temperature and "config file" in temperature
+
+
+def test_turn_events() -> None:
+    result = run(str(EXAMPLES / "turn_events.py"), "Is tea hot?", "echo")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("[no tools: echo (echo) cannot call tools")
+    assert lines[1] == "You said: Is tea hot?"
+    assert lines[2].startswith("[prompt tokens ") and lines[2].endswith("ended: end_turn]")

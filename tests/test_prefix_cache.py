@@ -218,7 +218,7 @@ def test_reused_tokens_are_reported_everywhere(tiny: LocalBackend) -> None:
     cached = second.stats.cached_tokens
     assert first.stats.prompt_tokens <= cached < second.stats.prompt_tokens
     details = {"cached_tokens": cached}
-    assert to_json(tiny, second, 0.0)["usage"]["prompt_tokens_details"] == details  # type: ignore[index]
+    assert to_json(session, second, 0.0)["usage"]["prompt_tokens_details"] == details  # type: ignore[index]
     assert usage(second.stats)["prompt_tokens_details"] == details  # the server's usage
     prefilled = second.stats.prompt_tokens - cached
     assert f"from cache {cached} · prefilled {prefilled} ·" in line(second.stats, "stop")

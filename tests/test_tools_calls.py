@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from minichat import load_backend
 from minichat.backend import ChatBackend, Message, Outcome, Tool, ToolCall, Tools
+from minichat.chat.events import Done, ToolResult
 from minichat.chat.session import ChatSession
 from minichat.chat.tooling import Toolbox, toolbox
 from minichat.config import GenerationConfig
@@ -198,9 +199,10 @@ def chat_with(backend: ChatBackend, functions: list[ToolFunction], **options: An
 def test_a_call_runs_and_the_model_answers_from_its_result() -> None:
     backend = Caller([[("calculator", {"expression": "1234*5678"})], "It is 7006652."])
     session = chat_with(backend, [CALC], choice="required")
-    shown: list[str] = []
-    session.on_tool = lambda ran: shown.append(ran.line())
-    exchange = session.send("What is 1234 times 5678?")
+    events = list(session.turn("What is 1234 times 5678?"))
+    shown = [event.ran.line() for event in events if isinstance(event, ToolResult)]
+    assert isinstance(events[-1], Done)
+    exchange = events[-1].exchange
     assert exchange.reply == "It is 7006652."
     assert [r.result for r in exchange.tools_ran] == ["7006652"]
     assert shown[0].startswith('calculator({"expression": "1234*5678"}) → 7006652 (')
@@ -608,7 +610,7 @@ def test_functions_from_a_file_become_tools_that_ask_first(tmp_path: Path) -> No
         ),
         (lambda c: True, "painted red x2"),
     ]:
-        assert toolbox([paint], approve=approve).run(call).result == result  # type: ignore[arg-type]
+        assert toolbox([paint]).run(call, approve).result == result  # type: ignore[arg-type]
     session = ChatSession.start(Caller([]), load_settings({}, environ={}))
     assert session.add_functions(tmp_path / "mine.py") == ["paint", "total"]
     session.use_tools(["calculator", "paint"], "--functions", "paint")
@@ -698,7 +700,7 @@ def test_a_calls_time_is_the_tools_not_the_users(monkeypatch: pytest.MonkeyPatch
 
     clock = iter([0.0, 30.0, 31.5])  # asked, allowed 30 s later, done 1.5 s after that
     monkeypatch.setattr("minichat.chat.tooling.perf_counter", lambda: next(clock))
-    ran = toolbox([as_tool(quick)], approve=lambda call: True).run(ToolCall("c", "quick", "{}"))
+    ran = toolbox([as_tool(quick)]).run(ToolCall("c", "quick", "{}"), lambda call: True)
     assert (ran.result, ran.seconds) == ("done", 1.5)
 
 

@@ -1,22 +1,27 @@
-"""A conversation: the system prompt, the turns so far, and one exchange.
+"""A conversation: the system prompt, the turns so far, and one turn.
 
-``Conversation.exchange`` adds the user's message, fits the prompt to the
-context (``turn.fit_prompt``: old turns go in chunks and stay out, so the KV
-cache is rebuilt only now and then), streams the reply (``turn.stream_reply``)
-and keeps it. A failure before any reply rolls the user's message back so the
-conversation stays as it was; a cancelled reply is kept, marked as cut off.
+``Conversation.turn`` adds the user's message, fits the prompt to the context
+(``turn.fit_turn``: old turns go in chunks and stay out, so the KV cache is
+rebuilt only now and then; passages and the tools' description are counted),
+yields the reply's events as they come (``chat.events``) and keeps the reply.
+A failure before any reply, or a turn its reader closes early, rolls the
+user's message back so the conversation stays as it was; a cancelled reply is
+kept, marked as cut off.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from minichat.backend import ChatBackend, Message, Tools
-from minichat.budget import REFILL, Fitted
-from minichat.chat.documents import Documents, Grounded, fit_with_passages
-from minichat.chat.tooling import OnTool, Ran, Toolbox, fit_result
-from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
+from minichat.backend import ChatBackend, Message
+from minichat.budget import REFILL
+from minichat.chat.documents import Documents
+from minichat.chat.events import Event, Exchange, OnText, Sources, ToolResult, finish
+from minichat.chat.tooling import Approve, Ran, Toolbox, fit_result
+from minichat.chat.turn import fit_turn, half_room, stream_reply
 from minichat.config import GenerationConfig
 
 
@@ -30,55 +35,69 @@ class Conversation:
         head = [Message("system", self.system)] if self.system else []
         return [*head, *self.messages]
 
-    def exchange(
+    def turn(
         self,
         text: str,
         backend: ChatBackend,
         config: GenerationConfig,
-        on_text: OnText | None = None,
+        *,
         cancel: threading.Event | None = None,
         documents: Documents | None = None,
         tools: Toolbox | None = None,
-        on_tool: OnTool | None = None,
-    ) -> Exchange:
-        """Send ``text`` and stream the reply through ``on_text``; keep both. With
-        ``documents``, the passages found for ``text`` go with it; with ``tools``, the
-        model may call them first (each call shown through ``on_tool``), in rounds."""
+        approve: Approve | None = None,
+    ) -> Generator[Event, None, Exchange]:
+        """Send ``text``; yield the reply's events and return the exchange, both kept.
+        With ``documents``, the passages found for ``text`` go with it; with ``tools``,
+        the model may call them first, in rounds (a call that may change things runs
+        only if ``approve`` says yes)."""
         start = len(self.messages)
         self.messages.append(Message("user", text))
         try:
-            offered = tools.offer(0) if tools else None
-            fitted, grounded = self._fit(backend, config, documents, text, offered)
+            passages = documents.find(text) if documents is not None else []
+            root = documents.root if documents is not None else None
+            grounded = fit_turn(
+                backend,
+                self.prompt(),
+                config,
+                passages=passages,
+                root=root,
+                tools=tools.offer(0) if tools else None,
+                skip=self.left_out,
+                refill=REFILL,
+            )
+            fitted = grounded.fitted
+            if documents is not None:
+                self.messages[-1] = fitted.messages[-1]  # the question with its passages
+                labels = fitted.messages[-1].sources
+                yield Sources(tuple(grounded.sources), labels, grounded.left_out)
             ran: list[Ran] = []
             for round_number in range(tools.max_rounds + 1 if tools else 1):
                 offered = tools.offer(round_number) if tools else None
                 if round_number:  # the calls and their results are part of the prompt now
-                    fitted = fit_prompt(
+                    fitted = fit_turn(
                         backend,
                         self.prompt(),
                         config,
+                        tools=offered,
                         skip=self.left_out,
                         refill=REFILL,
-                        tools=offered,
-                    )
-                exchange = stream_reply(backend, fitted, config, on_text, cancel, offered)
+                    ).fitted
+                exchange = yield from stream_reply(backend, fitted, config, cancel, offered)
                 if tools is None or exchange.finish_reason != "tool_calls":
                     break
                 self.messages.append(
                     Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
                 )
-                room = (backend.context_length - config.max_new_tokens) // 2
                 for call in exchange.tool_calls:
-                    done = tools.run(call)
+                    done = tools.run(call, approve)
                     ran.append(done)
-                    if on_tool is not None:
-                        on_tool(done)
-                    result = fit_result(backend, done.result, room)
+                    yield ToolResult(done)
+                    result = fit_result(backend, done.result, half_room(backend, config))
                     self.messages.append(Message("tool", result, tool_call_id=call.id))
         except BaseException:
             del self.messages[start:]
             raise
-        if grounded is not None:
+        if documents is not None:
             exchange = replace(
                 exchange,
                 sources=grounded.sources,
@@ -90,31 +109,29 @@ class Conversation:
         self.messages.append(Message("assistant", exchange.reply, cut_off=exchange.cut_off))
         return exchange
 
-    def _fit(
+    def exchange(
+        self,
+        text: str,
+        backend: ChatBackend,
+        config: GenerationConfig,
+        on_text: OnText | None = None,
+        **reading: Any,
+    ) -> Exchange:
+        """``turn`` run to its end, its text to ``on_text`` as it comes (``reading``: the
+        keyword arguments ``turn`` takes)."""
+        return finish(self.turn(text, backend, config, **reading), on_text)
+
+    def retry(
         self,
         backend: ChatBackend,
         config: GenerationConfig,
-        documents: Documents | None,
-        text: str,
-        tools: Tools | None,
-    ) -> tuple[Fitted, Grounded | None]:
-        """The prompt for the first round; with documents, the question with its passages."""
-        if documents is None:
-            fitted = fit_prompt(
-                backend, self.prompt(), config, skip=self.left_out, refill=REFILL, tools=tools
-            )
-            return fitted, None
-        grounded = fit_with_passages(
-            backend,
-            self.prompt(),
-            config,
-            documents.find(text),
-            documents.root,
-            skip=self.left_out,
-            refill=REFILL,
-        )
-        self.messages[-1] = grounded.fitted.messages[-1]  # the question with its passages
-        return grounded.fitted, grounded
+        on_text: OnText | None = None,
+        **reading: Any,
+    ) -> Exchange | None:
+        """``again`` run to its end; None when there is nothing to ask again."""
+        if self.last_question() is None:
+            return None
+        return finish(self.again(backend, config, **reading), on_text)
 
     def last_question(self) -> int | None:
         """The index of the last user message, or None when there is none."""
@@ -131,26 +148,34 @@ class Conversation:
         del self.messages[last:]
         return True
 
-    def retry(
+    def again(
         self,
         backend: ChatBackend,
         config: GenerationConfig,
-        on_text: OnText | None = None,
+        *,
         cancel: threading.Event | None = None,
         documents: Documents | None = None,
         tools: Toolbox | None = None,
-        on_tool: OnTool | None = None,
-    ) -> Exchange | None:
+        approve: Approve | None = None,
+    ) -> Generator[Event, None, Exchange | None]:
         """Ask the last question again; the old exchange goes only once a new reply came.
-        Returns None when there is nothing to retry."""
+        Returns None when there is nothing to ask again."""
         last = self.last_question()
         if last is None:
             return None
         removed = self.messages[last:]
         del self.messages[last:]
         try:
-            return self.exchange(
-                removed[0].content, backend, config, on_text, cancel, documents, tools, on_tool
+            return (
+                yield from self.turn(
+                    removed[0].content,
+                    backend,
+                    config,
+                    cancel=cancel,
+                    documents=documents,
+                    tools=tools,
+                    approve=approve,
+                )
             )
         except BaseException:
             self.messages.extend(removed)

@@ -1,29 +1,22 @@
-"""Documents in a chat: the collection a chat reads from, and passages fitted to a turn.
+"""Documents in a chat: the collection a chat reads from.
 
 ``open_documents`` takes what a user names (``--docs``, ``/docs``): a collection,
 or a file or folder, which is indexed on the fly into a cached collection (and
 brought up to date, re-embedding only changed files, on every later use).
-``fit_with_passages`` puts the passages found for a question with that question
-and fits the prompt: the passages take at most half the room, and whole passages
-are left out, weakest first, until the prompt fits; the count left out is
-reported, never hidden.
+``Documents.find`` gives the passages for a question; ``turn.fit_turn`` puts them
+with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from minichat.backend import ChatBackend, Message
-from minichat.budget import Fitted
-from minichat.chat.turn import fit_prompt
-from minichat.config import GenerationConfig
-from minichat.docs import context
 from minichat.docs.collection import Collection, Progress, Report
 from minichat.docs.embedder import shared as embedder
 from minichat.docs.search import TOP_K, Hit, Index
-from minichat.errors import CollectionError, ConfigError, PromptTooLongError
+from minichat.errors import CollectionError, ConfigError
 
 
 @dataclass
@@ -100,39 +93,3 @@ def _common_root(paths: Sequence[Path]) -> Path | None:
     while not all(f.is_relative_to(root) for f in folders):
         root = root.parent
     return root
-
-
-@dataclass(frozen=True)
-class Grounded:
-    fitted: Fitted
-    sources: list[Hit]  # the passages the model read
-    left_out: int  # passages found but left out to fit the context
-
-
-def fit_with_passages(
-    backend: ChatBackend,
-    messages: Sequence[Message],
-    config: GenerationConfig,
-    hits: Sequence[Hit],
-    root: Path | None,
-    *,
-    skip: int = 0,
-    refill: float = 1.0,
-) -> Grounded:
-    """Fit ``messages`` with the passages put before the last (the user's question)."""
-    *earlier, question = messages
-    room = backend.context_length - config.max_new_tokens
-    for n in range(len(hits), -1, -1):
-        text = context.render(hits[:n], root) or None
-        if text is not None and backend.count_tokens([Message("user", text)]) > room // 2:
-            continue  # passages never take more than half the room
-        labels = tuple(context.label(i, hit, root) for i, hit in enumerate(hits[:n], 1))
-        asked = replace(question, context=text, sources=labels)
-        try:
-            fitted = fit_prompt(backend, [*earlier, asked], config, skip=skip, refill=refill)
-        except PromptTooLongError:
-            if n == 0:
-                raise
-            continue
-        return Grounded(fitted, list(hits[:n]), len(hits) - n)
-    raise AssertionError("the loop returns or raises at n == 0")

@@ -2,30 +2,31 @@
 
 It holds the backend, the decoding parameters (recording where each value came
 from), the conversation, the statistics and the context in use, and does what a
-user asks: send a message (streaming to a callback, stoppable from any thread
-with ``cancel``), retry, undo, clear, set the system prompt or parameters (typed
-values, or text as a user types it), swap the model, save and load. Whatever a
-user must be told beyond the reply (turns left out to fit the context, a saved
-model that could not be loaded) is queued once in ``notices``; a surface shows
-what ``take_notices`` returns. Nothing here reads input or prints.
+user asks: send a message (``turn``: the reply's events as they come, stoppable
+from any thread with ``cancel``; ``send``: the same run to its end), retry, undo,
+clear, set the system prompt or parameters (typed values, or text as a user types
+it), swap the model, save and load. What a user must be told about a turn comes
+as its ``Notice`` events; what they must be told beside a turn (a saved model
+that could not be loaded, files skipped while indexing) is queued once in
+``notices``, and a surface shows what ``take_notices`` returns. Nothing here
+reads input or prints.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from minichat.backend import ChatBackend, Stats, ToolCall
+from minichat.backend import ChatBackend, Stats
 from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, open_documents, skipped_notice
+from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
 from minichat.chat.report import Totals
-from minichat.chat.tooling import MAX_ROUNDS, OnTool, Toolbox, docs_tool, toolbox
-from minichat.chat.turn import Exchange, OnText
+from minichat.chat.tooling import MAX_ROUNDS, Approve, Toolbox, docs_tool, toolbox
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.docs.collection import Progress
 from minichat.errors import ConfigError, InputError, MinichatError
@@ -38,14 +39,6 @@ from minichat.tools.functions import load_functions
 
 # loads a model by name, with a LoRA adapter (a folder or a shipped name) or none
 LoadModel = Callable[[str, str | None], ChatBackend]
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something the user must be told beside the reply; a warning when it went wrong."""
-
-    text: str
-    warning: bool = False
 
 
 def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
@@ -108,9 +101,6 @@ class ChatSession:
         self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
         self.documents: Documents | None = None  # what replies are grounded in (``docs``)
         self.toolbox: Toolbox | None = None  # the tools replies may call
-        self.on_tool: OnTool | None = None  # shows each call as it is made (a surface's)
-        # asks the user about a call that may change things (a surface's); None: refused
-        self.approve: Callable[[ToolCall], bool] | None = None
         self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
         self.function_files: dict[Path, list[str]] = {}  # each file's names, as last loaded
         self._cancel: threading.Event | None = None  # the reply being generated
@@ -163,6 +153,15 @@ class ChatSession:
     def context_length(self) -> int:
         return self.backend.context_length
 
+    @property
+    def adapter_in_use(self) -> str | None:
+        """The LoRA adapter merged into the model now (``adapter`` is the setting)."""
+        return self.backend.adapter
+
+    def describe(self) -> str:
+        """The model in use, for a person: name, backend, context, adapter, engine."""
+        return self.backend.describe()
+
     def take_notices(self) -> list[Notice]:
         """What the user should be told now; each notice is handed out once."""
         notices, self.notices = self.notices, []
@@ -192,47 +191,74 @@ class ChatSession:
         return self.last.stats if self.last is not None else None
 
     # --- a turn --------------------------------------------------------------------------
-    def send(
-        self, text: str, on_text: OnText | None = None, cancel: threading.Event | None = None
-    ) -> Exchange:
-        """Send ``text``; the reply streams through ``on_text`` until it ends or is
-        cancelled (``cancel``, or the event given here, set even before the reply
-        starts). A failure leaves the conversation as it was."""
+    def turn(
+        self,
+        text: str,
+        *,
+        cancel: threading.Event | None = None,
+        approve: Approve | None = None,
+    ) -> Generator[Event, None, None]:
+        """Send ``text``: the turn's events (``chat.events``), ending with ``Done``. Setting
+        ``cancel`` (or calling ``cancel()``, from any thread, even before the reply
+        starts) ends the reply at the next token, kept and marked cut off. A call that
+        may change things runs only if ``approve`` says yes. A failure, or a turn closed
+        before its end, leaves the conversation as it was."""
         _check_text(text)
-        return self._turn(
-            lambda event: self.conversation.exchange(
-                text, self.backend, self.config, **self._reading(on_text, event)
+        return self._events(
+            lambda event: self.conversation.turn(
+                text, self.backend, self.config, **self._reading(event, approve)
             ),
             cancel,
         )
 
+    def turn_again(
+        self, *, cancel: threading.Event | None = None, approve: Approve | None = None
+    ) -> Generator[Event, None, None]:
+        """Ask the last question again (``MinichatError`` when there is none); the old
+        reply goes only once a new one came."""
+        if self.conversation.last_question() is None:
+            raise MinichatError("nothing to retry")
+        return self._events(
+            lambda event: self.conversation.again(
+                self.backend, self.config, **self._reading(event, approve)
+            ),
+            cancel,
+        )
+
+    def send(
+        self,
+        text: str,
+        on_text: OnText | None = None,
+        cancel: threading.Event | None = None,
+        approve: Approve | None = None,
+    ) -> Exchange:
+        """``turn`` run to its end, for a caller that wants only the reply: its text to
+        ``on_text`` as it comes; tool calls are in the exchange, notices in ``notices``."""
+        return finish(self.turn(text, cancel=cancel, approve=approve), on_text, self._keep)
+
     def retry(
-        self, on_text: OnText | None = None, cancel: threading.Event | None = None
+        self,
+        on_text: OnText | None = None,
+        cancel: threading.Event | None = None,
+        approve: Approve | None = None,
     ) -> Exchange | None:
-        """Ask the last question again (None when there is none); the old reply goes
-        only once a new one came."""
+        """``turn_again`` run to its end; None when there is nothing to retry."""
         if self.conversation.last_question() is None:
             return None
+        return finish(self.turn_again(cancel=cancel, approve=approve), on_text, self._keep)
 
-        def run(event: threading.Event) -> Exchange:
-            exchange = self.conversation.retry(
-                self.backend, self.config, **self._reading(on_text, event)
-            )
-            if exchange is None:  # the question went between the look and the turn
-                raise MinichatError("nothing to retry")
-            return exchange
+    def _keep(self, event: Event) -> None:
+        if isinstance(event, Notice):
+            self.notices.append(event)
 
-        return self._turn(run, cancel)
-
-    def _reading(self, on_text: OnText | None, cancel: threading.Event) -> dict[str, Any]:
-        """What a turn hands the conversation beside the model: where the text goes, the
-        documents it reads, the tools it may call."""
+    def _reading(self, cancel: threading.Event, approve: Approve | None) -> dict[str, Any]:
+        """What a turn hands the conversation beside the model: how to stop it, the
+        documents it reads, the tools it may call and who allows them."""
         return {
-            "on_text": on_text,
             "cancel": cancel,
             "documents": self.documents,
             "tools": self.toolbox,
-            "on_tool": self.on_tool,
+            "approve": approve,
         }
 
     def cancel(self) -> None:
@@ -242,38 +268,41 @@ class ChatSession:
         if cancel is not None:
             cancel.set()
 
-    def _turn(
-        self, run: Callable[[threading.Event], Exchange], cancel: threading.Event | None
-    ) -> Exchange:
-        self._cancel = cancel or threading.Event()
+    def _events(
+        self,
+        start: Callable[[threading.Event], Generator[Event, None, Exchange | None]],
+        cancel: threading.Event | None,
+    ) -> Generator[Event, None, None]:
+        self._cancel = event = cancel or threading.Event()
         try:
-            exchange = run(self._cancel)
+            exchange = yield from start(event)
         finally:
             self._cancel = None
+        if exchange is None:  # the question went between the look and the turn
+            raise MinichatError("nothing to retry")
         self.last = exchange
         self.totals.add(exchange.stats)
         self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
+        yield from self._turn_notices(exchange)
+        yield Done(exchange)
+
+    def _turn_notices(self, exchange: Exchange) -> Iterator[Notice]:
         if exchange.fitted.newly_dropped:
-            self.notices.append(Notice(self._dropped_notice(exchange.fitted.dropped_turns)))
+            yield Notice(self._dropped_notice(exchange.fitted.dropped_turns))
         if exchange.finish_reason != "tool_calls" and exchange.tool_calls:  # cut, not run
             names = ", ".join(call.name for call in exchange.tool_calls)
-            self.notices.append(
-                Notice(
-                    f"the reply limit cut a call to {names} short, so it was not run; "
-                    "raise the limit (--max-tokens, /max_tokens) and ask again",
-                    warning=True,
-                )
+            yield Notice(
+                f"the reply limit cut a call to {names} short, so it was not run; "
+                "raise the limit (--max-tokens, /max_tokens) and ask again",
+                warning=True,
             )
         if exchange.sources_left_out:
             found = len(exchange.sources) + exchange.sources_left_out
-            self.notices.append(
-                Notice(
-                    f"{exchange.sources_left_out} of the {found} passages found were left out "
-                    f"to fit the {self.context_length}-token context (the model read "
-                    f"{len(exchange.sources)}); a lower reply limit leaves room for more"
-                )
+            yield Notice(
+                f"{exchange.sources_left_out} of the {found} passages found were left out "
+                f"to fit the {self.context_length}-token context (the model read "
+                f"{len(exchange.sources)}); a lower reply limit leaves room for more"
             )
-        return exchange
 
     def _dropped_notice(self, dropped: int) -> str:
         which = "The oldest turn is" if dropped == 1 else f"The {dropped} oldest turns are"
@@ -330,7 +359,7 @@ class ChatSession:
                     functions += builtin([name])
             model = self.backend.model_id
             self._follow(adapter_for(self.adapter, tools=True, docs=self._reads(), model=model))
-            self.toolbox = toolbox(functions, choice, max_rounds, self._approve)
+            self.toolbox = toolbox(functions, choice, max_rounds)
         self.sources["tools"] = source
 
     def add_functions(self, path: Path) -> list[str]:
@@ -349,9 +378,6 @@ class ChatSession:
         self.functions.update({f.name: f for f in loaded})
         self.function_files[key] = names
         return names
-
-    def _approve(self, call: ToolCall) -> bool | None:
-        return self.approve(call) if self.approve is not None else None
 
     def _docs_tool(self) -> ToolFunction:
         def find(query: str) -> list[Any]:

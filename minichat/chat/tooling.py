@@ -61,7 +61,6 @@ class Ran:
         return f"{self.call.name}({self.call.arguments}) → {result} ({self.seconds:.2f} s)"
 
 
-OnTool = Callable[[Ran], object]
 Approve = Callable[[ToolCall], "bool | None"]  # yes, no, or None: nobody to ask
 
 
@@ -71,8 +70,6 @@ class Toolbox:
     choice: str = "auto"
     max_rounds: int = MAX_ROUNDS
     timeout: float = TIMEOUT
-    # asks the user whether a call that may change things may run (None: nobody to ask)
-    approve: Approve | None = None
 
     def __post_init__(self) -> None:
         self.offer(0)  # a choice naming no tool here is refused now, not mid-chat
@@ -89,12 +86,14 @@ class Toolbox:
             choice = "none" if round_number >= self.max_rounds else "auto"
         return Tools(tuple(f.tool for f in self.functions.values()), choice)
 
-    def run(self, call: ToolCall) -> Ran:
-        """Run one call; whatever goes wrong becomes its result, for the model to read. Its
-        time is the tool's own, not the time a user took to allow it."""
+    def run(self, call: ToolCall, approve: Approve | None = None) -> Ran:
+        """Run one call; whatever goes wrong becomes its result, for the model to read. A
+        call that may change things runs only if ``approve`` (the user, asked) says yes:
+        without it nobody is there to ask. Its time is the tool's own, not the time a
+        user took to allow it."""
         started = [perf_counter()]
         try:
-            result, failed = self._run(call, started), False
+            result, failed = self._run(call, started, approve), False
         except ToolError as error:
             result, failed = f"error: {error}", True
         # half a UTF-16 pair (a remote model's "\ud800", echoed by a tool or its error) is
@@ -102,7 +101,7 @@ class Toolbox:
         result = result.encode("utf-8", "backslashreplace").decode("utf-8")
         return Ran(call, result, perf_counter() - started[0], failed)
 
-    def _run(self, call: ToolCall, started: list[float]) -> str:
+    def _run(self, call: ToolCall, started: list[float], approve: Approve | None) -> str:
         function = self.functions.get(call.name)
         if function is None:
             raise ToolError(
@@ -117,7 +116,7 @@ class Toolbox:
         # a remote model's calls are held to no grammar: nothing runs on arguments that
         # do not fit, and nobody is asked to allow a call that cannot run
         check(function.tool.parameters, arguments, call.name)
-        verdict = self.approve(call) if function.changes and self.approve else None
+        verdict = approve(call) if function.changes and approve else None
         if function.changes and not verdict:
             who = "nobody was there to allow it" if verdict is None else "the user did not allow it"
             raise ToolError(f"{call.name} may change things and was not run: {who}")
@@ -187,11 +186,10 @@ def toolbox(
     functions: Sequence[ToolFunction],
     choice: str = "auto",
     max_rounds: int = MAX_ROUNDS,
-    approve: Approve | None = None,
 ) -> Toolbox:
     if max_rounds < 1:
         raise ConfigError(f"tool rounds must be at least 1, got {max_rounds}")
-    return Toolbox({f.name: f for f in functions}, choice, max_rounds, approve=approve)
+    return Toolbox({f.name: f for f in functions}, choice, max_rounds)
 
 
 def fit_result(backend: ChatBackend, result: str, room: int) -> str:

@@ -22,6 +22,7 @@ from minichat.backend import ChatBackend, ToolCall
 
 if TYPE_CHECKING:
     from minichat.chat.session import ChatSession
+    from minichat.chat.tooling import Approve
 from minichat.cli import docs, finetune, oneshot, train
 from minichat.cli.docs import DocsOption
 from minichat.cli.options import with_settings
@@ -138,14 +139,19 @@ class Extras:
 
             with embedding_progress(self.documents) as progress:
                 session.use_documents(self.documents, "--docs", progress)
-            oneshot.tell_notices(session, sys.stderr)
+            oneshot.tell_notices(session.take_notices(), sys.stderr)
         own = session.add_functions(self.functions) if self.functions is not None else []
         if self.tools or own:
             session.use_tools([*self.names(), *own], "--tools", self.tool_choice)
+
+    def approver(self) -> Approve | None:
+        """Who allows a call that may change things: --yes, the user on a terminal, or
+        nobody (such calls are refused)."""
         if self.yes:
-            session.approve = lambda call: True
-        elif sys.stdin.isatty() and sys.stderr.isatty():
-            session.approve = ask_approval
+            return lambda call: True
+        if sys.stdin.isatty() and sys.stderr.isatty():
+            return ask_approval
+        return None
 
 
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
@@ -441,6 +447,7 @@ def _answer(
         as_json=as_json,
         verbose=verbose,
         load_seconds=seconds,
+        approve=extras.approver(),
     )
     raise typer.Exit(code)
 
@@ -474,6 +481,7 @@ def _chat(
         Console(),
         plain=plain or not sys.stdout.isatty(),
         notices=None if interactive else Console(stderr=True),
+        approve=extras.approver(),
     )
     repl.banner()
     if resume is not None:

@@ -10,12 +10,13 @@ pipe or file gets the reply as the model wrote it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import BinaryIO, TextIO
 
-from minichat.backend import ChatBackend
+from minichat.chat.events import Event, Exchange, Notice, ToolResult, finish
 from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
-from minichat.chat.turn import Exchange
+from minichat.chat.tooling import Approve, Ran
 from minichat.errors import InputError
 from minichat.untrusted import one_line, printable, safe_json
 
@@ -60,37 +61,48 @@ def answer(
     as_json: bool = False,
     verbose: bool = False,
     load_seconds: float = 0.0,
+    approve: Approve | None = None,
 ) -> int:
     """Answer ``prompt``; return the exit code (130 when cut short by Ctrl+C). Passages
     from documents the reply read are listed under it (and in the JSON)."""
-    backend = session.backend
-    if not as_json:  # each call on stderr as it is made; --json lists them with the reply
-        session.on_tool = lambda ran: err.write(f"minichat: tool {one_line(ran.line(), None)}\n")
     shown = printable if _is_terminal(out) else str
+    notices: list[Notice] = []
 
     def write(text: str) -> None:
         out.write(shown(text))
         out.flush()
 
-    exchange = session.send(prompt, None if as_json else write)
+    def tell(event: Event) -> None:
+        if isinstance(event, ToolResult) and not as_json:  # --json lists them with the reply
+            show_tool(event.ran, err)
+        elif isinstance(event, Notice):
+            notices.append(event)
+
+    events = session.turn(prompt, approve=approve)
+    exchange = finish(events, None if as_json else write, tell)
     if as_json:
-        out.write(safe_json(to_json(backend, exchange, load_seconds)) + "\n")
+        out.write(safe_json(to_json(session, exchange, load_seconds)) + "\n")
     else:
         if not exchange.reply.endswith("\n"):
             out.write("\n")
         if exchange.sources:
             out.write("\n" + shown(sources_block(exchange.source_labels)) + "\n")
-    tell_notices(session, err)
+    tell_notices([*notices, *session.take_notices()], err)
     out.flush()  # the reply before the stats line, even where both go to one terminal
     if verbose:
         stats = line(exchange.stats, exchange.finish_reason)
-        err.write(printable(f"minichat: {backend.describe()}\n{stats}") + "\n")
+        err.write(printable(f"minichat: {session.describe()}\n{stats}") + "\n")
     return EXIT_CANCELLED if exchange.cut_off else 0
 
 
-def tell_notices(session: ChatSession, err: TextIO) -> None:
+def show_tool(ran: Ran, err: TextIO) -> None:
+    """A call the model made, as it is made: one line on stderr, whatever it holds."""
+    err.write(f"minichat: tool {one_line(ran.line(), None)}\n")
+
+
+def tell_notices(notices: Iterable[Notice], err: TextIO) -> None:
     """What the chat core has to tell, one line each on stderr."""
-    for notice in session.take_notices():
+    for notice in notices:
         said = f"minichat: {'warning: ' if notice.warning else ''}{notice.text}"
         err.write(printable(said) + "\n")
 
@@ -102,11 +114,11 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def to_json(backend: ChatBackend, exchange: Exchange, load_seconds: float) -> dict[str, object]:
+def to_json(session: ChatSession, exchange: Exchange, load_seconds: float) -> dict[str, object]:
     stats = exchange.stats
     return {
-        "model": backend.model_id,
-        "adapter": backend.adapter,
+        "model": session.model_id,
+        "adapter": session.adapter_in_use,
         "text": exchange.reply,
         "finish_reason": exchange.finish_reason,
         "usage": usage(stats),

@@ -133,24 +133,24 @@ def cmd_system(shell: Shell, args: str) -> None:
 def cmd_model(shell: Shell, args: str) -> None:
     name = args.strip()
     if not name:
-        raise UsageError(f"give a model name; now {shell.session.backend.describe()}")
+        raise UsageError(f"give a model name; now {shell.session.describe()}")
     shell.note(f"loading {name}...")
     shell.session.swap_model(name)  # a MinichatError keeps the old backend and is printed
     kept = len(shell.session.conversation.messages)
-    shell.note(f"now {shell.session.backend.describe()}; {kept} messages kept")
+    shell.note(f"now {shell.session.describe()}; {kept} messages kept")
 
 
 def cmd_adapter(shell: Shell, args: str) -> None:
     target = args.strip()
     session = shell.session
     if not target:
-        adapter = session.backend.adapter
+        adapter = session.adapter_in_use
         shell.note(f"adapter: {adapter or 'none'} (setting: {session.adapter})")
         return
-    shell.note(f"loading {session.backend.model_id} with adapter {target}...")
+    shell.note(f"loading {session.model_id} with adapter {target}...")
     session.use_adapter(target)  # a MinichatError keeps the old backend and is printed
     kept = len(session.conversation.messages)
-    shell.note(f"now {session.backend.describe()}; {kept} messages kept")
+    shell.note(f"now {session.describe()}; {kept} messages kept")
 
 
 def cmd_models(shell: Shell, args: str) -> None:
@@ -158,7 +158,7 @@ def cmd_models(shell: Shell, args: str) -> None:
 
     table = [(m.name, m.backend, m.description if m.available else m.note) for m in list_models()]
     shell.table(("model", "backend", "description"), table)
-    shell.note(f"in use: {shell.session.backend.describe()}")
+    shell.note(f"in use: {shell.session.describe()}")
 
 
 def cmd_clear(shell: Shell, args: str) -> None:
@@ -263,7 +263,7 @@ def cmd_tools(shell: Shell, args: str) -> None:
         raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
     names = session.toolbox.names if session.toolbox else []
     known = ", ".join([*BUILTIN, "search_docs", *session.functions])
-    adapter = session.backend.adapter
+    adapter = session.adapter_in_use
     shown = f"; adapter {adapter}" if adapter else ""  # the tool-use one comes with tools
     shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}{shown}")
 

@@ -9,17 +9,17 @@ clears the line, Ctrl+C during a reply stops it and keeps it; Ctrl+D, /exit or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from minichat.chat import events as turn
 from minichat.chat.report import sources_block
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Ran
-from minichat.chat.turn import Exchange
+from minichat.chat.tooling import Approve, Ran
 from minichat.docs.collection import Progress
 from minichat.errors import InputError, MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
@@ -46,13 +46,14 @@ class Repl:
         *,
         plain: bool = False,
         notices: Console | None = None,
+        approve: Approve | None = None,
     ):
         self.session = session
         self.console = console  # replies and tables
         self.notices = notices or console  # notes and warnings (stderr when piped)
         self.plain = plain
         self.errors = 0  # warnings shown: a piped chat with errors exits non-zero
-        session.on_tool = self.show_tool
+        self.approve = approve  # asks about a call that may change things; None: refused
 
     # --- output -----------------------------------------------------------------------
     # every line shown is plain text with escape sequences made visible: notes carry
@@ -85,9 +86,7 @@ class Repl:
     def banner(self) -> None:
         # the hint first: the description grows with the model's choices, and a narrow
         # terminal wraps it, not the hint
-        self.note(
-            f"minichat · /help for commands, Ctrl+D to leave · {self.session.backend.describe()}"
-        )
+        self.note(f"minichat · /help for commands, Ctrl+D to leave · {self.session.describe()}")
 
     def renderer(self) -> Renderer:
         return PlainRenderer(self.console) if self.plain else MarkdownRenderer(self.console)
@@ -110,38 +109,29 @@ class Repl:
 
     # --- a turn -----------------------------------------------------------------------
     def ask(self, text: str) -> None:
-        self._turn(lambda show: self.session.send(text, show))
+        self._turn(self.session.turn(text, approve=self.approve))
 
     def retry(self) -> bool:
         """Ask the last question again; False when there is none."""
         if self.session.conversation.last_question() is None:
             return False
-        self._turn(self.session.retry)
+        self._turn(self.session.turn_again(approve=self.approve))
         return True
 
-    def _turn(self, run: Callable[[Callable[[str], None]], Exchange | None]) -> None:
-        renderer: Renderer | None = None
-
-        def show(piece: str) -> None:
-            nonlocal renderer
-            renderer = renderer or self.renderer()
-            renderer.feed(piece)
-
+    def _turn(self, events: Generator[turn.Event, None, None]) -> None:
+        """Show a turn's events: the reply streamed, each tool call as a line, then the
+        sources and what the user must be told."""
+        shown = _Shown(self)
         try:
-            exchange = run(show)
+            turn.read(events, shown.take)
         except MinichatError as error:
-            if renderer is not None:
-                renderer.finish(cut_off=False)
+            shown.end(cut_off=False)
             self.warn(f"error: {error}")
             return
-        except BaseException:  # a second Ctrl+C: give the screen and terminal back
-            if renderer is not None:
-                renderer.finish(cut_off=True)
+        except BaseException:  # Ctrl+C between rounds: give the screen and terminal back
+            shown.end(cut_off=True)
             raise
-        if exchange is not None:
-            (renderer or self.renderer()).finish(exchange.cut_off)
-            if exchange.sources:  # always, cited or not: a small model cites unreliably
-                self.note(sources_block(exchange.source_labels))
+        shown.done()
 
     def show_notices(self) -> None:
         for notice in self.session.take_notices():
@@ -214,3 +204,38 @@ def line_reader(stream: Callable[[int], str], limit: int = MAX_LINE) -> Callable
         return line.rstrip("\n")
 
     return read
+
+
+class _Shown:
+    """One turn on the screen: the renderer starts with the first text; notices wait
+    for the reply and its sources."""
+
+    def __init__(self, repl: Repl):
+        self.repl = repl
+        self.renderer: Renderer | None = None
+        self.notices: list[turn.Notice] = []
+        self.exchange: turn.Exchange | None = None
+
+    def take(self, event: turn.Event) -> None:
+        if isinstance(event, turn.Text):
+            self.renderer = self.renderer or self.repl.renderer()
+            self.renderer.feed(event.text)
+        elif isinstance(event, turn.ToolResult):
+            self.repl.show_tool(event.ran)
+        elif isinstance(event, turn.Notice):
+            self.notices.append(event)
+        elif isinstance(event, turn.Done):
+            self.exchange = event.exchange
+
+    def end(self, *, cut_off: bool) -> None:
+        if self.renderer is not None:
+            self.renderer.finish(cut_off=cut_off)
+
+    def done(self) -> None:
+        exchange = self.exchange
+        assert exchange is not None
+        (self.renderer or self.repl.renderer()).finish(exchange.cut_off)
+        if exchange.sources:  # always, cited or not: a small model cites unreliably
+            self.repl.note(sources_block(exchange.source_labels))
+        for notice in self.notices:
+            (self.repl.warn if notice.warning else self.repl.note)(notice.text)

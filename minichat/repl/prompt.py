@@ -78,9 +78,9 @@ class SlashCompleter(Completer):
 
 def toolbar_text(session: ChatSession) -> str:
     c = session.config
-    context = f"{session.context_used}/{session.backend.context_length}"
+    context = f"{session.context_used}/{session.context_length}"
     return (
-        f" {session.backend.model_id} │ temp {c.temperature:g} top_p {c.top_p:g} "
+        f" {session.model_id} │ temp {c.temperature:g} top_p {c.top_p:g} "
         f"top_k {c.top_k} max {c.max_new_tokens}"
         f"{' seed ' + str(c.seed) if c.seed is not None else ''} │ context {context} tokens "
     )

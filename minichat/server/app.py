@@ -5,7 +5,7 @@ through the chat core's turn code (``chat.turn``: the same fitting and streaming
 as a chat's). A local model computes one reply at a time, so requests wait
 their turn in a first-come queue (``Gate``); past its length they get 503 with
 Retry-After rather than waiting forever. The blocking decode runs in a worker
-thread (the core's ``Relay``); a streaming client that disconnects cancels its
+thread (``relay``); a streaming client that disconnects cancels its
 reply before the next token, and the model is free again before the next
 request starts. Errors are OpenAI-shaped (``errors``), bodies are read and
 checked before anything else (``body``), and the markup of a tool call never
@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,9 +32,9 @@ from fastapi.responses import StreamingResponse
 
 from minichat.backend import ChatBackend, Tools
 from minichat.budget import Fitted
-from minichat.chat.relay import Relay
+from minichat.chat.events import Exchange
 from minichat.chat.report import usage
-from minichat.chat.turn import Exchange, OnText, fit_prompt, stream_reply
+from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
 from minichat.docs.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.docs.embedder import NAME as EMBEDDER
@@ -43,6 +43,7 @@ from minichat.errors import ConfigError, MinichatError, PromptTooLongError
 from minichat.server import body as bodies
 from minichat.server import errors
 from minichat.server.errors import ApiError
+from minichat.server.relay import Relay
 from minichat.server.schema import (
     MAX_CHARS_PER_TOKEN,
     ChatRequest,
@@ -203,7 +204,7 @@ def create_app(
         cancel = threading.Event()
         calls = tools is not None and tools.choice != "none"
         relay = Relay(
-            lambda on_text: answer(backend, fitted, config, on_text, cancel, tools, calls),
+            answer(backend, fitted, config, cancel, tools, calls),
             on_done=lambda: loop.call_soon_threadsafe(gate.leave),
         )
         try:
@@ -252,27 +253,35 @@ def answer(
     backend: ChatBackend,
     fitted: Fitted,
     config: GenerationConfig,
-    on_text: OnText,
     cancel: threading.Event,
     tools: Tools | None,
     calls: bool,
-) -> Exchange:
-    """The reply, streamed; with ``calls`` possible, no call's markup in its text: a
+) -> Generator[str, None, Exchange]:
+    """The reply's text as it comes; with ``calls`` possible, no call's markup in it: a
     call the reply limit cut short (which a backend shows as text) becomes a call."""
-    if not calls:
-        return stream_reply(backend, fitted, config, on_text, cancel, tools)
-    markup = CallFilter()
+    markup = CallFilter() if calls else None
     shown: list[str] = []
-
-    def show(piece: str) -> None:
-        if piece:
-            shown.append(piece)
-            on_text(piece)
-
-    exchange = stream_reply(
-        backend, fitted, config, lambda piece: show(markup.push(piece)), cancel, tools
-    )
-    show(markup.flush())
+    replies = stream_reply(backend, fitted, config, cancel, tools)
+    try:
+        while True:
+            try:
+                piece = next(replies).text
+            except StopIteration as done:
+                exchange: Exchange = done.value
+                break
+            if markup is not None:
+                piece = markup.push(piece)
+            if piece:
+                shown.append(piece)
+                yield piece
+    finally:
+        replies.close()
+    if markup is None:
+        return exchange
+    tail = markup.flush()
+    if tail:
+        shown.append(tail)
+        yield tail
     if exchange.tool_calls or not markup.calls_text:
         return replace(exchange, reply="".join(shown))
     cut = cut_call(markup.calls_text)
@@ -283,12 +292,12 @@ def fit_request(
     backend: ChatBackend, body: ChatRequest, config: GenerationConfig, tools: Tools | None
 ) -> Fitted:
     try:
-        return fit_prompt(backend, body.chat_messages(), config, tools=tools)
+        return fit_turn(backend, body.chat_messages(), config, tools=tools).fitted
     except PromptTooLongError as error:
         raise ApiError(400, str(error), code="context_length_exceeded", param="messages") from None
 
 
-def finished(relay: Relay[Exchange]) -> Exchange:
+def finished(relay: Relay[str, Exchange]) -> Exchange:
     try:
         return relay.result()
     except ConfigError as error:  # what the request asked cannot be done (a tool's schema)
@@ -348,13 +357,13 @@ def message(exchange: Exchange) -> dict[str, Any]:
 
 
 async def stream_events(
-    relay: Relay[Exchange], cancel: threading.Event, reply: Reply, include_usage: bool
+    relay: Relay[str, Exchange], cancel: threading.Event, reply: Reply, include_usage: bool
 ) -> AsyncIterator[str]:
     """The reply as server-sent events, then [DONE]; an error mid-reply is one event."""
     try:
         yield reply.chunk({"role": "assistant", "content": ""}, None)
-        async for batch in relay.abatches():
-            yield reply.chunk({"content": batch}, None)
+        async for piece in relay.items():
+            yield reply.chunk({"content": piece}, None)
         try:
             exchange = relay.result()
         except Exception as error:  # the stream is under way: an error event, then [DONE]

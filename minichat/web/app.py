@@ -155,7 +155,7 @@ def build(chat: WebChat) -> gr.Blocks:
             return run
 
         def swap(name: str) -> tuple[Any, ...]:
-            if name.strip() == chat.session.backend.model_id:
+            if name.strip() == chat.session.model_id:
                 # the dropdown reports a pick again when it loses focus: keep the page as it is
                 return tuple(gr.skip() for _ in [*shown, *controls])
             view = chat.swap_model(name)
@@ -217,7 +217,7 @@ def serve(chat: WebChat, *, host: str, port: int, share: bool) -> None:
         ) from error
     where = local_url + (f" and {share_url}" if share_url else "")
     print(
-        f"minichat: {chat.session.backend.describe()} at {where} (Ctrl+C stops)",
+        f"minichat: {chat.session.describe()} at {where} (Ctrl+C stops)",
         file=sys.stderr,
         flush=True,
     )

@@ -2,10 +2,9 @@
 
 ``WebChat`` is a thin adapter over the chat core's ``ChatSession``, the one the
 terminal chat uses: a turn, a parameter, a model swap and every notice come
-from it; the reply is computed in a worker thread and read through the core's
-``Relay``; Stop sets the turn's cancel event, made before the reply's first view
-and handed to the core. Each method returns what the page
-should show next, a ``View``; a reply streams as a series of views. Errors a
+from it; a turn's events become views as they come; Stop sets the turn's cancel
+event, made before the reply's first view and handed to the core. Each method
+returns what the page should show next, a ``View``; a reply streams as a series of views. Errors a
 user can cause (a bad value, an unknown model, out of memory) come back as a
 notice in the view, never as an exception, and leave the conversation as it
 was. One server holds one chat: every tab shows it, and one action runs at a
@@ -21,10 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.chat.relay import Relay
+from minichat.chat.events import Done, Event, Exchange, Notice, Text
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
-from minichat.chat.turn import Exchange
 from minichat.docs.collection import OFF, Collection
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
@@ -38,7 +36,7 @@ CUT_OFF = "\n\n*[cut off]*"
 log = logging.getLogger(__name__)
 
 ChatMessage = dict[str, str]  # {"role": ..., "content": ...}, as gr.Chatbot takes them
-RunTurn = Callable[[Callable[[str], object], threading.Event], Exchange | None]
+StartTurn = Callable[[threading.Event], Iterator[Event]]
 
 
 @dataclass(frozen=True)
@@ -99,14 +97,14 @@ class WebChat:
 
     def status(self, exchange: Exchange | None = None) -> str:
         session = self.session
-        parts = [session.backend.model_id]
+        parts = [session.model_id]
         if exchange is not None:
             parts.append(brief(exchange.stats))
             if exchange.finish_reason == "length":
                 parts.append("stopped at the reply limit (max new tokens)")
             elif exchange.cut_off:
                 parts.append("cut off")
-        used, context = session.context_used, session.backend.context_length
+        used, context = session.context_used, session.context_length
         parts.append(f"{used} / {context} context tokens used")
         return " · ".join(parts)
 
@@ -116,9 +114,9 @@ class WebChat:
     def controls(self) -> Controls:
         session = self.session
         return Controls(
-            model=session.backend.model_id,
+            model=session.model_id,
             models=self.model_choices(),
-            context_length=session.backend.context_length,
+            context_length=session.context_length,
             system=session.conversation.system or "",
             config=session.config.to_dict(),
             stop=stop_lines(session.config.stop),
@@ -135,19 +133,19 @@ class WebChat:
     def model_choices(self) -> list[str]:
         # patterns such as hf:PATH need the user's own text: they are typed, not picked
         names = [m.name for m in list_models() if m.available and ":" not in m.name]
-        current = self.session.backend.model_id
+        current = self.session.model_id
         return names if current in names else [*names, current]
 
     # --- a turn ---------------------------------------------------------------------------
     def send(self, text: str) -> Iterator[View]:
-        """Send a message and stream the reply, one view per batch of new text."""
+        """Send a message and stream the reply, one view per piece of new text."""
         text = text.strip()
         if not text:
             yield self.view("type a message first")
             return
         session = self.session
         yield from self._turn(
-            lambda show, cancel: session.send(text, show, cancel),
+            lambda cancel: session.turn(text, cancel=cancel),
             text,
             len(session.conversation.messages),
             draft=text,  # a message that could not be sent goes back into the box
@@ -161,44 +159,40 @@ class WebChat:
             yield self.view(BUSY if self._busy.locked() else "nothing to retry")
             return
         question = session.conversation.messages[last].content
-        yield from self._turn(session.retry, question, last, draft="")
+        yield from self._turn(
+            lambda cancel: session.turn_again(cancel=cancel), question, last, draft=""
+        )
 
     def stop(self) -> None:
         """Stop the reply being generated; what came so far is kept, marked cut off."""
         self._cancel.set()
 
-    def _turn(self, run: RunTurn, question: str, kept: int, draft: str) -> Iterator[View]:
-        """Run the turn in a worker thread (``Relay``) and show its text as it comes."""
+    def _turn(self, start: StartTurn, question: str, kept: int, draft: str) -> Iterator[View]:
+        """Run the turn and show its text as it comes."""
         with self._hold() as held:
             if not held:  # the message stays in the box, to be sent when the chat is free
                 yield View(self.messages(), self.status(), BUSY, draft)
                 return
             cancel = self._cancel = threading.Event()
-            relay = Relay(lambda show: run(show, cancel))
             earlier = self.messages(kept)
             asked = [*earlier, {"role": "user", "content": inert(question)}]
-            replying = f"{self.session.backend.model_id} is replying..."
+            replying = f"{self.session.model_id} is replying..."
             yield View(asked, replying)
-            relay.start()
-            reply = ""
+            turn = _Turn()
             try:
-                for batch in relay.batches():
-                    reply += batch
-                    shown = {"role": "assistant", "content": inert(reply)}
-                    yield View([*asked, shown], replying)
-            finally:  # the page may have gone away mid-reply: stop the model, wait for it
-                cancel.set()
-                relay.join()
-            yield self._finish(relay, draft)
-
-    def _finish(self, relay: Relay[Exchange | None], draft: str) -> View:
-        try:
-            exchange = relay.result()
-        except Exception as error:
-            return View(self.messages(), self.status(), _error_notice(error), draft)
-        if exchange is None:  # retry found nothing to ask again
-            return self.view("nothing to retry")
-        return View(self.messages(), self.status(exchange), self.notices())
+                events = start(cancel)
+                try:
+                    for text in turn.texts(events):
+                        shown = {"role": "assistant", "content": inert(text)}
+                        yield View([*asked, shown], replying)
+                finally:  # the page may have gone away mid-reply: stop the model, end the turn
+                    cancel.set()
+                    turn.drain(events)
+            except Exception as error:
+                yield View(self.messages(), self.status(), _error_notice(error), draft)
+                return
+            notices = [*turn.notices, *(n.text for n in self.session.take_notices())]
+            yield View(self.messages(), self.status(turn.exchange), " ".join(notices))
 
     def notices(self) -> str:
         """What the chat core has to tell the user now, each notice once."""
@@ -226,7 +220,7 @@ class WebChat:
         with self._hold() as held:
             if not held:
                 return self.view(BUSY)
-            current = self.session.backend.model_id
+            current = self.session.model_id
             if not name or name == current:
                 return self.view()
             try:
@@ -234,7 +228,7 @@ class WebChat:
             except Exception as error:
                 return self.view(f"{_error_notice(error)} (still on {current})")
             kept = len(self.session.conversation.messages)
-            return self.view(f"now {self.session.backend.describe()}; {kept} messages kept")
+            return self.view(f"now {self.session.describe()}; {kept} messages kept")
 
     def use_documents(self, target: str) -> View:
         """Answer from a collection, or a file or folder (indexed now); "off" stops."""
@@ -335,3 +329,33 @@ def _error_notice(error: Exception) -> str:
         return f"error: {error}"
     log.error("internal error in the web chat", exc_info=error)  # the traceback, for the log
     return f"internal error ({type(error).__name__}: {error}); the chat goes on"
+
+
+class _Turn:
+    """A turn's events read for the page: the reply so far, its notices, its end."""
+
+    def __init__(self) -> None:
+        self.reply = ""
+        self.notices: list[str] = []
+        self.exchange: Exchange | None = None
+
+    def texts(self, events: Iterator[Event]) -> Iterator[str]:
+        """The reply so far, each time it grows."""
+        for event in events:
+            if isinstance(event, Text):
+                self.reply += event.text
+                yield self.reply
+            else:
+                self._take(event)
+
+    def drain(self, events: Iterator[Event]) -> None:
+        """The rest of a turn asked to stop: it ends at the next token."""
+        for event in events:
+            if not isinstance(event, Text):
+                self._take(event)
+
+    def _take(self, event: Event) -> None:
+        if isinstance(event, Notice):
+            self.notices.append(event.text)
+        elif isinstance(event, Done):
+            self.exchange = event.exchange

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from minichat import ChatBackend
+from minichat.chat.events import Event, Notice, ToolResult, finish
 from minichat.chat.session import ChatSession
 from minichat.settings import load_settings
 from minichat.tools.builtin import builtin
@@ -22,13 +23,13 @@ def test_a_call_cut_by_the_reply_limit_is_not_run_and_leaves_no_markup(
         tiny, load_settings({"max_new_tokens": str(limit), "temperature": "0"}, environ={})
     )
     session.use_tools(["calculator"], "--tools", "required")
-    ran: list[object] = []
-    session.on_tool = ran.append
+    seen: list[Event] = []
     shown: list[str] = []
-    exchange = session.send("what is 2 plus 2?", shown.append)
+    exchange = finish(session.turn("what is 2 plus 2?"), shown.append, seen.append)
+    ran = [event for event in seen if isinstance(event, ToolResult)]
     assert exchange.finish_reason == "length"
     assert ran == [] and "<tool_call>" not in "".join(shown) + exchange.reply
-    notices = [notice.text for notice in session.take_notices()]
+    notices = [event.text for event in seen if isinstance(event, Notice)]
     if limit > 12:  # far enough to name the tool (seen at 60 and 90): the user hears of it
         assert exchange.tool_calls[0].name == "calculator"
         assert any("cut a call to calculator short" in text for text in notices), notices

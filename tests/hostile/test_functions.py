@@ -41,11 +41,11 @@ def write(tmp_path: Path, text: str, name: str = "mine.py") -> Path:
 
 
 def box(functions: list[ToolFunction], timeout: float = 30.0) -> Toolbox:
-    return Toolbox({f.name: f for f in functions}, approve=lambda call: True, timeout=timeout)
+    return Toolbox({f.name: f for f in functions}, timeout=timeout)
 
 
 def call(toolbox: Toolbox, name: str, arguments: str = "{}") -> str:
-    return toolbox.run(ToolCall("c", name, arguments)).result
+    return toolbox.run(ToolCall("c", name, arguments), approve=lambda call: True).result
 
 
 def refusal(path: Path, **options: Any) -> str:
@@ -245,7 +245,6 @@ def test_the_same_file_twice_is_one_set_of_tools_and_an_edit_is_read_again(
     old = session.toolbox
     write(tmp_path, text.replace("'one'", "'two'") + "def second() -> str:\n    return '2'\n")
     assert session.add_functions(path) == ["first", "second"]
-    old.approve = lambda call: True
     assert call(old, "first") == "two"  # the tools already on see the file as it is now
 
 

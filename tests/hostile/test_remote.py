@@ -26,7 +26,7 @@ from minichat.backend import Message, Outcome, Tools
 from minichat.backends import openai_wire
 from minichat.backends import remote as remote_module
 from minichat.backends.remote import OpenAIBackend
-from minichat.chat.tooling import Ran, Toolbox
+from minichat.chat.tooling import Toolbox
 from minichat.errors import ModelNotFoundError
 from minichat.tools.builtin import builtin
 
@@ -218,11 +218,9 @@ def test_calls_are_not_run_in_the_round_that_offers_none() -> None:
     )
     with hostile(v1__chat__completions=asks) as server:
         remote = connect(server)
-        ran: list[Ran] = []
         toolbox = Toolbox({f.name: f for f in builtin(["calculator"])}, max_rounds=2)
-        exchange = Conversation().exchange(
-            "add", remote, GenerationConfig(), tools=toolbox, on_tool=ran.append
-        )
+        exchange = Conversation().exchange("add", remote, GenerationConfig(), tools=toolbox)
+        ran = exchange.tools_ran
         choices = [
             b["tool_choice"] for _, path, _, b in server.seen if path.endswith("/completions")
         ]
@@ -459,10 +457,11 @@ def test_half_a_surrogate_pair_in_a_call_is_shown_not_a_crash() -> None:
         FINISH_CALLS,
     )
     with hostile(v1__chat__completions=asks) as server:
-        ran: list[Ran] = []
         toolbox = Toolbox({f.name: f for f in builtin(["calculator"])}, max_rounds=2)
-        Conversation().exchange(
-            "add", connect(server), GenerationConfig(), tools=toolbox, on_tool=ran.append
+        ran = (
+            Conversation()
+            .exchange("add", connect(server), GenerationConfig(), tools=toolbox)
+            .tools_ran
         )
         assert ran and all(done.result.encode("utf-8") for done in ran)
         assert "`\\ud800`" in ran[0].result  # the escape, visible
