@@ -21,7 +21,7 @@ fixed seed per question so two runs agree) and a 96-token reply limit:
 ``--tools calculator,now`` turns those tools on beside the documents, as a chat with
 both does (their descriptions in the prompt, calls allowed).
 
-Nothing here was trained on: the adapters' data is generated (``finetune/docs_data``)
+Nothing here was trained on: the adapters' data is generated (``recipes/docs_data``)
 from made-up programs' manuals, and neither the corpus nor the manual is among them.
 """
 

@@ -56,9 +56,9 @@ import torch
 sys.path.sort(key=lambda entry: Path(entry or ".").resolve() == Path(__file__).resolve().parent)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.docs_corpus
 
-from minichat.docs.collection import Collection
-from minichat.docs.embedder import Embedder
-from minichat.docs.search import MODES, Index
+from minichat.retrieval.collection import Collection
+from minichat.retrieval.embedder import Embedder
+from minichat.retrieval.search import MODES, Index
 from tests.docs_corpus import Question, make_corpus
 
 HERE = Path(__file__).resolve().parent

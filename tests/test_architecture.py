@@ -99,7 +99,7 @@ def layer(name: str) -> str:
         ("minichat.web", "web"),
         ("minichat.server", "server"),
         ("minichat.chat", "chat"),
-        ("minichat.docs", "docs"),
+        ("minichat.retrieval", "retrieval"),
         ("minichat.tools", "tools"),
         ("minichat.finetune", "finetune"),
         ("minichat.loading", "loading"),
@@ -120,8 +120,8 @@ FORBIDDEN = {
     "web": {"cli", "repl", "server"},
     "server": {"cli", "repl", "web"},
     "chat": {"cli", *SURFACES, "finetune"},
-    # documents: files to passages to ranked hits; the chat core puts them in a prompt
-    "docs": {
+    # retrieval: files to passages to ranked hits; the chat core puts them in a prompt
+    "retrieval": {
         "cli",
         *SURFACES,
         "chat",
@@ -133,16 +133,25 @@ FORBIDDEN = {
         "finetune",
     },
     # tools a model may call: what runs them is the chat core's, how a model writes them base's
-    "tools": {"cli", *SURFACES, "chat", "docs", "loading", "backends", "engine", "tinygpt", "api"},
-    # finetuning: data and a training run over a loaded model; only the CLI uses it (the
-    # grounded-answer data is indexed and searched by docs, as a chat's would be)
-    "finetune": {"cli", *SURFACES, "chat"},
+    "tools": {
+        "cli",
+        *SURFACES,
+        "chat",
+        "retrieval",
+        "loading",
+        "backends",
+        "engine",
+        "tinygpt",
+        "api",
+    },
+    # finetuning: data and a training run over a loaded model; only the CLI uses it
+    "finetune": {"cli", *SURFACES, "chat", "retrieval"},
     "loading": {"cli", *SURFACES, "chat", "finetune"},
     "backends": {"cli", *SURFACES, "chat", "finetune"},
     "engine": {"cli", *SURFACES, "chat", "backends", "loading", "finetune"},
     "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine", "finetune"},
     "base": {
-        *("cli", *SURFACES, "chat", "docs", "tools", "backends", "engine", "tinygpt", "api"),
+        *("cli", *SURFACES, "chat", "retrieval", "tools", "backends", "engine", "tinygpt", "api"),
         "finetune",
     },
     "api": {"cli", *SURFACES},

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from minichat.docs.collection import Collection
-from minichat.docs.embedder import Embedder
-from minichat.docs.embedder import shared as embedder
-from minichat.docs.search import Hit, Index
 from minichat.errors import CollectionError, InputError
+from minichat.retrieval.collection import Collection
+from minichat.retrieval.embedder import Embedder
+from minichat.retrieval.embedder import shared as embedder
+from minichat.retrieval.search import Hit, Index
 from tests.docs_corpus import Question, make_corpus
 
 
@@ -149,7 +149,7 @@ def test_an_interrupted_build_leaves_the_collection_as_it_was(
     def crash(*args: object, **kwargs: object) -> None:  # after the new files, before the manifest
         raise OSError("disk full")
 
-    monkeypatch.setattr("minichat.docs.collection.write_atomically", crash)
+    monkeypatch.setattr("minichat.retrieval.collection.write_atomically", crash)
     with pytest.raises(OSError):
         collection.build(None, embedder())
     monkeypatch.undo()
@@ -241,7 +241,7 @@ def test_damaged_collections_say_how_to_recover(tmp_path: Path) -> None:
 def test_a_missing_embedder_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from minichat.errors import ModelNotFoundError
 
-    monkeypatch.setattr("minichat.docs.embedder.package_file", lambda *a: None)
+    monkeypatch.setattr("minichat.retrieval.embedder.package_file", lambda *a: None)
     with pytest.raises(ModelNotFoundError, match="pip install"):
         Embedder()
 
@@ -288,7 +288,7 @@ def test_a_file_unreadable_on_update_keeps_its_passages(
             raise PermissionError(13, "Permission denied")
         return read_regular(path, *args, **kwargs)
 
-    monkeypatch.setattr("minichat.docs.extract.read_regular", unreadable)
+    monkeypatch.setattr("minichat.retrieval.extract.read_regular", unreadable)
     report = collection.build(None, embedder())
     assert report.removed_files == 0 and report.files == 3
     [(path, why)] = report.skipped

@@ -23,9 +23,9 @@ from minichat.backends.echo import EchoBackend
 from minichat.budget import ensure_fits
 from minichat.chat.session import ChatSession
 from minichat.config import GenerationConfig
-from minichat.docs.collection import Collection
-from minichat.docs.embedder import shared as embedder
 from minichat.repl.loop import Repl, line_reader
+from minichat.retrieval.collection import Collection
+from minichat.retrieval.embedder import shared as embedder
 from minichat.settings import load_settings
 from minichat.web.handlers import WebChat
 

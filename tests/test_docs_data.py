@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from minichat.docs.context import INSTRUCTION
-from minichat.finetune import docs_pages, docs_words
-from minichat.finetune.docs_data import NOT_SAID, generate, main
+from minichat.retrieval.context import INSTRUCTION
+from recipes import docs_pages, docs_words
+from recipes.docs_data import NOT_SAID, generate, main
 
 pytest.importorskip("faiss")
 

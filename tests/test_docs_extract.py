@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from minichat.docs.extract import (
+from minichat.errors import DocumentError, MinichatError
+from minichat.retrieval.extract import (
     SUFFIXES,
     find_files,
     is_supported,
     kind_of,
     read_document,
 )
-from minichat.errors import DocumentError, MinichatError
 
 
 def write(path: Path, text: str) -> Path:

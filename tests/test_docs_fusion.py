@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from minichat.docs.chunks import Chunk
-from minichat.docs.search import DEPTH, TOP_K, Index
+from minichat.retrieval.chunks import Chunk
+from minichat.retrieval.search import DEPTH, TOP_K, Index
 
 DIMENSIONS = 8
 FLAG = "Pass --zephyrine to keep partial uploads when the link drops."

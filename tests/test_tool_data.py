@@ -20,8 +20,10 @@ import jsonschema
 import pytest
 
 from minichat import load_backend
-from minichat.finetune import tool_templates, tool_words
-from minichat.finetune.tool_data import (
+from minichat.tools.builtin import BUILTIN, MONTHS, WEEKDAYS
+from minichat.tools.calculator import evaluate
+from recipes import tool_templates, tool_words
+from recipes.tool_data import (
     answer_directly,
     file_question,
     folder_question,
@@ -30,8 +32,6 @@ from minichat.finetune.tool_data import (
     whole_sentences,
     working_folder,
 )
-from minichat.tools.builtin import BUILTIN, MONTHS, WEEKDAYS
-from minichat.tools.calculator import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "tools.py"
@@ -331,7 +331,7 @@ def test_the_command_writes_jsonl(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "minichat.finetune.tool_data",
+            "recipes.tool_data",
             str(out),
             *("--n", "40", "--seed", "3"),
             *("--answers-from", "echo"),

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from minichat.docs.collection import Collection, Progress, Report
-from minichat.docs.embedder import shared as embedder
-from minichat.docs.search import TOP_K, Hit, Index
 from minichat.errors import CollectionError, ConfigError
+from minichat.retrieval.collection import Collection, Progress, Report
+from minichat.retrieval.embedder import shared as embedder
+from minichat.retrieval.search import TOP_K, Hit, Index
 
 
 @dataclass

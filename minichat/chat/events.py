@@ -18,7 +18,7 @@ from typing import Any
 from minichat.backend import FinishReason, Stats, ToolCall
 from minichat.budget import Fitted
 from minichat.chat.tooling import Ran
-from minichat.docs.search import Hit
+from minichat.retrieval.search import Hit
 
 
 @dataclass(frozen=True)

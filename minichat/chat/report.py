@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minichat.backend import Stats
-from minichat.docs.search import Hit
+from minichat.retrieval.search import Hit
 
 # key -> label; in the order a table shows them
 FIGURES = {

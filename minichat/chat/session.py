@@ -28,10 +28,10 @@ from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
 from minichat.chat.report import Totals
 from minichat.chat.tooling import MAX_ROUNDS, Approve, Toolbox, docs_tool, toolbox
 from minichat.config import GenerationConfig, fitting_reply_limit
-from minichat.docs.collection import Progress
 from minichat.errors import ConfigError, InputError, MinichatError
 from minichat.params import param
 from minichat.paths import data_dir
+from minichat.retrieval.collection import Progress
 from minichat.settings import Settings
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin

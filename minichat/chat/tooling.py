@@ -21,8 +21,8 @@ from time import perf_counter
 from typing import Any
 
 from minichat.backend import ChatBackend, Message, ToolCall, Tools
-from minichat.docs.context import label
 from minichat.errors import ConfigError, MinichatError
+from minichat.retrieval.context import label
 from minichat.tools.arguments import check
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.functions import StoppableFunction

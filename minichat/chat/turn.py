@@ -22,10 +22,10 @@ from minichat.backend import ChatBackend, Message, Tools
 from minichat.budget import Fitted, fit
 from minichat.chat.events import Exchange, Text
 from minichat.config import GenerationConfig
-from minichat.docs import context
-from minichat.docs.search import Hit
 from minichat.errors import PromptTooLongError
 from minichat.interrupts import first_ctrl_c
+from minichat.retrieval import context
+from minichat.retrieval.search import Hit
 
 
 @dataclass(frozen=True)

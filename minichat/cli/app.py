@@ -12,23 +12,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from minichat.backend import ChatBackend, ToolCall
-
-if TYPE_CHECKING:
-    from minichat.chat.session import ChatSession
-    from minichat.chat.tooling import Approve
+from minichat.backend import ChatBackend
 from minichat.cli import docs, finetune, oneshot, train
-from minichat.cli.docs import DocsOption
-from minichat.cli.options import with_settings
+from minichat.cli.extras import CHAT, OUTPUT, Extras, Output
+from minichat.cli.options import SETTINGS, with_options, with_settings
 from minichat.errors import MinichatError
 from minichat.settings import KEYS, SECRET_KEYS, Settings
-from minichat.untrusted import one_line, printable
+from minichat.untrusted import printable
 
 app = typer.Typer(
     name="minichat",
@@ -38,136 +33,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object with stats")]
-VerboseFlag = Annotated[
-    bool, typer.Option("--verbose", "-v", help="print token counts and speed to stderr")
-]
-ToolsOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tools",
-        metavar="NAME,...",
-        help="tools replies may call: calculator, now, read_file, list_dir, search_docs, all",
-    ),
-]
-ToolChoiceOption = Annotated[
-    str,
-    typer.Option(
-        "--tool-choice",
-        metavar="CHOICE",
-        help="auto (the model decides), required (a call first), none, or a tool's name",
-    ),
-]
-FunctionsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--functions",
-        metavar="FILE.py",
-        help="your own Python functions as tools (each call asks first; --yes allows all)",
-    ),
-]
-YesFlag = Annotated[
-    bool, typer.Option("--yes", "-y", help="run tools that may change things without asking")
-]
 HostOption = Annotated[str, typer.Option(help="address to listen on")]
 
 
-@dataclass(frozen=True)
-class Extras:
-    """What a chat reads and may call beside the model: --docs, --tools, --tool-choice."""
-
-    documents: str | None = None
-    tools: str | None = None
-    tool_choice: str = "auto"
-    functions: Path | None = None
-    yes: bool = False
-
-    @classmethod
-    def given(
-        cls,
-        ctx: typer.Context,
-        documents: str | None,
-        tools: str | None,
-        choice: str,
-        functions: Path | None = None,
-        yes: bool = False,
-    ) -> Extras:
-        """The flags, given after the subcommand or before it (``minichat --docs X ask``)."""
-        before = ctx.parent.params if ctx.parent else {}
-        return cls(
-            documents or before.get("documents"),
-            tools or before.get("tools"),
-            choice if choice != "auto" else before.get("tool_choice") or "auto",
-            functions or before.get("functions"),
-            yes or bool(before.get("yes")),
-        )
-
-    def check(self) -> None:
-        """Refuse what names nothing before a model loads for nothing."""
-        own: list[str] = []
-        if self.functions is not None:
-            from minichat.tools.functions import load_functions
-
-            own = [f.name for f in load_functions(self.functions)]
-        if self.documents:
-            from minichat.chat.documents import find_documents
-
-            find_documents(self.documents)
-        if self.tools:
-            from minichat.tools.builtin import builtin
-
-            builtin([n for n in self.names() if n != "search_docs"])
-        if self.tools or own:
-            if self.tool_choice not in ("auto", "required", "none", *self.names(), *own):
-                raise MinichatError(
-                    f"--tool-choice must be auto, required, none or one of the tools "
-                    f"({', '.join([*self.names(), *own])}), got {self.tool_choice!r}"
-                )
-        elif self.tool_choice != "auto":
-            raise MinichatError("--tool-choice goes with --tools NAME,... or --functions")
-
-    @property
-    def tools_on(self) -> bool:
-        return bool(self.tools or self.functions)
-
-    def names(self) -> list[str]:
-        return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
-
-    def apply(self, session: ChatSession) -> None:
-        if self.documents:
-            from minichat.repl.render import embedding_progress
-
-            with embedding_progress(self.documents) as progress:
-                session.use_documents(self.documents, "--docs", progress)
-            oneshot.tell_notices(session.take_notices(), sys.stderr)
-        own = session.add_functions(self.functions) if self.functions is not None else []
-        if self.tools or own:
-            session.use_tools([*self.names(), *own], "--tools", self.tool_choice)
-
-    def approver(self) -> Approve | None:
-        """Who allows a call that may change things: --yes, the user on a terminal, or
-        nobody (such calls are refused)."""
-        if self.yes:
-            return lambda call: True
-        if sys.stdin.isatty() and sys.stderr.isatty():
-            return ask_approval
-        return None
-
-
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
-
-
-def ask_approval(call: ToolCall) -> bool:
-    """Ask on the terminal whether a call that may change things may run."""
-    from rich.console import Console
-    from rich.prompt import Confirm
-    from rich.text import Text
-
-    # the name and arguments are the model's (or a file's it read): shown as they are, as
-    # plain text, so none can hide words, restyle the prompt or break it; and whole, so
-    # padding cannot push what matters (a path, a mode) past a cut
-    question = Text(f"run {one_line(call.name, None)}({one_line(call.arguments, None)})?")
-    return Confirm.ask(question, console=Console(stderr=True), default=False)
 
 
 def load(settings: Settings, tools: bool = False, docs: bool = False) -> tuple[ChatBackend, float]:
@@ -199,75 +68,52 @@ def loader(settings: Settings) -> Callable[[str, str | None], ChatBackend]:
 
 
 @app.callback(invoke_without_command=True)
-@with_settings
-def root(
-    ctx: typer.Context,
-    as_json: JsonFlag = False,
-    verbose: VerboseFlag = False,
-    documents: DocsOption = None,
-    tools: ToolsOption = None,
-    tool_choice: ToolChoiceOption = "auto",
-    functions: FunctionsOption = None,
-    yes: YesFlag = False,
-    *,
-    settings: Settings,
-) -> None:
+@with_options(settings=SETTINGS, extras=CHAT, output=OUTPUT)
+def root(ctx: typer.Context, *, settings: Settings, extras: Extras, output: Output) -> None:
     """Chat when run in a terminal; answer stdin when it is piped in."""
-    one_shot = ctx.invoked_subcommand == "ask" or (
-        ctx.invoked_subcommand is None and not sys.stdin.isatty()
-    )
-    if (as_json or verbose) and not one_shot:
+    command = ctx.invoked_subcommand
+    one_shot = command == "ask" or (command is None and not sys.stdin.isatty())
+    if (output.as_json or output.verbose) and not one_shot:
         raise MinichatError(
             "--json and -v go with one-shot answers (minichat ask, or a prompt piped in); "
             "in the chat, /stats shows the numbers"
         )
-    if documents and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
+    if extras.documents and command not in (None, "ask", "chat", "web"):
         raise MinichatError("--docs goes with a chat: minichat [ask|chat|web] --docs NAME")
-    if tools and ctx.invoked_subcommand not in (None, "ask", "chat", "web"):
+    if extras.tools and command not in (None, "ask", "chat", "web"):
         raise MinichatError("--tools goes with a chat: minichat [ask|chat|web] --tools NAME,...")
-    if functions and ctx.invoked_subcommand not in (None, "ask", "chat"):
+    if extras.functions and command not in (None, "ask", "chat"):
         raise MinichatError("--functions goes with a chat: minichat [ask|chat] --functions FILE")
-    if ctx.invoked_subcommand is not None:
+    if command is not None:
         return
-    extras = Extras(documents, tools, tool_choice, functions, yes)
     if sys.stdin.isatty():
         _chat(settings, extras=extras)
     else:
         prompt = oneshot.read_prompt(sys.stdin.buffer)
-        _answer(settings, prompt, as_json=as_json, verbose=verbose, extras=extras)
+        _answer(settings, prompt, output=output, extras=extras)
 
 
 @app.command()
-@with_settings
+@with_options(settings=SETTINGS, extras=CHAT, output=OUTPUT)
 def ask(
     prompt: Annotated[
         str | None, typer.Argument(help="the prompt; omit it or give - to read stdin")
     ] = None,
-    as_json: JsonFlag = False,
-    verbose: VerboseFlag = False,
-    documents: DocsOption = None,
-    tools: ToolsOption = None,
-    tool_choice: ToolChoiceOption = "auto",
-    functions: FunctionsOption = None,
-    yes: YesFlag = False,
     *,
-    ctx: typer.Context,
     settings: Settings,
+    extras: Extras,
+    output: Output,
 ) -> None:
     """Answer one prompt and exit."""
-    before = ctx.parent.params if ctx.parent else {}  # `minichat -v ask ...` counts too
-    as_json = as_json or bool(before.get("as_json"))
-    verbose = verbose or bool(before.get("verbose"))
-    extras = Extras.given(ctx, documents, tools, tool_choice, functions, yes)
     if prompt is None or prompt == "-":
         text = oneshot.read_prompt(sys.stdin.buffer)
     else:
         text = oneshot.check_prompt(prompt)
-    _answer(settings, text, as_json=as_json, verbose=verbose, extras=extras)
+    _answer(settings, text, output=output, extras=extras)
 
 
 @app.command()
-@with_settings
+@with_options(settings=SETTINGS, extras=CHAT)
 def chat(
     plain: Annotated[bool, typer.Option("--plain", help="raw text instead of Markdown")] = False,
     no_history: Annotated[
@@ -276,17 +122,11 @@ def chat(
     resume: Annotated[
         Path | None, typer.Option(metavar="FILE", help="continue a chat saved with /save")
     ] = None,
-    documents: DocsOption = None,
-    tools: ToolsOption = None,
-    tool_choice: ToolChoiceOption = "auto",
-    functions: FunctionsOption = None,
-    yes: YesFlag = False,
     *,
-    ctx: typer.Context,
     settings: Settings,
+    extras: Extras,
 ) -> None:
     """Chat, keeping the conversation, until /exit or Ctrl+D; /help lists commands."""
-    extras = Extras.given(ctx, documents, tools, tool_choice, functions, yes)
     _chat(settings, plain=plain, history=not no_history, resume=resume, extras=extras)
 
 
@@ -357,18 +197,16 @@ def is_loopback(host: str) -> bool:
 
 
 @app.command()
-@with_settings
+@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools"))
 def web(
     host: HostOption = "127.0.0.1",
     port: PortOption = 7860,
     share: Annotated[
         bool, typer.Option("--share", help="also publish a public gradio.live link")
     ] = False,
-    documents: DocsOption = None,
-    tools: ToolsOption = None,
     *,
-    ctx: typer.Context,
     settings: Settings,
+    extras: Extras,
 ) -> None:
     """Chat in the browser: a local web page over the same models and settings."""
     from minichat.web import require_gradio
@@ -378,7 +216,6 @@ def web(
     from minichat.web.app import serve
     from minichat.web.handlers import WebChat
 
-    extras = Extras.given(ctx, documents, tools, "auto")
     extras.check()
     backend, _ = load(settings, tools=extras.tools_on, docs=bool(extras.documents))
     session = ChatSession.start(backend, settings, load_model=loader(settings))
@@ -430,9 +267,7 @@ def show_config(*, settings: Settings) -> None:
     console.print(f"config file: {file}{'' if file.is_file() else ' (none there)'}")
 
 
-def _answer(
-    settings: Settings, prompt: str, *, as_json: bool, verbose: bool, extras: Extras
-) -> None:
+def _answer(settings: Settings, prompt: str, *, output: Output, extras: Extras) -> None:
     from minichat.chat.session import ChatSession
 
     extras.check()
@@ -444,8 +279,8 @@ def _answer(
         prompt,
         out=sys.stdout,
         err=sys.stderr,
-        as_json=as_json,
-        verbose=verbose,
+        as_json=output.as_json,
+        verbose=output.verbose,
         load_seconds=seconds,
         approve=extras.approver(),
     )

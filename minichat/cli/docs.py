@@ -18,9 +18,9 @@ from typing import Annotated
 
 import typer
 
-from minichat.docs.collection import Collection, Report
-from minichat.docs.search import TOP_K
 from minichat.repl.render import embedding_progress
+from minichat.retrieval.collection import Collection, Report
+from minichat.retrieval.search import TOP_K
 from minichat.untrusted import one_line, printable, safe_json
 
 app = typer.Typer(
@@ -64,7 +64,7 @@ def _warn_skipped(report: Report) -> None:
 def _build(
     collection: Collection, paths: list[Path] | None, rebuild: bool = False, add: bool = False
 ) -> None:
-    from minichat.docs.embedder import shared as embedder
+    from minichat.retrieval.embedder import shared as embedder
 
     with embedding_progress(printable(collection.name)) as progress:
         report = collection.build(paths, embedder(), progress, rebuild=rebuild, add=add)
@@ -147,9 +147,9 @@ def search(
 ) -> None:
     """Show the passages a question would retrieve, best first."""
     from minichat.chat.documents import open_documents
-    from minichat.docs.context import label
-    from minichat.docs.search import MODES
     from minichat.errors import ConfigError
+    from minichat.retrieval.context import label
+    from minichat.retrieval.search import MODES
 
     if mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -13,12 +13,17 @@ import importlib.util
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from minichat.errors import InputError
 from minichat.untrusted import printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from minichat.finetune.run import Finetune
 
 FINETUNE_INSTALL = "pip install 'minichat[finetune]'"
 
@@ -74,13 +79,10 @@ def finetune(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
 ) -> None:
     """Finetune a local model with LoRA into an adapter (--adapter DIR uses it)."""
-    from dataclasses import replace
-
     from rich.console import Console
 
     from minichat.finetune import run
     from minichat.loading.device import resolve_device
-    from minichat.tinygpt.train import TrainConfig
 
     _check_flags(
         steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, valid_fraction=valid_fraction,
@@ -88,8 +90,10 @@ def finetune(
     )  # fmt: skip
     if importlib.util.find_spec("peft") is None:
         raise InputError(f"minichat finetune needs PEFT: {FINETUNE_INSTALL}")
-    if precision not in ("auto", "bf16", "fp32"):
-        raise InputError(f"--precision must be auto, bf16 or fp32, not {precision!r}")
+    config = run.train_config(
+        batch_size=batch_size, lr=lr, save_every=save_every, seed=seed, precision=precision,
+        valid_fraction=valid_fraction,
+    )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)
     target = resolve_device(device)
     if resume is not None:
@@ -106,40 +110,14 @@ def finetune(
         lora = run.LoraSettings(
             rank, alpha, run.LoraSettings.layers if layers is None else layers, max_len
         )
-        try:  # the flags were checked: an error here is TrainConfig's own
-            config = TrainConfig(
-                steps=1,
-                batch_size=batch_size,
-                learning_rate=lr,
-                min_learning_rate=lr / 10,
-                weight_decay=0.0,
-                save_every=save_every,
-                seed=seed,
-                precision=precision,  # type: ignore[arg-type]
-                validation_fraction=valid_fraction,
-            )
-        except ValueError as error:
-            raise InputError(str(error)) from None
         job = run.start(
             folder, model=model, data=data, lora=lora, config=config, device=target,
             whole_if_smaller=layers is None,
         )  # fmt: skip
-        per_epoch = job.trainer.sample.per_epoch  # type: ignore[attr-defined]
-        total = steps if steps is not None else max(1, round(epochs * per_epoch))
-        job.trainer.config = replace(
-            job.trainer.config,
-            steps=total,
-            warmup_steps=max(1, min(100, total // 10)),
-            eval_every=eval_every or max(1, total // 4),
-        )
+        job.schedule(steps=steps, epochs=epochs, eval_every=eval_every)
     _describe(job, console)
     trainer = job.trainer
-    if "validation_loss_before" not in job.run:
-        from minichat.tinygpt.train import evaluate
-
-        job.run["validation_loss_before"] = evaluate(
-            trainer.model, trainer.validation, trainer.amp, trainer.loss
-        )
+    before = job.validation_before()
     seconds = run.estimate_seconds(job)
     from minichat.cli.train import run_with_progress
 
@@ -152,14 +130,12 @@ def finetune(
         )
         raise typer.Exit(130)
     took = time.perf_counter() - started
-    tokens = sum(
-        trainer.sample(s, trainer.generator)[0].numel() for s in range(first, trainer.step)
-    )
+    tokens = job.tokens(first, trainer.step)
     console.print(
         f"trained steps {first} to {trainer.step} in {_duration(took)} (estimated "
         f"{_duration(seconds)}), {tokens / took:,.0f} tokens/s"
     )
-    before, after = job.run["validation_loss_before"], trainer.validation_loss
+    after = trainer.validation_loss
     console.print(f"validation loss: {before:.3f} before, {after:.3f} after")
     if after is not None and not math.isfinite(after):
         raise InputError(
@@ -175,7 +151,7 @@ def finetune(
     )
 
 
-def _describe(job: Any, console: Any) -> None:
+def _describe(job: Finetune, console: Console) -> None:
     trainer, dataset = job.trainer, job.dataset
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     lora, config = job.run["lora"], trainer.config
@@ -207,7 +183,7 @@ def _describe(job: Any, console: Any) -> None:
         )
 
 
-def _compare(job: Any, count: int, console: Any) -> None:
+def _compare(job: Finetune, count: int, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from minichat.params import PARAMS, Param
-from minichat.settings import load_settings
+from minichat.settings import Settings, load_settings
 
 MODEL_HELP = (
     "model: smollm2 (default), tiny-chitchat, tiny:PATH, echo, openai:MODEL@URL, "
@@ -108,38 +109,76 @@ SETTINGS_OPTIONS: dict[str, Any] = {
 }
 
 
-def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give ``command`` every settings flag; it receives them as ``settings``."""
-    own = [
-        p
-        for p in inspect.signature(command, eval_str=True).parameters.values()
-        if p.name != "settings"
-    ]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
-        for name, kind in SETTINGS_OPTIONS.items()
-    ]
+@dataclass(frozen=True)
+class Group:
+    """Flags several commands take, declared once and built into one value a command
+    receives (``settings``, ``extras``, ...)."""
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        given = {name: kwargs.pop(name) for name in SETTINGS_OPTIONS}
-        # `minichat -t 0 ask ...`: flags given before the subcommand count too
-        context = kwargs.pop(CONTEXT) if CONTEXT in kwargs else kwargs["ctx"]
-        parent = context.parent
-        for name, value in (parent.params if parent else {}).items():
-            if name in given and given[name] in (None, ()):
-                given[name] = value
-        config = given.pop("config")
-        flags = dict(given)
-        if flags["stop"]:
-            flags["stop"] = tuple(flags["stop"])
-        settings = load_settings(flags, config_file=config)
-        return command(*args, settings=settings, **kwargs)
+    options: dict[str, Any]  # parameter name -> its flag, as an Annotated type
+    build: Callable[[dict[str, Any]], Any]
+    defaults: dict[str, Any] = field(default_factory=dict)  # the rest default to None
 
-    if not any(p.annotation is typer.Context for p in own):
-        added.append(
-            inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-        )
-    wrapper.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
-    return wrapper
+    def only(self, *names: str) -> Group:
+        """The same group with fewer flags (those left out are not given)."""
+        return Group({n: self.options[n] for n in names}, self.build, self.defaults)
+
+
+def with_options(**groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command every flag of each group; it receives each group built, under the
+    group's keyword. A flag not given after the subcommand takes the value given before
+    it (``minichat -t 0 --docs notes ask ...``): the one place flags are merged."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.name not in groups
+        ]
+        added = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=group.defaults.get(name),
+                annotation=kind,
+            )
+            for group in groups.values()
+            for name, kind in group.options.items()
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            context = kwargs.pop(CONTEXT) if CONTEXT in kwargs else kwargs["ctx"]
+            before = context.parent.params if context.parent else {}
+            for key, group in groups.items():
+                values = {}
+                for name in group.options:
+                    value = kwargs.pop(name)
+                    if value in (None, (), group.defaults.get(name)) and before.get(name):
+                        value = before[name]
+                    values[name] = value
+                kwargs[key] = group.build(values)
+            return command(*args, **kwargs)
+
+        if not any(p.annotation is typer.Context for p in own):
+            added.append(
+                inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+            )
+        wrapper.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+        return wrapper
+
+    return decorate
+
+
+def settings_from(flags: dict[str, Any]) -> Settings:
+    """The settings, from the model and decoding flags over the config file and the
+    environment."""
+    flags = dict(flags)
+    config = flags.pop("config")
+    if flags["stop"]:
+        flags["stop"] = tuple(flags["stop"])
+    return load_settings(flags, config_file=config)
+
+
+SETTINGS = Group(SETTINGS_OPTIONS, settings_from)
+with_settings = with_options(settings=SETTINGS)

@@ -35,7 +35,7 @@ from minichat.files import kind_of, replacing, write_atomically
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
 from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE
 from minichat.tinygpt.checkpoint import CURVE_FILE, STATE_FILE, draw_losses, resume_state
-from minichat.tinygpt.train import TrainConfig, Trainer, evaluate
+from minichat.tinygpt.train import Precision, TrainConfig, Trainer, evaluate
 from minichat.untrusted import one_line
 
 SAMPLED_STEPS = 500  # steps whose batches estimate_seconds counts, at most
@@ -75,6 +75,68 @@ class Finetune:
     @property
     def peft_model(self) -> Any:
         return self.trainer.model
+
+    def schedule(self, *, steps: int | None, epochs: float, eval_every: int | None) -> None:
+        """A new run's length: ``steps``, else ``epochs`` passes over the training
+        examples; a tenth of it (at most 100 steps) warms up, four validations by default."""
+        per_epoch = self.dataset_batches.per_epoch
+        total = steps if steps is not None else max(1, round(epochs * per_epoch))
+        self.trainer.config = replace(
+            self.trainer.config,
+            steps=total,
+            warmup_steps=max(1, min(100, total // 10)),
+            eval_every=eval_every or max(1, total // 4),
+        )
+
+    def validation_before(self) -> float:
+        """The validation loss before any training, measured once and kept in the run."""
+        if "validation_loss_before" not in self.run:
+            trainer = self.trainer
+            self.run["validation_loss_before"] = evaluate(
+                trainer.model, trainer.validation, trainer.amp, trainer.loss
+            )
+        return float(self.run["validation_loss_before"])
+
+    def tokens(self, first: int, last: int) -> int:
+        """The training tokens of steps ``first`` to ``last``."""
+        trainer = self.trainer
+        return sum(trainer.sample(s, trainer.generator)[0].numel() for s in range(first, last))
+
+    @property
+    def dataset_batches(self) -> Batches:
+        sample = self.trainer.sample
+        assert isinstance(sample, Batches)
+        return sample
+
+
+def train_config(
+    *,
+    batch_size: int,
+    lr: float,
+    save_every: int,
+    seed: int,
+    precision: str,
+    valid_fraction: float,
+) -> TrainConfig:
+    """A finetuning run's settings (its length comes later, from the data: ``schedule``);
+    what is out of range is refused in words."""
+    precisions: dict[str, Precision] = {"auto": "auto", "bf16": "bf16", "fp32": "fp32"}
+    if precision not in precisions:
+        raise InputError(f"--precision must be auto, bf16 or fp32, not {precision!r}")
+    try:
+        return TrainConfig(
+            steps=1,
+            batch_size=batch_size,
+            learning_rate=lr,
+            min_learning_rate=lr / 10,
+            weight_decay=0.0,
+            save_every=save_every,
+            seed=seed,
+            precision=precisions[precision],
+            validation_fraction=valid_fraction,
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def masked_loss(

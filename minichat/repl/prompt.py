@@ -24,11 +24,11 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from minichat.chat.session import ChatSession
-from minichat.docs.collection import OFF, Collection
 from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
 from minichat.paths import data_dir, private_folder
 from minichat.repl.commands import BY_NAME, COMMANDS
+from minichat.retrieval.collection import OFF, Collection
 from minichat.tools.builtin import BUILTIN
 
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama

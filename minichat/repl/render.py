@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
 
-from minichat.docs.collection import Progress
+from minichat.retrieval.collection import Progress
 from minichat.untrusted import printable
 
 CODE_THEME = "monokai"

@@ -36,10 +36,10 @@ from minichat.chat.events import Exchange
 from minichat.chat.report import usage
 from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
-from minichat.docs.embedder import DIMENSIONS, MAX_TOKENS
-from minichat.docs.embedder import NAME as EMBEDDER
-from minichat.docs.embedder import installed as embedder_installed
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
+from minichat.retrieval.embedder import DIMENSIONS, MAX_TOKENS
+from minichat.retrieval.embedder import NAME as EMBEDDER
+from minichat.retrieval.embedder import installed as embedder_installed
 from minichat.server import body as bodies
 from minichat.server import errors
 from minichat.server.errors import ApiError
@@ -389,7 +389,7 @@ def embedder_card() -> dict[str, Any]:
 
 def embed(texts: list[str]) -> tuple[Any, int]:
     """Unit vectors for ``texts``, and the tokens they took."""
-    from minichat.docs.embedder import shared as embedder
+    from minichat.retrieval.embedder import shared as embedder
 
     model = embedder()
     return model.embed(texts), sum(model.count_tokens(t) for t in texts)

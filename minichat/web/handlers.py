@@ -23,10 +23,10 @@ from typing import Any
 from minichat.chat.events import Done, Event, Exchange, Notice, Text
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
-from minichat.docs.collection import OFF, Collection
 from minichat.errors import ConfigError, MinichatError
 from minichat.loading.registry import list_models
 from minichat.params import BY_NAME, stop_lines, stop_text
+from minichat.retrieval.collection import OFF, Collection
 from minichat.web.inert import inert
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from minichat.docs import extract
-from minichat.docs.collection import Collection, collections_dir
-from minichat.docs.embedder import Embedder
 from minichat.errors import CollectionError, DocumentError, InputError
+from minichat.retrieval import extract
+from minichat.retrieval.collection import Collection, collections_dir
+from minichat.retrieval.embedder import Embedder
 
 
 class BagOfWords(Embedder):
@@ -76,7 +76,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BagOfWords
     monkeypatch.setenv("MINICHAT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("COLUMNS", "400")  # tables show whole paths
     embedder = BagOfWords()
-    monkeypatch.setattr("minichat.docs.embedder._shared", embedder)
+    monkeypatch.setattr("minichat.retrieval.embedder._shared", embedder)
     yield embedder
 
 

@@ -17,7 +17,7 @@ from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
 from minichat.chat.tooling import Ran
 from minichat.cli import oneshot
-from minichat.cli.app import ask_approval
+from minichat.cli.extras import ask_approval
 from minichat.errors import MinichatError
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import prompt_reader

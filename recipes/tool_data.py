@@ -15,7 +15,7 @@ fifth offer only some of the tools; in about one conversation in twenty the tool
 question needs is not among them, and the answer says so. Written as JSONL, one
 conversation a line, in OpenAI's chat format with a ``tools`` key::
 
-    python -m minichat.finetune.tool_data OUT.jsonl [--n 400] [--seed 0] [--answers-from MODEL]
+    python -m recipes.tool_data OUT.jsonl [--n 400] [--seed 0] [--answers-from MODEL]
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ from minichat.backend import ChatBackend, Message, ToolCall
 from minichat.config import GenerationConfig
 from minichat.errors import MinichatError
 from minichat.files import write_atomically
-from minichat.finetune import tool_templates as T
-from minichat.finetune import tool_words as W
 from minichat.loading.choices import DEFAULT_MODEL
 from minichat.loading.registry import load_backend
 from minichat.tools import builtin
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import BUILTIN
+from recipes import tool_templates as T
+from recipes import tool_words as W
 
 Answer = Callable[[list[str]], list[str]]  # questions in, the model's replies out
 Conversation = dict[str, Any]
@@ -505,7 +505,7 @@ def summary(conversations: list[Conversation]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m minichat.finetune.tool_data", description=__doc__.splitlines()[0]
+        prog="python -m recipes.tool_data", description=__doc__.splitlines()[0]
     )
     parser.add_argument("out", type=Path, metavar="OUT.jsonl")
     parser.add_argument("--n", type=int, default=400, help="conversations (default 400)")

@@ -17,7 +17,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from minichat.finetune import docs_words as W
+from recipes import docs_words as W
 
 FORMS = ("option", "option", "env", "key", "argument")
 NOUNS = {"option": "option", "env": "environment variable", "key": "configuration key"}

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
-from minichat.docs.chunks import Chunk
-from minichat.docs.extract import Document
+from minichat.retrieval.chunks import Chunk
+from minichat.retrieval.extract import Document
 
 CHUNKER_VERSION = 2  # collections record it: bump it whenever chunk boundaries change
 # a passage of about this many embedder tokens: long enough to hold a fact with its

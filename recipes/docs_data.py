@@ -16,7 +16,7 @@ and asking for a flag or a command (value). Programs, values and the manual's la
 are drawn afresh for each manual, so the adapter learns to copy, not to remember.
 Written as JSONL, one conversation a line, in OpenAI's chat format::
 
-    python -m minichat.finetune.docs_data OUT.jsonl [--n 700] [--seed 0]
+    python -m recipes.docs_data OUT.jsonl [--n 700] [--seed 0]
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minichat.docs import context
-from minichat.docs.collection import Collection
-from minichat.docs.embedder import Embedder
-from minichat.docs.embedder import shared as shared_embedder
-from minichat.docs.search import TOP_K
 from minichat.errors import MinichatError
 from minichat.files import write_atomically
-from minichat.finetune import docs_pages as pages
-from minichat.finetune.docs_pages import Item, Manual
+from minichat.retrieval import context
+from minichat.retrieval.collection import Collection
+from minichat.retrieval.embedder import Embedder
+from minichat.retrieval.embedder import shared as shared_embedder
+from minichat.retrieval.search import TOP_K
+from recipes import docs_pages as pages
+from recipes.docs_pages import Item, Manual
 
 NOT_SAID = "The documents don't say."
 KINDS = ("keyword", "paraphrase", "value")
@@ -162,7 +162,7 @@ def summary(conversations: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m minichat.finetune.docs_data", description=__doc__.splitlines()[0]
+        prog="python -m recipes.docs_data", description=__doc__.splitlines()[0]
     )
     parser.add_argument("out", type=Path, metavar="OUT.jsonl")
     parser.add_argument("--n", type=int, default=700, help="conversations (default 700)")

@@ -39,18 +39,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from minichat.docs.chunking import CHUNKER_VERSION, split
-from minichat.docs.chunks import Chunk
-from minichat.docs.embedder import Embedder
-from minichat.docs.extract import gather, kind_of, parse_document, read_bytes
-from minichat.docs.search import (
+from minichat.errors import CollectionError, ConfigError, DocumentError
+from minichat.files import NotRegularFile, read_regular, write_atomically
+from minichat.paths import cache_dir, data_dir, private_folder
+from minichat.retrieval.chunking import CHUNKER_VERSION, split
+from minichat.retrieval.chunks import Chunk
+from minichat.retrieval.embedder import Embedder
+from minichat.retrieval.extract import gather, kind_of, parse_document, read_bytes
+from minichat.retrieval.search import (
     KEYWORDS_VERSION,
     Index,
     keyword_index,
     load_keywords,
     save_keywords,
 )
-from minichat.docs.stored import (
+from minichat.retrieval.stored import (
     FORMAT,
     GENERATION_LIMIT,
     MANIFEST_LIMIT,
@@ -61,9 +64,6 @@ from minichat.docs.stored import (
     valid_manifest,
     write_private,
 )
-from minichat.errors import CollectionError, ConfigError, DocumentError
-from minichat.files import NotRegularFile, read_regular, write_atomically
-from minichat.paths import cache_dir, data_dir, private_folder
 from minichat.untrusted import one_line
 
 OFF = "off"  # what turns documents off in the chat; never a collection's name

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from minichat.docs.search import Hit
+from minichat.retrieval.search import Hit
 
 INSTRUCTION = (
     "Answer the question using these passages from my documents. Cite a passage you "

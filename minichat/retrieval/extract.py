@@ -34,10 +34,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from minichat.docs.chunks import Unit
 from minichat.errors import DocumentError
 from minichat.files import NotRegularFile, read_regular
 from minichat.files import kind_of as file_kind
+from minichat.retrieval.chunks import Unit
 from minichat.untrusted import one_line
 
 _SUFFIXES_OF = {

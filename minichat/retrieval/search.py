@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from minichat.docs.chunks import Chunk
-from minichat.docs.embedder import Embedder, missing
 from minichat.errors import InputError
+from minichat.retrieval.chunks import Chunk
+from minichat.retrieval.embedder import Embedder, missing
 
 if TYPE_CHECKING:
     import numpy as np

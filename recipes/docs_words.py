@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minichat.finetune.tool_words import words
+from recipes.tool_words import words
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from minichat.docs.embedder import DIMENSIONS
+from minichat.retrieval.embedder import DIMENSIONS
 
 FORMAT = 1
 
