@@ -102,11 +102,11 @@ def arithmetic(count: int) -> list[tuple[str, str]]:
 
 def main() -> None:
     from minichat.chat.session import ChatSession
-    from minichat.chat.tooling import toolbox
     from minichat.engine import decode
     from minichat.loading.registry import load_backend
     from minichat.settings import load_settings
     from minichat.tools.builtin import builtin
+    from minichat.tools.toolbox import toolbox
     from tests.docs_corpus import make_corpus
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -37,7 +37,7 @@ LAYERS = (
     "minichat.repl minichat.web minichat.server",
     "minichat.chat",
     "minichat.models minichat.loading",
-    "minichat.retrieval minichat.retrieval minichat.tools minichat.toolcalls",
+    "minichat.retrieval minichat.retrieval minichat.tools minichat.tools.hermes",
     "minichat.backends",
     "minichat.backend minichat.budget minichat.config minichat.params minichat.settings",
     "minichat.engine",

@@ -48,12 +48,14 @@ import jsonschema
 import torch
 from tokenizers import Tokenizer
 
-from minichat import GenerationConfig, Message, load_backend, toolcalls
-from minichat.backend import Stream, ToolCall, Tools
-from minichat.engine.constraint import Constraint, llg_tokenizer
+from minichat import GenerationConfig, Message, load_backend
+from minichat.backend import Stream
+from minichat.tools import hermes
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import BUILTIN
 from minichat.tools.calculator import evaluate
+from minichat.tools.grammar import Constraint, llg_tokenizer
+from minichat.tools.spec import ToolCall, Tools
 
 Target = tuple[str, str, bool | None]  # what, the value measured, met (None: recorded)
 WAYS = {"hermes": "hermes, no grammar", "auto": "grammar, auto", "required": "grammar, required"}
@@ -214,16 +216,16 @@ def ask(
     messages = [Message("user", query.text)]
     if way == "hermes":
         cancel = threading.Event()
-        prompt = toolcalls.prepare(messages, Tools(TOOLS, "auto"))
+        prompt = hermes.prepare(messages, Tools(TOOLS, "auto"))
         stream = Stream(backend.generate(prompt, config, cancel), cancel)
         text = "".join(stream)
-        calls = toolcalls.parse_calls(text)
-        return stream, calls, max(text.count(toolcalls.OPEN), len(calls)), text
+        calls = hermes.parse_calls(text)
+        return stream, calls, max(text.count(hermes.OPEN), len(calls)), text
     stream = backend.stream(messages, config, tools=Tools(TOOLS, way))
     text = "".join(stream)
     calls = list(stream.tool_calls)
     shown = text + "".join(f" {c.name}({c.arguments})" for c in calls)
-    return stream, calls, len(calls) + text.count(toolcalls.OPEN), shown
+    return stream, calls, len(calls) + text.count(hermes.OPEN), shown
 
 
 def evaluate_way(backend: Any, way: str, queries: list[Query], config: GenerationConfig) -> Tally:
@@ -286,7 +288,7 @@ def decode_ms(backend: Any, way: str | None, repeats: int = 3) -> float:
 
 
 def rendered(name: str, arguments: str) -> str:
-    return toolcalls.render_call(ToolCall("x", name, arguments))
+    return hermes.render_call(ToolCall("x", name, arguments))
 
 
 MASKED = {  # texts the auto grammar is walked over, token by token

@@ -20,68 +20,12 @@ from typing import Any, ClassVar, Literal
 
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
+from minichat.tools.spec import ToolCall, Tools
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "end_turn", "length", "cancelled", "tool_calls"]
 """Why a reply ended: a stop sequence, the model's end of turn, ``max_new_tokens``,
 the caller cancelled it, or it asked for tools to be called."""
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A function a model may call: OpenAI's ``{"type": "function", "function": ...}``."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]  # the JSON Schema of its arguments (an object)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A model's request to call a tool; ``arguments`` is JSON text, as OpenAI sends it."""
-
-    id: str
-    name: str
-    arguments: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
-
-
-@dataclass(frozen=True)
-class Tools:
-    """The tools a reply may call, and how: ``auto`` (the model decides), ``required``
-    (at least one call), ``none`` (no call), or one tool's name (that call)."""
-
-    tools: tuple[Tool, ...]
-    choice: str = "auto"
-
-    def __post_init__(self) -> None:
-        names = [t.name for t in self.tools]
-        if self.choice not in ("auto", "required", "none", *names):
-            raise ConfigError(
-                f"tool_choice must be auto, required, none or a tool's name "
-                f"({', '.join(names) or 'no tools given'}), got {self.choice!r}"
-            )
-        if len(set(names)) != len(names):
-            raise ConfigError(f"two tools share a name: {', '.join(names)}")
-
-    def named(self, name: str) -> Tool | None:
-        return next((t for t in self.tools if t.name == name), None)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from minichat.backend import ChatBackend, Message, ToolCall
+from minichat.backend import ChatBackend, Message
 from minichat.config import GenerationConfig
 from minichat.errors import MinichatError
 from minichat.files import write_atomically
@@ -47,6 +47,7 @@ from minichat.loading.registry import load_backend
 from minichat.tools import builtin
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import BUILTIN
+from minichat.tools.spec import ToolCall
 from recipes import tool_templates as T
 from recipes import tool_words as W
 

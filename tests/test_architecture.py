@@ -4,8 +4,9 @@ count too: a cycle hidden there is still a cycle of ideas).
 
 CLI -> surfaces (repl, web, server; one-shot lives in cli) -> chat core -> conversation,
 budget -> ChatBackend -> backends -> engine -> model (tinygpt), with the loading
-machinery (registry, device, conversion, compiled step) beside the backends, and
-the documents (retrieval) under the chat core, beside the contract.
+machinery (registry, device, conversion, compiled step) beside the backends, the
+documents (retrieval) and the tools under the chat core, beside the contract (what a
+tool is, ``tools.spec``, is part of it).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def layer(name: str) -> str:
         ("minichat.web", "web"),
         ("minichat.server", "server"),
         ("minichat.chat", "chat"),
+        ("minichat.tools.spec", "base"),  # what a tool is: part of the backend contract
         ("minichat.retrieval", "retrieval"),
         ("minichat.tools", "tools"),
         ("minichat.finetune", "finetune"),

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from minichat import load_backend
-from minichat.backend import Message, Outcome, Tools
+from minichat.backend import Message, Outcome
 from minichat.backends.echo import EchoBackend
 from minichat.budget import ensure_fits
 from minichat.chat.session import ChatSession
@@ -27,6 +27,7 @@ from minichat.repl.loop import Repl, line_reader
 from minichat.retrieval.collection import Collection
 from minichat.retrieval.embedder import shared as embedder
 from minichat.settings import load_settings
+from minichat.tools.spec import Tools
 from minichat.web.handlers import WebChat
 
 FACTS = {
@@ -343,9 +344,9 @@ def test_a_turn_closed_before_its_end_leaves_the_chat_as_it_was(notes: Path) -> 
 
 
 def test_a_call_that_changes_things_runs_only_when_the_turn_approves_it() -> None:
-    from minichat.backend import Tool
     from minichat.chat.events import finish
     from minichat.tools.base import ToolFunction
+    from minichat.tools.spec import Tool
     from tests.test_tools_calls import Caller, chat_with
 
     painted: list[str] = []

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from minichat.backend import Message, Tool, ToolCall, Tools
+from minichat.backend import Message
 from minichat.chat_format import ChatFormat
 from minichat.errors import InputError, ModelLoadError
 from minichat.finetune import data, run
 from minichat.loading.adapter import read_adapter
 from minichat.loading.registry import SHIPPED_MODELS, load_backend
 from minichat.tinygpt.train import TrainConfig
+from minichat.tools.spec import Tool, ToolCall, Tools
 from tests.conftest import arithmetic_chats
 from tests.test_cli import assert_one_error_line, minichat
 
@@ -75,9 +76,9 @@ def test_only_the_replies_carry_loss(chat_format: ChatFormat) -> None:
     assert "add one and two" in context and "<tool_response>" in context and "<tools>" in context
     assert "add one and two" not in trained and "<tools>" not in trained
     # the prompt part is exactly what inference feeds the model before the first reply
-    from minichat import toolcalls
+    from minichat.tools import hermes
 
-    prompt = chat_format.encode(toolcalls.prepare(list(example.messages[:1]), example.tools))
+    prompt = chat_format.encode(hermes.prepare(list(example.messages[:1]), example.tools))
     assert encoded.ids[: len(prompt)] == prompt and not any(encoded.trained[: len(prompt)])
     assert encoded.trained[len(prompt)]
 

@@ -224,8 +224,8 @@ def test_the_schemas_are_closed_objects() -> None:
 
 def test_the_schemas_become_a_grammar() -> None:
     llguidance = pytest.importorskip("llguidance")
-    from minichat.backend import Tools
-    from minichat.engine.constraint import grammar
+    from minichat.tools.grammar import grammar
+    from minichat.tools.spec import Tools
 
     lark = grammar(Tools(tuple(function.tool for function in BUILTIN.values()), "required"))
     matcher = llguidance.LLMatcher

@@ -16,16 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minichat import load_backend
-from minichat.backend import ChatBackend, Message, Outcome, Tool, ToolCall, Tools
+from minichat.backend import ChatBackend, Message, Outcome
 from minichat.chat.events import Done, ToolResult
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Toolbox, toolbox
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
 from minichat.settings import load_settings
-from minichat.toolcalls import CallFilter, parse_calls, prepare, render_call
 from minichat.tools.base import ToolFunction
 from minichat.tools.builtin import builtin
+from minichat.tools.hermes import CallFilter, parse_calls, prepare, render_call
+from minichat.tools.spec import Tool, ToolCall, Tools
+from minichat.tools.toolbox import Toolbox, toolbox
 
 CALC = builtin(["calculator"])[0]
 
@@ -393,7 +394,7 @@ def test_tool_messages_render_for_any_template_with_tools_on_or_off(tiny: ChatBa
         Message("tool", "42", tool_call_id="c1"),
         Message("user", "thanks"),
     ]
-    from minichat.toolcalls import history
+    from minichat.tools.hermes import history
 
     assert tiny.count_tokens(messages) == tiny.count_tokens(history(messages))
     assert [m.role for m in history(messages)] == ["user", "assistant", "user", "user"]
@@ -699,7 +700,7 @@ def test_a_calls_time_is_the_tools_not_the_users(monkeypatch: pytest.MonkeyPatch
         return "done"
 
     clock = iter([0.0, 30.0, 31.5])  # asked, allowed 30 s later, done 1.5 s after that
-    monkeypatch.setattr("minichat.chat.tooling.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("minichat.tools.toolbox.perf_counter", lambda: next(clock))
     ran = toolbox([as_tool(quick)]).run(ToolCall("c", "quick", "{}"), lambda call: True)
     assert (ran.result, ran.seconds) == ("done", 1.5)
 
@@ -709,7 +710,7 @@ def test_the_mask_says_when_a_call_is_under_way(tiny: ChatBackend) -> None:
     engine lifts the repetition penalty so a call may copy the user's words."""
     import torch
 
-    from minichat.engine.constraint import Constraint, llg_tokenizer
+    from minichat.tools.grammar import Constraint, llg_tokenizer
 
     local: Any = tiny
     words = llg_tokenizer(local.tokenizer_json(), local.end_ids)
@@ -730,8 +731,8 @@ def test_the_mask_says_when_a_call_is_under_way(tiny: ChatBackend) -> None:
 def test_required_allows_several_calls_one_a_line(tiny: ChatBackend) -> None:
     """OpenAI's ``required`` lets a reply make parallel calls: the grammar takes a second
     call after the first, and the turn may end after either; a named tool, one call."""
-    from minichat.engine.constraint import Constraint, llg_tokenizer
-    from minichat.toolcalls import parse_calls
+    from minichat.tools.grammar import Constraint, llg_tokenizer
+    from minichat.tools.hermes import parse_calls
 
     local: Any = tiny
     words = llg_tokenizer(local.tokenizer_json(), local.end_ids)

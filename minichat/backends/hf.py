@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from minichat.backend import Message, Tools
+from minichat.backend import Message
 from minichat.backends.local import LocalBackend
 from minichat.chat_format import (
     FALLBACK_STOPS,
@@ -29,6 +29,7 @@ from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from minichat.loading.adapter import Adapter
 from minichat.loading.device import resolve_device, resolve_dtype
 from minichat.loading.gguf import ensure_converted
+from minichat.tools.spec import Tools
 
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
 

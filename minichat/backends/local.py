@@ -15,12 +15,13 @@ from collections.abc import Generator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from minichat import toolcalls
-from minichat.backend import ChatBackend, Message, Outcome, Tools
+from minichat.backend import ChatBackend, Message, Outcome
 from minichat.config import GenerationConfig
-from minichat.engine.constraint import Constraint, llg_tokenizer
 from minichat.engine.decode import generate_text
 from minichat.engine.threads import process_policy
+from minichat.tools import hermes
+from minichat.tools.grammar import Constraint, llg_tokenizer
+from minichat.tools.spec import Tools
 
 DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
@@ -45,12 +46,12 @@ class LocalBackend(ChatBackend):
         """The tokenizer as ``tokenizers`` serialises it (for the tool grammar)."""
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self.encode(toolcalls.history(messages)))
+        return len(self.encode(hermes.history(messages)))
 
     def encode_with_tools(self, messages: Sequence[Message], tools: Tools) -> list[int]:
         """The prompt with the tools described: in the Hermes format, in the system turn
         (a backend whose template describes tools itself does it its own way)."""
-        return self.encode(toolcalls.prepare(messages, tools))
+        return self.encode(hermes.prepare(messages, tools))
 
     def count_tokens_with_tools(self, messages: Sequence[Message], tools: Tools) -> int:
         return len(self.encode_with_tools(messages, tools))
@@ -58,7 +59,7 @@ class LocalBackend(ChatBackend):
     def generate(
         self, messages: Sequence[Message], config: GenerationConfig, cancel: threading.Event
     ) -> Generator[str, None, Outcome]:
-        prompt = self.encode(toolcalls.history(messages))
+        prompt = self.encode(hermes.history(messages))
         return (yield from self._generate(prompt, config, cancel))
 
     def _generate(
@@ -96,7 +97,7 @@ class LocalBackend(ChatBackend):
         cancel: threading.Event,
         tools: Tools,
     ) -> Generator[str, None, Outcome]:
-        """Tools in the Hermes format (``toolcalls``), calls forced valid by a grammar
+        """Tools in the Hermes format (``tools.hermes``), calls forced valid by a grammar
         (``engine.constraint``); the calls' markup never reaches the streamed text."""
         prompt = self.encode_with_tools(messages, tools)
         if tools.choice == "none":
@@ -104,7 +105,7 @@ class LocalBackend(ChatBackend):
         if self._grammar_tokenizer is None:
             self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
         constraint = Constraint(self._grammar_tokenizer, tools)
-        calls = toolcalls.CallFilter()
+        calls = hermes.CallFilter()
         pieces = self._generate(prompt, config, cancel, constraint)
         try:
             while True:
@@ -120,7 +121,7 @@ class LocalBackend(ChatBackend):
             pieces.close()
         if outcome.finish_reason == "cancelled":  # ended where it was cut, nothing more
             return outcome
-        found = tuple(toolcalls.parse_calls(calls.calls_text))
+        found = tuple(hermes.parse_calls(calls.calls_text))
         tail = calls.flush()  # text held back in case it began a call
         if tail:
             yield tail
@@ -128,7 +129,7 @@ class LocalBackend(ChatBackend):
             return replace(outcome, finish_reason="tool_calls", tool_calls=found)
         # a call cut short (the reply limit, a stop string): never its markup as text, but
         # the call as far as it got, under the reply's own finish, for nobody to run
-        cut = toolcalls.cut_call(calls.calls_text) if calls.calls_text else None
+        cut = hermes.cut_call(calls.calls_text) if calls.calls_text else None
         return replace(outcome, tool_calls=(cut,)) if cut else outcome
 
     def describe(self) -> str:

@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from minichat.backend import FinishReason, Outcome, ToolCall
+from minichat.backend import FinishReason, Outcome
 from minichat.errors import GenerationError
+from minichat.tools.spec import ToolCall
 from minichat.untrusted import one_line
 
 MIB = 1024 * 1024

@@ -28,11 +28,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from minichat.backend import ChatBackend, Message, Outcome, Tools
+from minichat.backend import ChatBackend, Message, Outcome
 from minichat.backends.openai_wire import MIB, Reply, count, error_message, quoted
 from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.errors import GenerationError, MinichatError, ModelLoadError, ModelNotFoundError
+from minichat.tools.spec import Tools
 from minichat.untrusted import one_line
 
 DEFAULT_CONTEXT = 8192  # when the server does not say

@@ -20,9 +20,9 @@ from minichat.backend import ChatBackend, Message
 from minichat.budget import REFILL
 from minichat.chat.documents import Documents
 from minichat.chat.events import Event, Exchange, OnText, Sources, ToolResult, finish
-from minichat.chat.tooling import Approve, Ran, Toolbox, fit_result
-from minichat.chat.turn import fit_turn, half_room, stream_reply
+from minichat.chat.turn import fit_result, fit_turn, half_room, stream_reply
 from minichat.config import GenerationConfig
+from minichat.tools.toolbox import Approve, Ran, Toolbox
 
 
 @dataclass

@@ -9,14 +9,18 @@ with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from minichat.errors import CollectionError, ConfigError
 from minichat.retrieval.collection import Collection, Progress, Report
+from minichat.retrieval.context import label
 from minichat.retrieval.embedder import shared as embedder
 from minichat.retrieval.search import TOP_K, Hit, Index
+from minichat.tools.base import ToolError, ToolFunction
+from minichat.tools.spec import Tool
 
 
 @dataclass
@@ -93,3 +97,29 @@ def _common_root(paths: Sequence[Path]) -> Path | None:
     while not all(f.is_relative_to(root) for f in folders):
         root = root.parent
     return root
+
+
+def docs_tool(find: Callable[[str], Sequence[Any]], root: Any = None) -> ToolFunction:
+    """``search_docs``: the chat's documents as a tool (``/docs`` chooses them)."""
+
+    def run(arguments: dict[str, Any]) -> str:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ToolError("give a query: what to look for in the documents")
+        hits = find(query)
+        if not hits:
+            return "nothing found"
+        return "\n\n".join(
+            f"{label(n, hit, root)}\n{hit.chunk.text.strip()}" for n, hit in enumerate(hits, 1)
+        )
+
+    schema = {
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "what to look for"}},
+        "required": ["query"],
+        "additionalProperties": False,
+    }
+    return ToolFunction(
+        Tool("search_docs", "Search the user's documents for passages about a query.", schema),
+        run,
+    )

@@ -15,10 +15,11 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from minichat.backend import FinishReason, Stats, ToolCall
+from minichat.backend import FinishReason, Stats
 from minichat.budget import Fitted
-from minichat.chat.tooling import Ran
 from minichat.retrieval.search import Hit
+from minichat.tools.spec import ToolCall
+from minichat.tools.toolbox import Ran
 
 
 @dataclass(frozen=True)

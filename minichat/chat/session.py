@@ -23,10 +23,9 @@ from typing import Any
 from minichat.backend import ChatBackend, Stats
 from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
-from minichat.chat.documents import Documents, open_documents, skipped_notice
+from minichat.chat.documents import Documents, docs_tool, open_documents, skipped_notice
 from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
 from minichat.chat.report import Totals
-from minichat.chat.tooling import MAX_ROUNDS, Approve, Toolbox, docs_tool, toolbox
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, InputError, MinichatError
 from minichat.params import param
@@ -36,6 +35,7 @@ from minichat.settings import Settings
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import load_functions
+from minichat.tools.toolbox import MAX_ROUNDS, Approve, Toolbox, toolbox
 
 # loads a model by name, with a LoRA adapter (a folder or a shipped name) or none
 LoadModel = Callable[[str, str | None], ChatBackend]

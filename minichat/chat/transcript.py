@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minichat.backend import Message, ToolCall
+from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError
 from minichat.files import read_regular, write_atomically
+from minichat.tools.spec import ToolCall
 
 FORMAT = "minichat-chat"
 VERSION = 1

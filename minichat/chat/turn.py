@@ -18,7 +18,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from minichat.backend import ChatBackend, Message, Tools
+from minichat.backend import ChatBackend, Message
 from minichat.budget import Fitted, fit
 from minichat.chat.events import Exchange, Text
 from minichat.config import GenerationConfig
@@ -26,6 +26,7 @@ from minichat.errors import PromptTooLongError
 from minichat.interrupts import first_ctrl_c
 from minichat.retrieval import context
 from minichat.retrieval.search import Hit
+from minichat.tools.spec import Tools
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,21 @@ def half_room(backend: ChatBackend, config: GenerationConfig) -> int:
     """The most tokens passages, or one tool result, may take: half of what the reply
     leaves, so the question and the turns before it always keep the other half."""
     return (backend.context_length - config.max_new_tokens) // 2
+
+
+def fit_result(backend: ChatBackend, result: str, room: int) -> str:
+    """A tool's result cut to ``room`` tokens (``half_room``), saying so: a long file
+    must not push the question out of the context, nor end the chat."""
+    if backend.count_tokens([Message("user", result)]) <= room:
+        return result
+    low, high = 0, len(result)
+    while low < high:  # the longest start of the result that fits
+        middle = (low + high + 1) // 2
+        if backend.count_tokens([Message("user", result[:middle])]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return f"{result[:low]}\n[cut to fit the context: {low} of {len(result)} characters]"
 
 
 def fit_turn(

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from minichat.backend import ToolCall
 from minichat.cli import oneshot
 from minichat.cli.docs import DocsOption
 from minichat.cli.options import Group
 from minichat.errors import MinichatError
+from minichat.tools.spec import ToolCall
 from minichat.untrusted import one_line
 
 if TYPE_CHECKING:
     from minichat.chat.session import ChatSession
-    from minichat.chat.tooling import Approve
+    from minichat.tools.toolbox import Approve
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object with stats")]
 VerboseFlag = Annotated[

@@ -16,8 +16,8 @@ from typing import BinaryIO, TextIO
 from minichat.chat.events import Event, Exchange, Notice, ToolResult, finish
 from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Approve, Ran
 from minichat.errors import InputError
+from minichat.tools.toolbox import Approve, Ran
 from minichat.untrusted import one_line, printable, safe_json
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C

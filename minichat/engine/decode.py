@@ -14,18 +14,30 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Generator, Sequence
+from typing import Protocol
 
 import torch
 
 from minichat.backend import FinishReason, Outcome
 from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
-from minichat.engine.constraint import Constraint
 from minichat.engine.detok import Decode, IncrementalDetokenizer
 from minichat.engine.prefix import TokenModel, feed, prefill
 from minichat.engine.sampling import Sampler
 from minichat.engine.stops import StopMatcher
 from minichat.errors import GenerationError
+
+
+class Constraint(Protocol):
+    """What the loop needs of a grammar (``tools.grammar``): the tokens allowed next, and
+    the token taken; ``calling`` while a tool call is being written."""
+
+    calling: bool
+
+    def mask(self, logits: torch.Tensor) -> torch.Tensor: ...
+
+    def consume(self, token: int) -> None: ...
+
 
 # never count a number: a reply that wrote "1234" must stay free to write the 2 of a
 # result "7006652" (bench/grounded.py: calculator results stated 8 -> 9 of 12)

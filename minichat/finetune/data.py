@@ -8,7 +8,7 @@ file is plain text, split into paragraphs. A folder holding ``train.jsonl`` and
 ``valid.jsonl`` gives its own validation split.
 
 A chat is rendered exactly as a prompt is at inference: the model's chat template
-through ``ChatFormat``, tools and calls in the Hermes format of ``toolcalls``. The
+through ``ChatFormat``, tools and calls in the Hermes format of ``tools.hermes``. The
 loss falls on the assistant's tokens only (each reply and the marker that ends
 it); everything else is context. Each span is tokenized on its own, so the prompt
 part is the very ids inference feeds the model. Nothing is cut silently: an
@@ -35,11 +35,12 @@ from typing import Any
 import torch
 from jinja2 import TemplateError
 
-from minichat import toolcalls
-from minichat.backend import Message, Tool, ToolCall, Tools
+from minichat.backend import Message
 from minichat.chat_format import ChatFormat
 from minichat.errors import ConfigError, InputError
 from minichat.files import NotRegularFile, read_regular
+from minichat.tools import hermes
+from minichat.tools.spec import Tool, ToolCall, Tools
 from minichat.untrusted import one_line
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -275,9 +276,9 @@ def encode_example(example: Example, chat: ChatFormat) -> Encoded:
         return Encoded(text_ids, [True] * len(text_ids))
     messages = list(example.messages)
     rendered = (
-        toolcalls.prepare(messages, example.tools)
+        hermes.prepare(messages, example.tools)
         if example.tools is not None
-        else toolcalls.history(messages)
+        else hermes.history(messages)
     )
     # the text before each reply (with the prompt that opens it) and up to its end
     full = chat.render(rendered, generation_prompt=False)

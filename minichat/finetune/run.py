@@ -403,7 +403,7 @@ def estimate_seconds(finetune: Finetune) -> float:
 def answer_before_after(finetune: Finetune, count: int) -> list[tuple[str, str, str]]:
     """The first reply to up to ``count`` validation chats, greedy, without the adapter
     and with it: (the user's message, before, after)."""
-    from minichat import toolcalls
+    from minichat.tools import hermes
 
     model, chat = finetune.peft_model, finetune.chat
     model.eval()
@@ -413,7 +413,7 @@ def answer_before_after(finetune: Finetune, count: int) -> list[tuple[str, str, 
         asked = list(example.messages[:first])
         if not asked:
             continue
-        shown = toolcalls.prepare(asked, example.tools) if example.tools else asked
+        shown = hermes.prepare(asked, example.tools) if example.tools else asked
         ids = torch.tensor([chat.encode(shown)], device=finetune.trainer.device)
         with model.disable_adapter():
             before = _greedy(model, ids, chat)

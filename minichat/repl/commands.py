@@ -20,11 +20,11 @@ from typing import Protocol
 
 from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import MAX_ROUNDS
 from minichat.errors import ConfigError
 from minichat.params import ALIASES, PARAMS, Param, stop_text
 from minichat.retrieval.collection import OFF, Collection, Progress
 from minichat.tools.builtin import BUILTIN
+from minichat.tools.toolbox import MAX_ROUNDS
 
 
 class Shell(Protocol):

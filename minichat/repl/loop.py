@@ -19,7 +19,6 @@ from rich.text import Text
 from minichat.chat import events as turn
 from minichat.chat.report import sources_block
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Approve, Ran
 from minichat.errors import InputError, MinichatError
 from minichat.repl.commands import ExitRepl, dispatch
 from minichat.repl.render import (
@@ -30,6 +29,7 @@ from minichat.repl.render import (
     markdown,
 )
 from minichat.retrieval.collection import Progress
+from minichat.tools.toolbox import Approve, Ran
 from minichat.untrusted import one_line, printable
 
 PROMPT = ">>> "

@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from minichat.backend import ChatBackend, Tools
+from minichat.backend import ChatBackend
 from minichat.budget import Fitted
 from minichat.chat.events import Exchange
 from minichat.chat.report import usage
@@ -51,7 +51,8 @@ from minichat.server.schema import (
     TokenizeRequest,
     check_room,
 )
-from minichat.toolcalls import CallFilter, cut_call
+from minichat.tools.hermes import CallFilter, cut_call
+from minichat.tools.spec import Tools
 
 FINISH_REASONS = {
     "stop": "stop",

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from minichat.backend import Message, Tool, ToolCall, Tools
+from minichat.backend import Message
 from minichat.config import GenerationConfig
-from minichat.engine.constraint import schema_problem
 from minichat.errors import ConfigError
 from minichat.params import PARAMS
+from minichat.tools.grammar import schema_problem
+from minichat.tools.spec import Tool, ToolCall, Tools
 
 MAX_MESSAGES = 2048  # as OpenAI's chat completions
 # No tokenizer makes tokens this long on average, so a prompt with more characters

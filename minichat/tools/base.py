@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.backend import Tool
 from minichat.errors import MinichatError
+from minichat.tools.spec import Tool
 
 
 class ToolError(MinichatError):

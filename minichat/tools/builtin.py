@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from minichat.backend import Tool
 from minichat.errors import ConfigError
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.beneath import open_beneath
 from minichat.tools.calculator import CONSTANTS, FUNCTIONS, evaluate
+from minichat.tools.spec import Tool
 
 # the longest expression a model may write in a call: arithmetic a person asks about is
 # short, and a small model that rambles inside the string must reach its end in time

@@ -34,12 +34,12 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from minichat.backend import Tool
 from minichat.errors import ConfigError
 from minichat.files import NotRegularFile, read_regular
 from minichat.tools import worker
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import BUILTIN
+from minichat.tools.spec import Tool
 
 LOAD_TIMEOUT = 30.0  # seconds a file may take to import before it is given up
 MAX_SOURCE = 1024 * 1024  # bytes: a file of functions, not a data file

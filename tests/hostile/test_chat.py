@@ -42,7 +42,7 @@ def test_a_call_streams_a_piece_per_token_so_its_speed_is_measured(tiny: ChatBac
     import threading
 
     from minichat import GenerationConfig, Message
-    from minichat.backend import Tools
+    from minichat.tools.spec import Tools
 
     tools = Tools(tuple(f.tool for f in builtin(["calculator"])), "required")
     config = GenerationConfig(max_new_tokens=60, temperature=0.0)

@@ -14,14 +14,14 @@ from typing import Any, Literal
 
 import pytest
 
-from minichat.backend import ToolCall
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Toolbox
 from minichat.errors import ConfigError
 from minichat.settings import load_settings
 from minichat.tools.base import ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import as_tool, load_functions, stop_workers
+from minichat.tools.spec import ToolCall
+from minichat.tools.toolbox import Toolbox
 from tests.test_tools_calls import Caller
 
 # backtracks for longer than anyone waits, inside one call to C that holds the GIL
@@ -326,8 +326,8 @@ def test_an_optional_parameter_takes_null(tmp_path: Path) -> None:
     assert call(toolbox, "pick", '{"n": 3, "size": "m"}') == "3 m"
     assert "must be" in call(toolbox, "pick", '{"n": "three"}')
     llguidance = pytest.importorskip("llguidance")
-    from minichat.backend import Tools
-    from minichat.engine.constraint import grammar
+    from minichat.tools.grammar import grammar
+    from minichat.tools.spec import Tools
 
     lark = grammar(Tools((tool.tool,), "required"))
     matcher = llguidance.LLMatcher

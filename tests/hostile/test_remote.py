@@ -22,13 +22,14 @@ from typing import Any
 import pytest
 
 from minichat import Conversation, GenerationConfig, GenerationError, ModelLoadError
-from minichat.backend import Message, Outcome, Tools
+from minichat.backend import Message, Outcome
 from minichat.backends import openai_wire
 from minichat.backends import remote as remote_module
 from minichat.backends.remote import OpenAIBackend
-from minichat.chat.tooling import Toolbox
 from minichat.errors import ModelNotFoundError
 from minichat.tools.builtin import builtin
+from minichat.tools.spec import Tools
+from minichat.tools.toolbox import Toolbox
 
 Route = Callable[["Handler"], None]
 MODELS = json.dumps({"object": "list", "data": [{"id": "m", "context_length": 4096}]})

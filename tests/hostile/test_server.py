@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minichat import ChatBackend, GenerationConfig, Message, Outcome, load_backend
-from minichat.backend import ToolCall, Tools
+from minichat.tools.spec import ToolCall, Tools
 from tests.test_server import serving
 from tests.test_tools_calls import Caller
 

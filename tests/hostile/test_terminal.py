@@ -12,10 +12,8 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from minichat.backend import ToolCall
 from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
-from minichat.chat.tooling import Ran
 from minichat.cli import oneshot
 from minichat.cli.extras import ask_approval
 from minichat.errors import MinichatError
@@ -23,6 +21,8 @@ from minichat.repl.loop import Repl
 from minichat.repl.prompt import prompt_reader
 from minichat.repl.render import MarkdownRenderer, PlainRenderer
 from minichat.settings import load_settings
+from minichat.tools.spec import ToolCall
+from minichat.tools.toolbox import Ran
 from minichat.untrusted import one_line, printable
 from tests.conftest import ScriptedBackend
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from minichat.backend import Tool
 from minichat.tools.base import ToolFunction
+from minichat.tools.spec import Tool
 from minichat.web.handlers import WebChat, sources_markdown
 from tests.test_tools_calls import Caller, chat_with
 

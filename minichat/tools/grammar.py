@@ -20,9 +20,9 @@ import json
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from minichat.backend import Tools
 from minichat.errors import ConfigError, ModelNotFoundError
-from minichat.toolcalls import CALL_SUFFIX, OPEN, call_prefix
+from minichat.tools.hermes import CALL_SUFFIX, OPEN, call_prefix
+from minichat.tools.spec import Tools
 
 if TYPE_CHECKING:
     import torch

@@ -25,7 +25,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
-from minichat.backend import Message, ToolCall, Tools
+from minichat.backend import Message
+from minichat.tools.spec import ToolCall, Tools
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 CALLS = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)

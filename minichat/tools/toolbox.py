@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
-from minichat.backend import ChatBackend, Message, ToolCall, Tools
 from minichat.errors import ConfigError, MinichatError
-from minichat.retrieval.context import label
 from minichat.tools.arguments import check
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.functions import StoppableFunction
+from minichat.tools.spec import ToolCall, Tools
 
 MAX_ROUNDS = 5
 TIMEOUT = 30.0  # seconds a call may take before the model is told it timed out
@@ -155,33 +154,6 @@ def _stop(function: ToolFunction) -> None:
         function.stop()
 
 
-def docs_tool(find: Callable[[str], Sequence[Any]], root: Any = None) -> ToolFunction:
-    """``search_docs``: the chat's documents as a tool (``/docs`` chooses them)."""
-    from minichat.backend import Tool
-
-    def run(arguments: dict[str, Any]) -> str:
-        query = arguments.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise ToolError("give a query: what to look for in the documents")
-        hits = find(query)
-        if not hits:
-            return "nothing found"
-        return "\n\n".join(
-            f"{label(n, hit, root)}\n{hit.chunk.text.strip()}" for n, hit in enumerate(hits, 1)
-        )
-
-    schema = {
-        "type": "object",
-        "properties": {"query": {"type": "string", "description": "what to look for"}},
-        "required": ["query"],
-        "additionalProperties": False,
-    }
-    return ToolFunction(
-        Tool("search_docs", "Search the user's documents for passages about a query.", schema),
-        run,
-    )
-
-
 def toolbox(
     functions: Sequence[ToolFunction],
     choice: str = "auto",
@@ -190,18 +162,3 @@ def toolbox(
     if max_rounds < 1:
         raise ConfigError(f"tool rounds must be at least 1, got {max_rounds}")
     return Toolbox({f.name: f for f in functions}, choice, max_rounds)
-
-
-def fit_result(backend: ChatBackend, result: str, room: int) -> str:
-    """A result cut to ``room`` tokens (half the prompt's room), saying so: a long file
-    must not push the question out of the context, nor end the chat."""
-    if backend.count_tokens([Message("user", result)]) <= room:
-        return result
-    low, high = 0, len(result)
-    while low < high:  # the longest start of the result that fits
-        middle = (low + high + 1) // 2
-        if backend.count_tokens([Message("user", result[:middle])]) <= room:
-            low = middle
-        else:
-            high = middle - 1
-    return f"{result[:low]}\n[cut to fit the context: {low} of {len(result)} characters]"
