@@ -127,7 +127,7 @@ def ask(
 
 
 def main() -> None:
-    from minichat.loading.registry import load_backend
+    from minichat.catalog import load_backend
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(

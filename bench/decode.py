@@ -41,9 +41,9 @@ from transformers.utils import logging as hf_logging
 from minichat.backend import ChatBackend, Message
 from minichat.backends.hf import load_hf
 from minichat.backends.local import LocalBackend
+from minichat.catalog import load_backend, smollm2_gguf
 from minichat.config import GenerationConfig
 from minichat.loading.gguf import converted_path
-from minichat.loading.registry import load_backend, smollm2_gguf
 
 MODEL = "smollm2"
 PROMPT = "Write a long story about a dragon who learns to bake bread."

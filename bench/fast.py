@@ -122,7 +122,7 @@ LLAMA_LABEL = "llama.cpp, Q4_1 GGUF"
 
 
 def load_paths() -> dict[str, object]:
-    from minichat.loading.registry import load_backend
+    from minichat.catalog import load_backend
     from minichat.tinygpt import kernels
 
     paths: dict[str, object] = {}
@@ -182,7 +182,7 @@ class LlamaCpp:
         if not python.exists():
             print(f"llama.cpp: no {python} (make llama-bench builds it); no ratios")
             return None
-        from minichat.loading.registry import smollm2_gguf
+        from minichat.catalog import smollm2_gguf
 
         child = ROOT / "bench" / "llama_cpp_child.py"
         command = [str(python), str(child), str(smollm2_gguf()), str(threads)]
@@ -242,7 +242,7 @@ def report(results: dict[str, tuple[float, float]], prompt: int, args: argparse.
 
 def guard() -> None:
     from minichat.backend import Message
-    from minichat.loading.registry import load_backend
+    from minichat.catalog import load_backend
     from minichat.tinygpt import data
     from minichat.tinygpt.quality import greedy_agreement, perplexity, stepwise_perplexity
 

@@ -35,9 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from minichat.catalog import model_folder
 from minichat.chat_format import ChatFormat
 from minichat.finetune.data import Example, encode_example
-from minichat.loading.registry import model_folder
 from minichat.tinygpt.data import chitchat_chats
 
 LIMIT = 256  # tokens per example

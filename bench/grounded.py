@@ -101,9 +101,9 @@ def arithmetic(count: int) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    from minichat.catalog import load_backend
     from minichat.chat.session import ChatSession
     from minichat.engine import decode
-    from minichat.loading.registry import load_backend
     from minichat.settings import load_settings
     from minichat.tools.builtin import builtin
     from minichat.tools.toolbox import toolbox

@@ -36,16 +36,17 @@ LAYERS = (
     "minichat.cli",
     "minichat.repl minichat.web minichat.server",
     "minichat.chat",
-    "minichat.models minichat.loading",
-    "minichat.retrieval minichat.retrieval minichat.tools minichat.tools.hermes",
+    "minichat.catalog minichat.loading.registry",
+    "minichat.retrieval minichat.docs",
     "minichat.backends",
+    "minichat.loading minichat.tools minichat.toolcalls minichat.engine.constraint",
     "minichat.backend minichat.budget minichat.config minichat.params minichat.settings",
     "minichat.engine",
     "minichat.tinygpt",
 )
 WATCHED: dict[str, Callable[[FrameType], bool]] = {
     "model": lambda f: _named(f, "__init__") and _module(f).startswith("minichat.backends."),
-    "grammar": lambda f: _named(f, "__init__") and _module(f).endswith(".constraint"),
+    "grammar": lambda f: _named(f, "__init__") and _module(f).endswith((".constraint", ".grammar")),
     "tool": lambda f: f.f_code.co_qualname == "Toolbox.run",
 }
 QUESTION = "What is 1234 * 5678? Use the calculator."

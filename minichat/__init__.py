@@ -7,6 +7,7 @@ not import torch; the local backends do when they load a model.
 """
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome, Stats, Stream
+from minichat.catalog import load_backend
 from minichat.chat.conversation import Conversation
 from minichat.chat.events import Exchange
 from minichat.chat.session import ChatSession
@@ -21,7 +22,6 @@ from minichat.errors import (
     PromptTooLongError,
 )
 from minichat.loading.choices import DEFAULT_MODEL
-from minichat.loading.registry import load_backend
 
 __all__ = [
     "DEFAULT_MODEL",

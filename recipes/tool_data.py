@@ -39,11 +39,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from minichat.backend import ChatBackend, Message
+from minichat.catalog import load_backend
 from minichat.config import GenerationConfig
 from minichat.errors import MinichatError
 from minichat.files import write_atomically
 from minichat.loading.choices import DEFAULT_MODEL
-from minichat.loading.registry import load_backend
 from minichat.tools import builtin
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import BUILTIN

@@ -28,7 +28,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     for key in KEYS:
         monkeypatch.delenv(env_name(key), raising=False)
     # each test decodes one known way: eagerly, unless it asks for the compiled step
-    monkeypatch.setattr("minichat.loading.registry.COMPILE_DEFAULT", "off")
+    monkeypatch.setattr("minichat.catalog.COMPILE_DEFAULT", "off")
     monkeypatch.setenv("MINICHAT_COMPILE", "off")  # for the minichat processes tests start
     # and with a fixed thread count: the adaptive choice has tests of its own
     monkeypatch.setattr("minichat.engine.threads._policy", fixed_threads())

@@ -104,6 +104,7 @@ def layer(name: str) -> str:
         ("minichat.retrieval", "retrieval"),
         ("minichat.tools", "tools"),
         ("minichat.finetune", "finetune"),
+        ("minichat.catalog", "catalog"),
         ("minichat.loading", "loading"),
         ("minichat.backends", "backends"),
         ("minichat.engine", "engine"),
@@ -127,6 +128,7 @@ FORBIDDEN = {
         "cli",
         *SURFACES,
         "chat",
+        "catalog",
         "loading",
         "backends",
         "engine",
@@ -140,6 +142,7 @@ FORBIDDEN = {
         *SURFACES,
         "chat",
         "retrieval",
+        "catalog",
         "loading",
         "backends",
         "engine",
@@ -148,13 +151,17 @@ FORBIDDEN = {
     },
     # finetuning: data and a training run over a loaded model; only the CLI uses it
     "finetune": {"cli", *SURFACES, "chat", "retrieval"},
-    "loading": {"cli", *SURFACES, "chat", "finetune"},
-    "backends": {"cli", *SURFACES, "chat", "finetune"},
-    "engine": {"cli", *SURFACES, "chat", "backends", "loading", "finetune"},
-    "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine", "finetune"},
+    # the model table: names to backends, above them; only what chats and trains uses it
+    "catalog": {"cli", *SURFACES, "chat", "finetune"},
+    # what loading a model takes (device, conversion, adapters, the compiled step), below
+    # the backends that use it
+    "loading": {"cli", *SURFACES, "chat", "finetune", "catalog", "backends"},
+    "backends": {"cli", *SURFACES, "chat", "finetune", "catalog"},
+    "engine": {"cli", *SURFACES, "chat", "backends", "loading", "finetune", "catalog"},
+    "tinygpt": {"cli", *SURFACES, "chat", "backends", "loading", "engine", "finetune", "catalog"},
     "base": {
         *("cli", *SURFACES, "chat", "retrieval", "tools", "backends", "engine", "tinygpt", "api"),
-        "finetune",
+        *("finetune", "catalog"),
     },
     "api": {"cli", *SURFACES},
 }

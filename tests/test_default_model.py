@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from minichat import ChatBackend, Conversation, GenerationConfig, Message, load_backend
+from minichat.catalog import smollm2_gguf
 from minichat.loading import gguf
-from minichat.loading.registry import smollm2_gguf
 
 pytestmark = pytest.mark.slow
 

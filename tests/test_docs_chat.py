@@ -237,7 +237,7 @@ def test_documents_bring_the_models_grounding_adapter_and_take_it_away(
     """With --adapter auto, documents on load the model's grounding adapter; tools on
     as well load the one made for both (else the tool adapter: a call must be right);
     each off takes its part away."""
-    from minichat.loading import registry
+    from minichat import catalog as registry
 
     monkeypatch.setattr(registry, "DOCS_ADAPTERS", {"smollm2": "smollm2-docs"})
     monkeypatch.setattr(registry, "BOTH_ADAPTERS", {"smollm2": both} if both else {})

@@ -53,7 +53,7 @@ def adapter_for(choice: str, *, tools: bool, docs: bool = False, model: str = ""
     if choice == "off":
         return None
     if choice == "auto":
-        from minichat.loading.registry import auto_adapter
+        from minichat.catalog import auto_adapter
 
         return auto_adapter(model, tools=tools, docs=docs)
     return choice
@@ -483,7 +483,7 @@ class ChatSession:
     def _runs(self, adapter: str | None) -> bool:
         if adapter is None or self.backend.adapter is None:
             return adapter == self.backend.adapter
-        from minichat.loading.registry import adapter_label
+        from minichat.catalog import adapter_label
 
         return adapter_label(adapter) == self.backend.adapter
 

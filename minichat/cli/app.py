@@ -53,7 +53,7 @@ def load(settings: Settings, tools: bool = False, docs: bool = False) -> tuple[C
 def loader(settings: Settings) -> Callable[[str, str | None], ChatBackend]:
     """Load a model by name, with an adapter or none, with the device, dtype, engine,
     quantization and key the settings give."""
-    from minichat.loading.registry import load_backend
+    from minichat.catalog import load_backend
 
     return lambda name, adapter: load_backend(
         name,
@@ -231,8 +231,8 @@ def models() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from minichat.catalog import list_models
     from minichat.loading.choices import DEFAULT_MODEL
-    from minichat.loading.registry import list_models
 
     table = Table("model", "backend", "description", "available", box=None)
     for info in list_models():

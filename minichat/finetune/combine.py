@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from minichat.catalog import find_adapter
 from minichat.errors import MinichatError
 from minichat.files import read_regular, replacing, write_atomically
 from minichat.loading.adapter import (
@@ -30,7 +31,6 @@ from minichat.loading.adapter import (
     WEIGHTS_FILE,
     Adapter,
 )
-from minichat.loading.registry import find_adapter
 
 
 def combined_pairs(first: Adapter, second: Adapter) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

@@ -229,7 +229,7 @@ def _finetune(
     state: dict[str, Any] | None,
     whole_if_smaller: bool = False,
 ) -> Finetune:
-    from minichat.loading.registry import model_folder
+    from minichat.catalog import model_folder
 
     folder = model_folder(run["base"])
     lora = _fitted(folder, LoraSettings(**run["lora"]), run["base"], whole_if_smaller)

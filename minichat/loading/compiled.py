@@ -99,7 +99,7 @@ class Builds:
         fd = self._lock(wait=False)
         if fd is None:  # another start builds it
             return True
-        builder = "minichat.loading.step_builder"
+        builder = "minichat.backends.step_builder"
         entry = f"import sys; from {builder} import main; sys.exit(main(sys.argv[1:]))"
         command = [sys.executable, "-c", entry, str(folder), quant, dtype, str(self.package)]
         command += [str(adapter)] if adapter is not None else []

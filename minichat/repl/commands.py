@@ -154,7 +154,7 @@ def cmd_adapter(shell: Shell, args: str) -> None:
 
 
 def cmd_models(shell: Shell, args: str) -> None:
-    from minichat.loading.registry import list_models
+    from minichat.catalog import list_models
 
     table = [(m.name, m.backend, m.description if m.available else m.note) for m in list_models()]
     shell.table(("model", "backend", "description"), table)

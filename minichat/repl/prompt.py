@@ -23,8 +23,8 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
+from minichat.catalog import completion_names
 from minichat.chat.session import ChatSession
-from minichat.loading.registry import completion_names
 from minichat.params import ALIASES
 from minichat.paths import data_dir, private_folder
 from minichat.repl.commands import BY_NAME, COMMANDS

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from minichat.catalog import list_models
 from minichat.chat.events import Done, Event, Exchange, Notice, Text
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError, MinichatError
-from minichat.loading.registry import list_models
 from minichat.params import BY_NAME, stop_lines, stop_text
 from minichat.retrieval.collection import OFF, Collection
 from minichat.web.inert import inert
