@@ -201,6 +201,7 @@ class Kind:
     load: Callable[[str, Local], ChatBackend]  # the name, with the user's choices
     folder: Callable[[str], Path] | None = None  # its weights for finetuning; None: none here
     installed: Callable[[], str | None] = lambda: None  # what is missing, or None
+    bare: bool = False  # the prefix alone is this kind's (its loader says what is missing)
 
     @property
     def prefix(self) -> str | None:
@@ -209,9 +210,9 @@ class Kind:
 
     def takes(self, name: str) -> bool:
         prefix = self.prefix
-        return (
-            name == self.pattern if prefix is None else name.startswith(prefix) and name != prefix
-        )
+        if prefix is None:
+            return name == self.pattern
+        return name.startswith(prefix) and (self.bare or name != prefix)
 
     @property
     def local(self) -> bool:
@@ -316,6 +317,7 @@ KINDS: tuple[Kind, ...] = (
         "openai",
         "a model on any OpenAI-compatible server (vLLM, Ollama, minichat serve)",
         _load_openai,
+        bare=True,
     ),
 )
 TINY_SHIPPED = tuple(k.pattern for k in KINDS if k.backend == "tiny" and k.prefix is None)

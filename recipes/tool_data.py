@@ -333,7 +333,7 @@ MAKERS = {
 
 
 def run(turn: Turn) -> str:
-    """What the real tool returns; its error as the chat reports it (``chat.tooling``)."""
+    """What the real tool returns; its error as the chat reports it (``tools.toolbox``)."""
     assert turn.tool is not None
     if turn.tool == "now" and turn.moment is not None:  # the tool's words for a made-up moment
         return builtin.describe_time(turn.moment)

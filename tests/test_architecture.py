@@ -116,6 +116,11 @@ def layer(name: str) -> str:
 
 
 SURFACES = {"repl", "web", "server"}
+# what retrieval and tools, used by the chat core and beside the backend contract, never use
+BESIDE_THE_CONTRACT = {
+    *("cli", *SURFACES, "chat", "catalog"),
+    *("loading", "backends", "engine", "tinygpt", "api"),
+}
 # what each layer may not import; "api" (minichat/__init__.py) is the public face
 FORBIDDEN = {
     "cli": set(),
@@ -124,31 +129,9 @@ FORBIDDEN = {
     "server": {"cli", "repl", "web"},
     "chat": {"cli", *SURFACES, "finetune"},
     # retrieval: files to passages to ranked hits; the chat core puts them in a prompt
-    "retrieval": {
-        "cli",
-        *SURFACES,
-        "chat",
-        "catalog",
-        "loading",
-        "backends",
-        "engine",
-        "tinygpt",
-        "api",
-        "finetune",
-    },
+    "retrieval": {*BESIDE_THE_CONTRACT, "finetune"},
     # tools a model may call: what runs them is the chat core's, how a model writes them base's
-    "tools": {
-        "cli",
-        *SURFACES,
-        "chat",
-        "retrieval",
-        "catalog",
-        "loading",
-        "backends",
-        "engine",
-        "tinygpt",
-        "api",
-    },
+    "tools": {*BESIDE_THE_CONTRACT, "retrieval"},
     # finetuning: data and a training run over a loaded model; only the CLI uses it
     "finetune": {"cli", *SURFACES, "chat", "retrieval"},
     # the model table: names to backends, above them; only what chats and trains uses it

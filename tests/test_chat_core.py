@@ -16,10 +16,10 @@ from minichat import ChatBackend, GenerationConfig, Message, ModelLoadError, Out
 from minichat.backends.echo import EchoBackend
 from minichat.chat import transcript
 from minichat.chat.events import Exchange
+from minichat.chat.relay import Relay
 from minichat.chat.report import FIGURES, rows, usage
 from minichat.chat.session import ChatSession, chats_dir
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.server.relay import Relay
 from minichat.settings import Settings, load_settings
 from tests.conftest import ScriptedBackend
 
@@ -316,3 +316,15 @@ def test_a_model_without_a_tool_adapter_loads_nothing_new() -> None:
     session.use_tools(["calculator"])
     session.use_tools(None)
     assert loads == []
+
+
+def test_cancel_between_asking_and_reading_stops_the_turn_before_it_starts() -> None:
+    from minichat.chat.events import finish
+
+    backend = Gated()
+    session = session_on(backend)
+    turn = session.turn("go on")
+    session.cancel()  # before the first event was read
+    exchange = finish(turn)
+    assert exchange.cut_off and exchange.reply == "" and not backend.started.is_set()
+    assert session.conversation.messages[-1] == Message("assistant", "", cut_off=True)

@@ -116,9 +116,10 @@ def test_stop_keeps_the_reply_marked_cut_off(fed: Fed) -> None:
     next(views)
     fed.feed.put("Once")
     assert texts(next(views))[-1] == "Once"
-    chat.stop()  # between two tokens: the model is not asked for another
+    chat.stop()
+    fed.feed.put(" upon")  # the model's next token ends the reply; the token is kept
     final = last(views)
-    assert texts(final)[-1] == "Once\n\n*[cut off]*"
+    assert texts(final)[-1] == "Once upon\n\n*[cut off]*"
     assert "cut off" in final.status
     assert chat.session.conversation.messages[-1].cut_off
 

@@ -98,7 +98,7 @@ class LocalBackend(ChatBackend):
         tools: Tools,
     ) -> Generator[str, None, Outcome]:
         """Tools in the Hermes format (``tools.hermes``), calls forced valid by a grammar
-        (``engine.constraint``); the calls' markup never reaches the streamed text."""
+        (``tools.grammar``); the calls' markup never reaches the streamed text."""
         prompt = self.encode_with_tools(messages, tools)
         if tools.choice == "none":
             return (yield from self._generate(prompt, config, cancel))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minichat.backend import ChatBackend, Message
-from minichat.budget import REFILL
+from minichat.budget import REFILL, Fitted
 from minichat.chat.documents import Documents
 from minichat.chat.events import Event, Exchange, OnText, Sources, ToolResult, finish
 from minichat.chat.turn import fit_result, fit_turn, half_room, stream_reply
@@ -53,47 +53,22 @@ class Conversation:
         start = len(self.messages)
         self.messages.append(Message("user", text))
         try:
-            passages = documents.find(text) if documents is not None else []
-            root = documents.root if documents is not None else None
             grounded = fit_turn(
                 backend,
                 self.prompt(),
                 config,
-                passages=passages,
-                root=root,
+                passages=documents.find(text) if documents is not None else (),
+                root=documents.root if documents is not None else None,
                 tools=tools.offer(0) if tools else None,
                 skip=self.left_out,
                 refill=REFILL,
             )
-            fitted = grounded.fitted
             if documents is not None:
-                self.messages[-1] = fitted.messages[-1]  # the question with its passages
-                labels = fitted.messages[-1].sources
-                yield Sources(tuple(grounded.sources), labels, grounded.left_out)
-            ran: list[Ran] = []
-            for round_number in range(tools.max_rounds + 1 if tools else 1):
-                offered = tools.offer(round_number) if tools else None
-                if round_number:  # the calls and their results are part of the prompt now
-                    fitted = fit_turn(
-                        backend,
-                        self.prompt(),
-                        config,
-                        tools=offered,
-                        skip=self.left_out,
-                        refill=REFILL,
-                    ).fitted
-                exchange = yield from stream_reply(backend, fitted, config, cancel, offered)
-                if tools is None or exchange.finish_reason != "tool_calls":
-                    break
-                self.messages.append(
-                    Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
-                )
-                for call in exchange.tool_calls:
-                    done = tools.run(call, approve)
-                    ran.append(done)
-                    yield ToolResult(done)
-                    result = fit_result(backend, done.result, half_room(backend, config))
-                    self.messages.append(Message("tool", result, tool_call_id=call.id))
+                self.messages[-1] = asked = grounded.fitted.messages[-1]  # with its passages
+                yield Sources(tuple(grounded.sources), asked.sources, grounded.left_out)
+            exchange = yield from self._rounds(
+                backend, config, grounded.fitted, cancel, tools, approve
+            )
         except BaseException:
             del self.messages[start:]
             raise
@@ -104,10 +79,41 @@ class Conversation:
                 sources_left_out=grounded.left_out,
                 source_labels=grounded.fitted.messages[-1].sources,
             )
-        exchange = replace(exchange, tools_ran=ran)
-        self.left_out = fitted.dropped_turns
+        self.left_out = exchange.fitted.dropped_turns
         self.messages.append(Message("assistant", exchange.reply, cut_off=exchange.cut_off))
         return exchange
+
+    def _rounds(
+        self,
+        backend: ChatBackend,
+        config: GenerationConfig,
+        fitted: Fitted,
+        cancel: threading.Event | None,
+        tools: Toolbox | None,
+        approve: Approve | None,
+    ) -> Generator[Event, None, Exchange]:
+        """The model replies to ``fitted``; while it calls tools, the calls run, their
+        results join the conversation and it replies again (the last round offers none)."""
+        ran: list[Ran] = []
+        for round_number in range(tools.max_rounds + 1 if tools else 1):
+            offered = tools.offer(round_number) if tools else None
+            if round_number:  # the calls and their results are part of the prompt now
+                fitted = fit_turn(
+                    backend, self.prompt(), config, tools=offered, skip=self.left_out, refill=REFILL
+                ).fitted
+            exchange = yield from stream_reply(backend, fitted, config, cancel, offered)
+            if tools is None or exchange.finish_reason != "tool_calls":
+                break
+            self.messages.append(
+                Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
+            )
+            for call in exchange.tool_calls:
+                done = tools.run(call, approve)
+                ran.append(done)
+                yield ToolResult(done)
+                result = fit_result(backend, done.result, half_room(backend, config))
+                self.messages.append(Message("tool", result, tool_call_id=call.id))
+        return replace(exchange, tools_ran=ran)
 
     def exchange(
         self,

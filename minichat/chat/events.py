@@ -110,17 +110,20 @@ def finish(
 
 
 def read(events: Generator[Event, None, Any], show: Callable[[Event], object]) -> Any:
-    """Hand each event to ``show``; what the turn returns. Ctrl+C while one is shown goes
-    into the turn, as if pressed while the model worked: the reply stops there and is
-    kept, cut off (pressed between two rounds, it ends the turn)."""
-    step: Callable[[], Event] = lambda: next(events)  # noqa: E731
+    """Hand each event to ``show``; what the turn returns. Ctrl+C while the reply's text
+    is shown goes into the turn, as if pressed while the model worked: the reply stops
+    there and is kept, cut off (pressed while a call's result is shown, it ends the
+    turn; once the reply is kept, it is the caller's)."""
+    interrupted = False
     while True:
         try:
-            event = step()
+            event = events.throw(KeyboardInterrupt()) if interrupted else next(events)
         except StopIteration as end:
             return end.value
-        step = lambda: next(events)  # noqa: E731
+        interrupted = False
         try:
             show(event)
         except KeyboardInterrupt:
-            step = lambda: events.throw(KeyboardInterrupt())  # noqa: E731
+            if isinstance(event, (Notice, Done)):
+                raise
+            interrupted = True

@@ -48,7 +48,7 @@ def cannot_load(wanted: str, kept: str, error: BaseException) -> str:
 
 def adapter_for(choice: str, *, tools: bool, docs: bool = False, model: str = "") -> str | None:
     """The adapter a model loads with: ``auto`` means the model's own for tools, for
-    documents or for both while they are on (``loading.registry.auto_adapter``), none
+    documents or for both while they are on (``catalog.auto_adapter``), none
     otherwise."""
     if choice == "off":
         return None
@@ -204,11 +204,12 @@ class ChatSession:
         may change things runs only if ``approve`` says yes. A failure, or a turn closed
         before its end, leaves the conversation as it was."""
         _check_text(text)
+        event = self._cancel = cancel or threading.Event()  # cancel() works from here on
         return self._events(
-            lambda event: self.conversation.turn(
+            self.conversation.turn(
                 text, self.backend, self.config, **self._reading(event, approve)
             ),
-            cancel,
+            event,
         )
 
     def turn_again(
@@ -218,11 +219,10 @@ class ChatSession:
         reply goes only once a new one came."""
         if self.conversation.last_question() is None:
             raise MinichatError("nothing to retry")
+        event = self._cancel = cancel or threading.Event()
         return self._events(
-            lambda event: self.conversation.again(
-                self.backend, self.config, **self._reading(event, approve)
-            ),
-            cancel,
+            self.conversation.again(self.backend, self.config, **self._reading(event, approve)),
+            event,
         )
 
     def send(
@@ -269,15 +269,13 @@ class ChatSession:
             cancel.set()
 
     def _events(
-        self,
-        start: Callable[[threading.Event], Generator[Event, None, Exchange | None]],
-        cancel: threading.Event | None,
+        self, turn: Generator[Event, None, Exchange | None], cancel: threading.Event
     ) -> Generator[Event, None, None]:
-        self._cancel = event = cancel or threading.Event()
         try:
-            exchange = yield from start(event)
+            exchange = yield from turn
         finally:
-            self._cancel = None
+            if self._cancel is cancel:
+                self._cancel = None
         if exchange is None:  # the question went between the look and the turn
             raise MinichatError("nothing to retry")
         self.last = exchange

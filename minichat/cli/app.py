@@ -197,7 +197,7 @@ def is_loopback(host: str) -> bool:
 
 
 @app.command()
-@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools"))
+@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools", "tool_choice"))
 def web(
     host: HostOption = "127.0.0.1",
     port: PortOption = 7860,

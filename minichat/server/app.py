@@ -5,7 +5,7 @@ through the chat core's turn code (``chat.turn``: the same fitting and streaming
 as a chat's). A local model computes one reply at a time, so requests wait
 their turn in a first-come queue (``Gate``); past its length they get 503 with
 Retry-After rather than waiting forever. The blocking decode runs in a worker
-thread (``relay``); a streaming client that disconnects cancels its
+thread (the core's ``Relay``); a streaming client that disconnects cancels its
 reply before the next token, and the model is free again before the next
 request starts. Errors are OpenAI-shaped (``errors``), bodies are read and
 checked before anything else (``body``), and the markup of a tool call never
@@ -33,6 +33,7 @@ from fastapi.responses import StreamingResponse
 from minichat.backend import ChatBackend
 from minichat.budget import Fitted
 from minichat.chat.events import Exchange
+from minichat.chat.relay import Relay
 from minichat.chat.report import usage
 from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
@@ -43,7 +44,6 @@ from minichat.retrieval.embedder import installed as embedder_installed
 from minichat.server import body as bodies
 from minichat.server import errors
 from minichat.server.errors import ApiError
-from minichat.server.relay import Relay
 from minichat.server.schema import (
     MAX_CHARS_PER_TOKEN,
     ChatRequest,

@@ -13,7 +13,7 @@ as a user turn between ``<tool_response></tool_response>`` (a role every templat
 accepts). ``CallFilter`` keeps the call's markup out of the streamed text, and
 ``parse_calls`` reads the calls once the reply is done; ``cut_call`` reads one the
 reply limit cut short, as far as it got. The exact spelling here
-is also what the grammar (``engine.constraint``) forces, so a constrained call
+is also what the grammar (``tools.grammar``) forces, so a constrained call
 always parses.
 """
 

@@ -2,8 +2,9 @@
 
 ``WebChat`` is a thin adapter over the chat core's ``ChatSession``, the one the
 terminal chat uses: a turn, a parameter, a model swap and every notice come
-from it; a turn's events become views as they come; Stop sets the turn's cancel
-event, made before the reply's first view and handed to the core. Each method
+from it; a turn runs in a worker thread (the core's ``Relay``) and its events
+become views as the page reads them; Stop sets the turn's cancel event, made
+before the reply's first view and handed to the core. Each method
 returns what the page should show next, a ``View``; a reply streams as a series of views. Errors a
 user can cause (a bad value, an unknown model, out of memory) come back as a
 notice in the view, never as an exception, and leave the conversation as it
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from minichat.catalog import list_models
 from minichat.chat.events import Done, Event, Exchange, Notice, Text
+from minichat.chat.relay import Relay
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError, MinichatError
@@ -36,7 +38,7 @@ CUT_OFF = "\n\n*[cut off]*"
 log = logging.getLogger(__name__)
 
 ChatMessage = dict[str, str]  # {"role": ..., "content": ...}, as gr.Chatbot takes them
-StartTurn = Callable[[threading.Event], Iterator[Event]]
+StartTurn = Callable[[threading.Event], Generator[Event, None, None]]
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,8 @@ class WebChat:
         self._cancel.set()
 
     def _turn(self, start: StartTurn, question: str, kept: int, draft: str) -> Iterator[View]:
-        """Run the turn and show its text as it comes."""
+        """Run the turn in a worker thread (``Relay``) and show its text as it comes: the
+        model never waits for the page to draw."""
         with self._hold() as held:
             if not held:  # the message stays in the box, to be sent when the chat is free
                 yield View(self.messages(), self.status(), BUSY, draft)
@@ -180,14 +183,20 @@ class WebChat:
             yield View(asked, replying)
             turn = _Turn()
             try:
-                events = start(cancel)
-                try:
-                    for text in turn.texts(events):
-                        shown = {"role": "assistant", "content": inert(text)}
+                relay: Relay[Event, None] = Relay(start(cancel)).start()
+            except Exception as error:  # refused before it began: a message no model takes
+                yield View(self.messages(), self.status(), _error_notice(error), draft)
+                return
+            try:
+                for batch in relay.batches():
+                    if turn.take(batch):
+                        shown = {"role": "assistant", "content": inert(turn.reply)}
                         yield View([*asked, shown], replying)
-                finally:  # the page may have gone away mid-reply: stop the model, end the turn
-                    cancel.set()
-                    turn.drain(events)
+            finally:  # the page may have gone away mid-reply: stop the model, wait for it
+                cancel.set()
+                relay.join()
+            try:
+                relay.result()
             except Exception as error:
                 yield View(self.messages(), self.status(), _error_notice(error), draft)
                 return
@@ -339,23 +348,15 @@ class _Turn:
         self.notices: list[str] = []
         self.exchange: Exchange | None = None
 
-    def texts(self, events: Iterator[Event]) -> Iterator[str]:
-        """The reply so far, each time it grows."""
+    def take(self, events: list[Event]) -> bool:
+        """Read a batch of events; whether the reply grew."""
+        grew = False
         for event in events:
             if isinstance(event, Text):
                 self.reply += event.text
-                yield self.reply
-            else:
-                self._take(event)
-
-    def drain(self, events: Iterator[Event]) -> None:
-        """The rest of a turn asked to stop: it ends at the next token."""
-        for event in events:
-            if not isinstance(event, Text):
-                self._take(event)
-
-    def _take(self, event: Event) -> None:
-        if isinstance(event, Notice):
-            self.notices.append(event.text)
-        elif isinstance(event, Done):
-            self.exchange = event.exchange
+                grew = True
+            elif isinstance(event, Notice):
+                self.notices.append(event.text)
+            elif isinstance(event, Done):
+                self.exchange = event.exchange
+        return grew

@@ -1,12 +1,15 @@
-"""A reply's generator driven in a worker thread and read from an event loop.
+"""A turn driven in a worker thread, read as it comes by a page or a server.
 
-The chat core yields a reply as it is computed and blocks while the model
-works; the server awaits in an event loop. ``Relay`` runs the generator to its
-end in a thread of its own and hands its items over, as they come, to an async
-iterator; then it gives the generator's return value or raises its error. The
-work goes on to its end whoever reads it (a client that left sets the reply's
-cancel event, so that end is the next token), and ``on_done`` runs in the
-thread once it is over: the server frees its model there.
+The chat core yields a turn's events as the model computes them and blocks
+while it works; a web page draws views at its own pace and a server awaits in an
+event loop. ``Relay`` runs the generator to its end in a thread of its own and
+hands its items over, in batches (all that came since the last read: a page
+that draws slower than the model shows more at once, and never holds the model
+back) or one by one to an async iterator; then it gives the generator's return
+value or raises its error. The work goes on to its end whoever reads it (a
+reader that left sets the turn's cancel event, so that end is the next token),
+and ``on_done`` runs in the thread once it is over: the server frees its model
+there.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -50,6 +53,26 @@ class Relay(Generic[T, R]):
             self._items.put(_END)
             if self._on_done is not None:
                 self._on_done()
+
+    def batches(self) -> Iterator[list[T]]:
+        """The items as they come, all that arrived since the last read, until the work
+        is over."""
+        ended = False
+        while not ended:
+            batch = [self._items.get()]
+            while True:
+                try:
+                    batch.append(self._items.get_nowait())
+                except queue.Empty:
+                    break
+            ended = batch[-1] is _END
+            items = [item for item in batch if item is not _END]
+            if items:
+                yield items  # type: ignore[misc]
+
+    def join(self) -> None:
+        """Wait for the work to end."""
+        self._thread.join()
 
     async def items(self) -> AsyncIterator[T]:
         """The items as they come, until the work is over; the wait is in a thread."""
