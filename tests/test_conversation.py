@@ -93,3 +93,25 @@ def test_retry_replaces_the_last_reply_only_when_a_new_one_came(scripted: Script
     with pytest.raises(PromptTooLongError):
         conversation.retry(scripted, CONFIG.with_values(max_new_tokens=4095))
     assert conversation.messages == before
+
+
+def test_two_replies_read_in_turns_give_ctrl_c_back_as_it_was() -> None:
+    """A library reading two replies in turns: whichever ends first, Ctrl+C goes to the
+    one still open, then back to the handler there was before."""
+    import signal
+
+    from minichat.interrupts import first_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    stopped: list[str] = []
+    first, second = (
+        first_ctrl_c(lambda: stopped.append("a")),
+        first_ctrl_c(lambda: stopped.append("b")),
+    )
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    signal.raise_signal(signal.SIGINT)  # the open one asks its reply to stop
+    assert stopped == ["b"]
+    second.__exit__(None, None, None)
+    assert signal.getsignal(signal.SIGINT) is before
