@@ -126,19 +126,31 @@ def create_app(
     )
     app.add_middleware(bodies.BodyLimit, limit=max_request_bytes)
     errors.install(app, max_request_bytes)
-    gate = Gate(queue_limit)
+    served = Served(backend, defaults, Gate(queue_limit))
+    app.get("/health")(served.health)
+    app.get("/v1/models")(served.models)
+    app.post("/v1/embeddings")(served.embeddings)
+    app.post("/tokenize")(served.tokenize)
+    app.post("/v1/chat/completions", response_model=None)(served.chat_completions)
+    return app
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": backend.model_id, "waiting": gate.waiting}
 
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Served:
+    """What the endpoints share: the model, the server's decoding defaults, the queue."""
+
+    backend: ChatBackend
+    defaults: GenerationConfig
+    gate: Gate
+
+    async def health(self) -> dict[str, Any]:
+        return {"status": "ok", "model": self.backend.model_id, "waiting": self.gate.waiting}
+
+    async def models(self) -> dict[str, Any]:
         embedders = [embedder_card()] if embedder_installed() else []
-        return {"object": "list", "data": [model_card(backend), *embedders]}
+        return {"object": "list", "data": [model_card(self.backend), *embedders]}
 
-    @app.post("/v1/embeddings")
-    async def embeddings(request: Request) -> dict[str, Any]:
+    async def embeddings(self, request: Request) -> dict[str, Any]:
         """The documents' embedder: an input longer than it reads is refused, never cut."""
         body = await bodies.read(request, EmbeddingRequest)
         if body.model != EMBEDDER:
@@ -167,9 +179,9 @@ def create_app(
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return {"object": "list", "data": data, "model": EMBEDDER, "usage": usage}
 
-    @app.post("/tokenize")
-    async def tokenize(request: Request) -> dict[str, Any]:
+    async def tokenize(self, request: Request) -> dict[str, Any]:
         """vLLM's endpoint: the exact prompt length, so remote clients can budget."""
+        backend = self.backend
         body = await bodies.read(request, TokenizeRequest)
         if body.model != backend.model_id:
             raise ApiError(
@@ -180,24 +192,10 @@ def create_app(
         count = await asyncio.to_thread(backend.count_tokens, messages)
         return {"count": count, "max_model_len": backend.context_length}
 
-    @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(request: Request) -> Any:
+    async def chat_completions(self, request: Request) -> Any:
+        backend, gate = self.backend, self.gate
         body = await bodies.read(request, ChatRequest)
-        if body.model != backend.model_id:
-            raise ApiError(
-                400,
-                f"unknown model {body.model!r}; this server serves {backend.model_id!r}",
-                code="model_not_found",
-                param="model",
-            )
-        try:
-            config = body.generation(defaults)
-            tools = body.offered_tools()
-        except ConfigError as error:
-            raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
-        if tools is not None and not backend.supports_tools:
-            raise ApiError(400, f"{backend.model_id} cannot call tools", code="tools_not_supported")
-        fits_roughly(body.messages, backend.context_length)
+        config, tools = self._check(body)
         fitted = await asyncio.to_thread(fit_request, backend, body, config, tools)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
@@ -224,7 +222,25 @@ def create_app(
             cancel.set()
         return reply.completion(exchange)
 
-    return app
+    def _check(self, body: ChatRequest) -> tuple[GenerationConfig, Tools | None]:
+        """The request's settings and tools, or the 400 that says what is wrong."""
+        backend = self.backend
+        if body.model != backend.model_id:
+            raise ApiError(
+                400,
+                f"unknown model {body.model!r}; this server serves {backend.model_id!r}",
+                code="model_not_found",
+                param="model",
+            )
+        try:
+            config = body.generation(self.defaults)
+            tools = body.offered_tools()
+        except ConfigError as error:
+            raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
+        if tools is not None and not backend.supports_tools:
+            raise ApiError(400, f"{backend.model_id} cannot call tools", code="tools_not_supported")
+        fits_roughly(body.messages, backend.context_length)
+        return config, tools
 
 
 def fits_roughly(messages: Any, context_length: int) -> None:

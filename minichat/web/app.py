@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -36,156 +37,194 @@ SLIDERS: dict[str, tuple[str, str, float, float, float]] = {
 
 def build(chat: WebChat) -> gr.Blocks:
     """The page over ``chat``; every tab that opens it shows the same chat."""
-    start = chat.controls()
     page = gr.Blocks(title="minichat", analytics_enabled=False)
     with page:
         with gr.Row():
             with gr.Column(scale=3):
-                conversation = gr.Chatbot(
-                    label="minichat",
-                    elem_id="chat",
-                    height=460,
-                    feedback_options=None,
-                    buttons=["copy"],
-                )
-                status = gr.Markdown(elem_id="status")
-                notice = gr.Markdown(elem_id="notice")
-                with gr.Row():
-                    message = gr.Textbox(
-                        show_label=False,
-                        placeholder="Message (Enter sends, Shift+Enter adds a line)",
-                        elem_id="message",
-                        scale=5,
-                        lines=1,
-                        max_lines=8,
-                        autofocus=True,
-                    )
-                    send = gr.Button("Send", variant="primary", elem_id="send", scale=1)
-                with gr.Row():
-                    stop = gr.Button("Stop", elem_id="stop-reply", size="sm")
-                    retry = gr.Button("Retry", elem_id="retry", size="sm")
-                    undo = gr.Button("Undo", elem_id="undo", size="sm")
-                    clear = gr.Button("Clear", elem_id="clear", size="sm")
+                pane = _chat_pane()
             with gr.Column(scale=1, min_width=260):
-                model = gr.Dropdown(
-                    choices=start.models,
-                    value=start.model,
-                    label="Model (pick one, or type hf:PATH, tiny:PATH, openai:MODEL@URL)",
-                    allow_custom_value=True,
-                    filterable=True,
-                    elem_id="model",
-                )
-                docs = gr.Dropdown(
-                    choices=start.collections,
-                    value=start.docs,
-                    label="Documents (a collection, or type a file or folder path; off: none)",
-                    allow_custom_value=True,
-                    filterable=True,
-                    elem_id="docs",
-                )
-                tools = gr.CheckboxGroup(
-                    choices=TOOLS,
-                    value=start.tools,
-                    label="Tools replies may call",
-                    elem_id="tools",
-                )
-                system = gr.Textbox(
-                    label="System prompt",
-                    placeholder="none: the model's own",
-                    lines=2,
-                    elem_id="system",
-                )
-                sliders = {
-                    field: gr.Slider(
-                        minimum,
-                        maximum,
-                        label=label,
-                        info=info,
-                        step=step,
-                        elem_id=field,
-                        buttons=[],  # no reset: it would go back to the page's first value
-                    )
-                    for field, (label, info, minimum, maximum, step) in SLIDERS.items()
-                }
-                seed = gr.Number(
-                    label=f"{BY_NAME['seed'].label} (empty: random)",
-                    precision=0,
-                    minimum=0,
-                    elem_id="seed",
-                )
-                stops = gr.Textbox(
-                    label=f'{BY_NAME["stop"].label}, one a line ("\\n" in quotes for escapes)',
-                    lines=2,
-                    elem_id="stops",
-                )
-
-        shown = [conversation, status, notice]
-        controls = [model, docs, tools, system, *sliders.values(), seed, stops]
-
-        def show(view: View) -> tuple[Any, ...]:
-            return view.messages, view.status, view.notice
-
-        def load() -> tuple[Any, ...]:
-            return (*show(chat.view()), *fill(chat.controls()))
-
-        def fill(now: Controls) -> tuple[Any, ...]:
-            values = now.config
-            return (
-                gr.Dropdown(choices=now.models, value=now.model),
-                gr.Dropdown(choices=now.collections, value=now.docs),
-                now.tools,
-                now.system,
-                *(
-                    gr.Slider(
-                        minimum=min(low, values[field]),
-                        maximum=_maximum(field, high, values[field], now.context_length),
-                        value=values[field],
-                    )
-                    for field, (_, _, low, high, _) in SLIDERS.items()
-                ),
-                values["seed"],
-                now.stop,
-            )
-
-        def streamed(turn: Callable[..., Iterator[View]]) -> Callable[..., Iterator[Any]]:
-            def run(*args: Any) -> Iterator[tuple[Any, ...]]:
-                for view in turn(*args):
-                    yield (*show(view), view.draft)
-
-            return run
-
-        def swap(name: str) -> tuple[Any, ...]:
-            if name.strip() == chat.session.model_id:
-                # the dropdown reports a pick again when it loses focus: keep the page as it is
-                return tuple(gr.skip() for _ in [*shown, *controls])
-            view = chat.swap_model(name)
-            return (*show(view), *fill(chat.controls()))
-
-        def setter(field: str) -> Callable[[Any], tuple[Any, str]]:
-            return lambda value: chat.set_parameter(field, value)
-
-        page.load(load, outputs=[*shown, *controls])
-        for trigger in (message.submit, send.click):
-            trigger(streamed(chat.send), inputs=message, outputs=[*shown, message])
-        retry.click(streamed(chat.retry), outputs=[*shown, message])
-        stop.click(chat.stop, concurrency_limit=None)  # beside the running reply, not after it
-        undo.click(lambda: show(chat.undo()), outputs=shown)
-        for trigger in (clear.click, conversation.clear):  # the chat pane has a bin icon too
-            trigger(lambda: show(chat.clear()), outputs=shown)
-        model.input(swap, inputs=model, outputs=[*shown, *controls])
-        docs.input(
-            lambda target: (*show(chat.use_documents(target)), *fill(chat.controls())),
-            inputs=docs,
-            outputs=[*shown, *controls],
-        )
-        tools.input(chat.set_tools, inputs=tools, outputs=[tools, notice])
-        system.blur(lambda text: show(chat.set_system(text)), inputs=system, outputs=shown)
-        for field, slider in sliders.items():
-            slider.release(setter(field), inputs=slider, outputs=[slider, notice])
-        for trigger in (seed.blur, seed.submit):
-            trigger(setter("seed"), inputs=seed, outputs=[seed, notice])
-        stops.blur(chat.set_stop, inputs=stops, outputs=[stops, notice])
+                settings = _settings_pane(chat.controls())
+        _wire(page, chat, pane, settings)
     return page
+
+
+@dataclass(frozen=True)
+class _ChatPane:
+    conversation: Any
+    status: Any
+    notice: Any
+    message: Any
+    send: Any
+    stop: Any
+    retry: Any
+    undo: Any
+    clear: Any
+
+    @property
+    def shown(self) -> list[Any]:
+        """What a ``View`` fills."""
+        return [self.conversation, self.status, self.notice]
+
+
+@dataclass(frozen=True)
+class _SettingsPane:
+    model: Any
+    docs: Any
+    tools: Any
+    system: Any
+    sliders: dict[str, Any]
+    seed: Any
+    stops: Any
+
+    @property
+    def controls(self) -> list[Any]:
+        """What ``Controls`` fills, in its order."""
+        fixed = [self.model, self.docs, self.tools, self.system]
+        return [*fixed, *self.sliders.values(), self.seed, self.stops]
+
+
+def _chat_pane() -> _ChatPane:
+    conversation = gr.Chatbot(
+        label="minichat", elem_id="chat", height=460, feedback_options=None, buttons=["copy"]
+    )
+    status = gr.Markdown(elem_id="status")
+    notice = gr.Markdown(elem_id="notice")
+    with gr.Row():
+        message = gr.Textbox(
+            show_label=False,
+            placeholder="Message (Enter sends, Shift+Enter adds a line)",
+            elem_id="message",
+            scale=5,
+            lines=1,
+            max_lines=8,
+            autofocus=True,
+        )
+        send = gr.Button("Send", variant="primary", elem_id="send", scale=1)
+    with gr.Row():
+        stop = gr.Button("Stop", elem_id="stop-reply", size="sm")
+        retry = gr.Button("Retry", elem_id="retry", size="sm")
+        undo = gr.Button("Undo", elem_id="undo", size="sm")
+        clear = gr.Button("Clear", elem_id="clear", size="sm")
+    return _ChatPane(conversation, status, notice, message, send, stop, retry, undo, clear)
+
+
+def _settings_pane(start: Controls) -> _SettingsPane:
+    model = gr.Dropdown(
+        choices=start.models,
+        value=start.model,
+        label="Model (pick one, or type hf:PATH, tiny:PATH, openai:MODEL@URL)",
+        allow_custom_value=True,
+        filterable=True,
+        elem_id="model",
+    )
+    docs = gr.Dropdown(
+        choices=start.collections,
+        value=start.docs,
+        label="Documents (a collection, or type a file or folder path; off: none)",
+        allow_custom_value=True,
+        filterable=True,
+        elem_id="docs",
+    )
+    tools = gr.CheckboxGroup(
+        choices=TOOLS, value=start.tools, label="Tools replies may call", elem_id="tools"
+    )
+    system = gr.Textbox(
+        label="System prompt", placeholder="none: the model's own", lines=2, elem_id="system"
+    )
+    sliders = {
+        field: gr.Slider(
+            minimum,
+            maximum,
+            label=label,
+            info=info,
+            step=step,
+            elem_id=field,
+            buttons=[],  # no reset: it would go back to the page's first value
+        )
+        for field, (label, info, minimum, maximum, step) in SLIDERS.items()
+    }
+    seed = gr.Number(
+        label=f"{BY_NAME['seed'].label} (empty: random)", precision=0, minimum=0, elem_id="seed"
+    )
+    stops = gr.Textbox(
+        label=f'{BY_NAME["stop"].label}, one a line ("\\n" in quotes for escapes)',
+        lines=2,
+        elem_id="stops",
+    )
+    return _SettingsPane(model, docs, tools, system, sliders, seed, stops)
+
+
+def _show(view: View) -> tuple[Any, ...]:
+    return view.messages, view.status, view.notice
+
+
+def _fill(now: Controls) -> tuple[Any, ...]:
+    """Every control as the chat has it now (a model's context sizes the reply slider)."""
+    values = now.config
+    return (
+        gr.Dropdown(choices=now.models, value=now.model),
+        gr.Dropdown(choices=now.collections, value=now.docs),
+        now.tools,
+        now.system,
+        *(
+            gr.Slider(
+                minimum=min(low, values[field]),
+                maximum=_maximum(field, high, values[field], now.context_length),
+                value=values[field],
+            )
+            for field, (_, _, low, high, _) in SLIDERS.items()
+        ),
+        values["seed"],
+        now.stop,
+    )
+
+
+def _streamed(turn: Callable[..., Iterator[View]]) -> Callable[..., Iterator[Any]]:
+    def run(*args: Any) -> Iterator[tuple[Any, ...]]:
+        for view in turn(*args):
+            yield (*_show(view), view.draft)
+
+    return run
+
+
+def _wire(page: gr.Blocks, chat: WebChat, pane: _ChatPane, settings: _SettingsPane) -> None:
+    """Each control to its handler, each handler's view to what it fills."""
+    shown, controls = pane.shown, settings.controls
+
+    def swap(name: str) -> tuple[Any, ...]:
+        if name.strip() == chat.session.model_id:
+            # the dropdown reports a pick again when it loses focus: keep the page as it is
+            return tuple(gr.skip() for _ in [*shown, *controls])
+        return (*_show(chat.swap_model(name)), *_fill(chat.controls()))
+
+    def setter(field: str) -> Callable[[Any], tuple[Any, str]]:
+        return lambda value: chat.set_parameter(field, value)
+
+    page.load(lambda: (*_show(chat.view()), *_fill(chat.controls())), outputs=[*shown, *controls])
+    for trigger in (pane.message.submit, pane.send.click):
+        trigger(_streamed(chat.send), inputs=pane.message, outputs=[*shown, pane.message])
+    pane.retry.click(_streamed(chat.retry), outputs=[*shown, pane.message])
+    pane.stop.click(chat.stop, concurrency_limit=None)  # beside the running reply, not after it
+    pane.undo.click(lambda: _show(chat.undo()), outputs=shown)
+    for trigger in (pane.clear.click, pane.conversation.clear):  # the pane has a bin icon too
+        trigger(lambda: _show(chat.clear()), outputs=shown)
+    settings.model.input(swap, inputs=settings.model, outputs=[*shown, *controls])
+    settings.docs.input(
+        lambda target: (*_show(chat.use_documents(target)), *_fill(chat.controls())),
+        inputs=settings.docs,
+        outputs=[*shown, *controls],
+    )
+    settings.tools.input(
+        chat.set_tools, inputs=settings.tools, outputs=[settings.tools, pane.notice]
+    )
+    settings.system.blur(
+        lambda text: _show(chat.set_system(text)), inputs=settings.system, outputs=shown
+    )
+    for field, slider in settings.sliders.items():
+        slider.release(setter(field), inputs=slider, outputs=[slider, pane.notice])
+    for trigger in (settings.seed.blur, settings.seed.submit):
+        trigger(setter("seed"), inputs=settings.seed, outputs=[settings.seed, pane.notice])
+    settings.stops.blur(chat.set_stop, inputs=settings.stops, outputs=[settings.stops, pane.notice])
 
 
 def _maximum(field: str, high: float, value: float, context_length: int) -> float:
