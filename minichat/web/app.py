@@ -109,21 +109,17 @@ def _chat_pane() -> _ChatPane:
 
 
 def _settings_pane(start: Controls) -> _SettingsPane:
-    model = gr.Dropdown(
-        choices=start.models,
-        value=start.model,
-        label="Model (pick one, or type hf:PATH, tiny:PATH, openai:MODEL@URL)",
-        allow_custom_value=True,
-        filterable=True,
-        elem_id="model",
+    model = _picker(
+        "model",
+        "Model (pick one, or type hf:PATH, tiny:PATH, openai:MODEL@URL)",
+        start.models,
+        start.model,
     )
-    docs = gr.Dropdown(
-        choices=start.collections,
-        value=start.docs,
-        label="Documents (a collection, or type a file or folder path; off: none)",
-        allow_custom_value=True,
-        filterable=True,
-        elem_id="docs",
+    docs = _picker(
+        "docs",
+        "Documents (a collection, or type a file or folder path; off: none)",
+        start.collections,
+        start.docs,
     )
     tools = gr.CheckboxGroup(
         choices=TOOLS, value=start.tools, label="Tools replies may call", elem_id="tools"
@@ -152,6 +148,18 @@ def _settings_pane(start: Controls) -> _SettingsPane:
         elem_id="stops",
     )
     return _SettingsPane(model, docs, tools, system, sliders, seed, stops)
+
+
+def _picker(elem_id: str, label: str, choices: list[str], value: str) -> Any:
+    """A list to pick from that also takes what is typed (a path, hf:PATH)."""
+    return gr.Dropdown(
+        choices=choices,
+        value=value,
+        label=label,
+        allow_custom_value=True,
+        filterable=True,
+        elem_id=elem_id,
+    )
 
 
 def _show(view: View) -> tuple[Any, ...]:
