@@ -102,7 +102,7 @@ def ask(
     """Per kind, the right replies (unanswered: refused ones); the times to first token;
     how many answered questions had the right file among the passages read."""
     from minichat.chat.session import ChatSession
-    from minichat.settings import load_settings
+    from minichat.settings.layered import load_settings
 
     right: Counter[str] = Counter()
     firsts, found = [], 0

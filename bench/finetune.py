@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 
 from minichat.catalog import model_folder
-from minichat.chat_format import ChatFormat
 from minichat.finetune.data import Example, encode_example
+from minichat.prompt.template import ChatFormat
 from minichat.tinygpt.data import chitchat_chats
 
 LIMIT = 256  # tokens per example

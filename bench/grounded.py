@@ -104,7 +104,7 @@ def main() -> None:
     from minichat.catalog import load_backend
     from minichat.chat.session import ChatSession
     from minichat.engine import decode
-    from minichat.settings import load_settings
+    from minichat.settings.layered import load_settings
     from minichat.tools.builtin import builtin
     from minichat.tools.toolbox import toolbox
     from tests.docs_corpus import make_corpus

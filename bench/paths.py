@@ -15,7 +15,10 @@ Printed per place: how many modules the chain crosses, how many of its steps cli
 from a lower layer back to a higher one (``LAYERS``: a callback, or a module that
 imports upwards), and the chain itself; then the modules whose code ran (imports
 aside) from the start to the backend's being built (``model path``) and from then
-to the call's running (``tool path``): what a reader follows.
+to the call's running (``tool path``): what a reader follows. Last, ``load``: what a
+reader follows from ``load_backend(name)`` to the loaded backend, the modules its calls
+enter (each once) and how many of those calls climb to a higher layer than the caller's
+(a factory below what it builds, a callback).
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ LAYERS = (
     "minichat.cli",
     "minichat.repl minichat.web minichat.server",
     "minichat.chat",
-    "minichat.catalog minichat.loading.registry",
+    "minichat.catalog",
     "minichat.retrieval minichat.docs",
     "minichat.backends",
     "minichat.loading minichat.tools minichat.toolcalls minichat.engine.constraint",
-    "minichat.backend minichat.budget minichat.config minichat.params minichat.settings",
+    "minichat.backend minichat.config minichat.prompt minichat.settings minichat.safety",
+    # before the renovation these were loose modules of the same layer
+    "minichat.budget minichat.chat_format minichat.params minichat.settings minichat.paths",
     "minichat.engine",
     "minichat.tinygpt",
 )
@@ -58,6 +63,18 @@ def _named(frame: FrameType, name: str) -> bool:
 
 def _module(frame: FrameType) -> str:
     return str(frame.f_globals.get("__name__", ""))
+
+
+def _is_load(frame: FrameType) -> bool:
+    return _named(frame, "load_backend") and _module(frame).endswith(("catalog", "registry"))
+
+
+def _caller(frame: FrameType) -> str:
+    """The nearest minichat module below ``frame`` on the stack."""
+    back = frame.f_back
+    while back is not None and not _module(back).startswith("minichat"):
+        back = back.f_back
+    return _module(back) if back is not None else ""
 
 
 def layer(module: str) -> int:
@@ -83,13 +100,23 @@ def main() -> None:
 
     seen: dict[str, list[str]] = {}
     ran: dict[str, set[str]] = {"model path": set(), "tool path": set()}
+    load: dict[str, Any] = {"depth": 0, "modules": [], "climbs": []}
 
     def profile(frame: FrameType, event: str, _arg: Any) -> None:
+        if _is_load(frame) and event in ("call", "return"):
+            load["depth"] += 1 if event == "call" else -1
         if event != "call":
             return
         module = _module(frame)
         if not module.startswith("minichat") or frame.f_code.co_name == "<module>":
             return
+        if load["depth"] > 0:
+            caller = _caller(frame)
+            if caller != module:
+                if module not in load["modules"]:
+                    load["modules"].append(module)
+                if layer(module) < layer(caller):
+                    load["climbs"].append(f"{caller[9:]} > {module[9:]}")
         for place, watched in WATCHED.items():
             if place not in seen and watched(frame):
                 seen[place] = chain(frame)
@@ -117,6 +144,9 @@ def main() -> None:
         print(f"{place}: {len(set(modules))} modules, {climbs} climbs: {shown}")
     for path, modules in ran.items():
         print(f"{path}: {len(modules)} modules: {' '.join(sorted(m[9:] for m in modules))}")
+    entered = " ".join(m[9:] for m in load["modules"])
+    print(f"load: {len(load['modules'])} modules entered: {entered}")
+    print(f"load: {len(load['climbs'])} calls climb: {', '.join(sorted(set(load['climbs'])))}")
 
 
 if __name__ == "__main__":

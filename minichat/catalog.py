@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from minichat.backend import ChatBackend
 from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
 from minichat.loading.choices import DEFAULT_MODEL, check_compile, check_engine
-from minichat.paths import package_file
+from minichat.settings.paths import package_file
 
 if TYPE_CHECKING:
     from minichat.loading.adapter import Adapter

@@ -4,7 +4,7 @@ It is an immutable value: change it with ``dataclasses.replace`` (or
 ``config.with_values``) and every change is checked again. ``coerce`` turns the
 text a user typed (a flag, an environment variable, a slash command) into a
 field's value, so every interface reports a bad value with the same words.
-The fields, their ranges and defaults come from ``minichat.params``.
+The fields, their ranges and defaults come from ``minichat.settings.params``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minichat.params import BY_NAME, FIELD_NAMES, unknown_parameter
+from minichat.settings.params import BY_NAME, FIELD_NAMES, unknown_parameter
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
     """How a reply is decoded. Temperature 0 means greedy (argmax). Each field's range,
-    default and help live in ``minichat.params.PARAMS``."""
+    default and help live in ``minichat.settings.params.PARAMS``."""
 
     max_new_tokens: int = BY_NAME["max_new_tokens"].default  # the reply's length, in tokens
     temperature: float = BY_NAME["temperature"].default  # 0 = greedy; higher = more random

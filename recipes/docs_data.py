@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from minichat.errors import MinichatError
-from minichat.files import write_atomically
 from minichat.retrieval import context
 from minichat.retrieval.collection import Collection
 from minichat.retrieval.embedder import Embedder
 from minichat.retrieval.embedder import shared as shared_embedder
 from minichat.retrieval.search import TOP_K
+from minichat.safety.files import write_atomically
 from recipes import docs_pages as pages
 from recipes.docs_pages import Item, Manual
 

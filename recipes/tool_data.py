@@ -42,8 +42,8 @@ from minichat.backend import ChatBackend, Message
 from minichat.catalog import load_backend
 from minichat.config import GenerationConfig
 from minichat.errors import MinichatError
-from minichat.files import write_atomically
 from minichat.loading.choices import DEFAULT_MODEL
+from minichat.safety.files import write_atomically
 from minichat.tools import builtin
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import BUILTIN

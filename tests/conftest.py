@@ -11,7 +11,7 @@ import pytest
 
 from minichat.backend import ChatBackend, Message, Outcome
 from minichat.config import GenerationConfig
-from minichat.settings import KEYS, env_name
+from minichat.settings.layered import KEYS, env_name
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"

@@ -9,8 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from minichat.backend import Message
-from minichat.budget import fit, split_turns
 from minichat.errors import PromptTooLongError
+from minichat.prompt.budget import fit, split_turns
 
 
 def count(messages: Sequence[Message]) -> int:

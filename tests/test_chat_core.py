@@ -20,7 +20,7 @@ from minichat.chat.relay import Relay
 from minichat.chat.report import FIGURES, rows, usage
 from minichat.chat.session import ChatSession, chats_dir
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.settings import Settings, load_settings
+from minichat.settings.layered import Settings, load_settings
 from tests.conftest import ScriptedBackend
 
 

@@ -100,7 +100,7 @@ def test_two_replies_read_in_turns_give_ctrl_c_back_as_it_was() -> None:
     one still open, then back to the handler there was before."""
     import signal
 
-    from minichat.interrupts import first_ctrl_c
+    from minichat.safety.interrupts import first_ctrl_c
 
     before = signal.getsignal(signal.SIGINT)
     stopped: list[str] = []

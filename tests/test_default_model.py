@@ -144,7 +144,7 @@ def test_documents_ground_answers_in_made_up_facts(
     included: it never counts the passages), the default model states what the
     passages say, and knows none of it without them."""
     from minichat.chat.session import ChatSession
-    from minichat.settings import load_settings
+    from minichat.settings.layered import load_settings
     from tests.docs_corpus import make_corpus
 
     make_corpus(tmp_path / "docs")

@@ -281,7 +281,7 @@ def test_a_file_unreadable_on_update_keeps_its_passages(
     notes = folder_of_notes(tmp_path / "notes")
     collection = Collection.named("notes")
     collection.build([notes], embedder())
-    from minichat.files import read_regular
+    from minichat.safety.files import read_regular
 
     def unreadable(path: Path, *args: Any, **kwargs: Any) -> bytes:
         if Path(path).name == "b.txt":

@@ -20,13 +20,13 @@ from rich.console import Console
 from minichat import load_backend
 from minichat.backend import Message, Outcome
 from minichat.backends.echo import EchoBackend
-from minichat.budget import ensure_fits
 from minichat.chat.session import ChatSession
 from minichat.config import GenerationConfig
+from minichat.prompt.budget import ensure_fits
 from minichat.repl.loop import Repl, line_reader
 from minichat.retrieval.collection import Collection
 from minichat.retrieval.embedder import shared as embedder
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 from minichat.tools.spec import Tools
 from minichat.web.handlers import WebChat
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minichat.paths import package_file
 from minichat.retrieval.chunking import CHUNKER_VERSION, split
 from minichat.retrieval.chunks import Chunk
 from minichat.retrieval.extract import Document, find_files, read_document
+from minichat.settings.paths import package_file
 from tests.docs_corpus import make_corpus
 from tests.test_docs_extract import make_pdf, write
 

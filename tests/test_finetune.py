@@ -17,10 +17,10 @@ import torch
 
 from minichat.backend import Message
 from minichat.catalog import SHIPPED_MODELS, load_backend
-from minichat.chat_format import ChatFormat
 from minichat.errors import InputError, ModelLoadError
 from minichat.finetune import data, run
 from minichat.loading.adapter import read_adapter
+from minichat.prompt.template import ChatFormat
 from minichat.tinygpt.train import TrainConfig
 from minichat.tools.spec import Tool, ToolCall, Tools
 from tests.conftest import arithmetic_chats

@@ -11,7 +11,7 @@ import torch
 
 from minichat import GenerationConfig, Message, ModelLoadError, load_backend
 from minichat.backends.native import load_native, supports
-from minichat.chat_format import ChatFormat
+from minichat.prompt.template import ChatFormat
 from minichat.tinygpt.weights import llama_config, load_llama
 from tests.conftest import CHATML, build_byte_tokenizer
 

@@ -20,12 +20,12 @@ from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
 from minichat.cli.app import app
 from minichat.errors import ConfigError
-from minichat.params import PARAMS, Param
 from minichat.repl.commands import BY_NAME as COMMANDS
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import SlashCompleter
 from minichat.server.schema import ChatRequest
-from minichat.settings import env_name, load_settings
+from minichat.settings.layered import env_name, load_settings
+from minichat.settings.params import PARAMS, Param
 from minichat.web.handlers import WebChat
 
 NUMBERS = [p for p in PARAMS if p.kind in (int, float)]

@@ -18,7 +18,7 @@ from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import SlashCompleter, history_file, prompt_reader, toolbar_text
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 from tests.conftest import ScriptedBackend
 
 ENTER = "\r"

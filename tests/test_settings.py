@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from minichat.errors import ConfigError
-from minichat.settings import default_config_file, load_settings
+from minichat.settings.layered import default_config_file, load_settings
 
 
 def write_config(text: str) -> Path:

@@ -21,7 +21,7 @@ from minichat.chat.events import Done, ToolResult
 from minichat.chat.session import ChatSession
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 from minichat.tools.base import ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.hermes import CallFilter, parse_calls, prepare, render_call

@@ -27,8 +27,8 @@ from minichat import (
 )
 from minichat.backends.echo import EchoBackend
 from minichat.chat.session import ChatSession
-from minichat.params import stop_lines
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
+from minichat.settings.params import stop_lines
 from minichat.web.handlers import BUSY, View, WebChat
 from tests.conftest import ScriptedBackend
 from tests.test_cli import assert_one_error_line, imported, minichat

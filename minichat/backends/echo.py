@@ -13,9 +13,9 @@ from collections.abc import Generator, Sequence
 from typing import ClassVar
 
 from minichat.backend import ChatBackend, FinishReason, Message, Outcome
-from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.engine.stops import StopMatcher
+from minichat.prompt.budget import ensure_fits
 
 TOKENS_PER_MESSAGE = 4  # what a chat template adds around each message
 _WORD = re.compile(r"\s*\S+|\s+")

@@ -19,16 +19,16 @@ import torch
 
 from minichat.backend import Message
 from minichat.backends.local import LocalBackend
-from minichat.chat_format import (
+from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
+from minichat.loading.adapter import Adapter
+from minichat.loading.device import resolve_device, resolve_dtype
+from minichat.loading.gguf import ensure_converted
+from minichat.prompt.template import (
     FALLBACK_STOPS,
     FALLBACK_TEMPLATE,
     end_of_turn_ids,
     render_with_system_fallback,
 )
-from minichat.errors import ConfigError, ModelLoadError, ModelNotFoundError
-from minichat.loading.adapter import Adapter
-from minichat.loading.device import resolve_device, resolve_dtype
-from minichat.loading.gguf import ensure_converted
 from minichat.tools.spec import Tools
 
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says

@@ -18,13 +18,13 @@ import torch
 
 from minichat.backend import Message
 from minichat.backends.local import LocalBackend
-from minichat.chat_format import ChatFormat
 from minichat.errors import ConfigError, ModelLoadError
-from minichat.files import replacing
 from minichat.loading.adapter import Adapter
 from minichat.loading.compiled import Builds, package_path
 from minichat.loading.device import resolve_device, resolve_dtype
-from minichat.paths import cache_dir
+from minichat.prompt.template import ChatFormat
+from minichat.safety.files import replacing
+from minichat.settings.paths import cache_dir
 from minichat.tinygpt import kernels
 from minichat.tinygpt.aot import MIN_LENGTH, CompiledStep, fingerprint
 from minichat.tinygpt.model import GPTConfig, KVCache, TinyGPT

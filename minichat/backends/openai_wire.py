@@ -18,8 +18,8 @@ import httpx
 
 from minichat.backend import FinishReason, Outcome
 from minichat.errors import GenerationError
+from minichat.safety.untrusted import one_line
 from minichat.tools.spec import ToolCall
-from minichat.untrusted import one_line
 
 MIB = 1024 * 1024
 STALL = 600.0  # seconds a stream may send only keep-alives and empty events (a slow

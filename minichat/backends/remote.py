@@ -30,11 +30,11 @@ import httpx
 
 from minichat.backend import ChatBackend, Message, Outcome
 from minichat.backends.openai_wire import MIB, Reply, count, error_message, quoted
-from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.errors import GenerationError, MinichatError, ModelLoadError, ModelNotFoundError
+from minichat.prompt.budget import ensure_fits
+from minichat.safety.untrusted import one_line
 from minichat.tools.spec import Tools
-from minichat.untrusted import one_line
 
 DEFAULT_CONTEXT = 8192  # when the server does not say
 CHARS_PER_TOKEN = 4  # the estimate for servers without /tokenize

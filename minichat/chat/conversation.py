@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minichat.backend import ChatBackend, Message
-from minichat.budget import REFILL, Fitted
 from minichat.chat.documents import Documents
 from minichat.chat.events import Event, Exchange, OnText, Sources, ToolResult, finish
 from minichat.chat.turn import fit_result, fit_turn, half_room, stream_reply
 from minichat.config import GenerationConfig
+from minichat.prompt.budget import REFILL, Fitted
 from minichat.tools.toolbox import Approve, Ran, Toolbox
 
 

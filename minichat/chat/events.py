@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minichat.backend import FinishReason, Stats
-from minichat.budget import Fitted
+from minichat.prompt.budget import Fitted
 from minichat.retrieval.search import Hit
 from minichat.tools.spec import ToolCall
 from minichat.tools.toolbox import Ran

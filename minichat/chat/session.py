@@ -28,10 +28,10 @@ from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
 from minichat.chat.report import Totals
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, InputError, MinichatError
-from minichat.params import param
-from minichat.paths import data_dir
 from minichat.retrieval.collection import Progress
-from minichat.settings import Settings
+from minichat.settings.layered import Settings
+from minichat.settings.params import param
+from minichat.settings.paths import data_dir
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import load_functions

@@ -16,7 +16,7 @@ from typing import Any
 from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError
-from minichat.files import read_regular, write_atomically
+from minichat.safety.files import read_regular, write_atomically
 from minichat.tools.spec import ToolCall
 
 FORMAT = "minichat-chat"

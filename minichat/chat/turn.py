@@ -19,13 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from minichat.backend import ChatBackend, Message
-from minichat.budget import Fitted, fit
 from minichat.chat.events import Exchange, Text
 from minichat.config import GenerationConfig
 from minichat.errors import PromptTooLongError
-from minichat.interrupts import first_ctrl_c
+from minichat.prompt.budget import Fitted, fit
 from minichat.retrieval import context
 from minichat.retrieval.search import Hit
+from minichat.safety.interrupts import first_ctrl_c
 from minichat.tools.spec import Tools
 
 

@@ -22,8 +22,8 @@ from minichat.cli import docs, finetune, oneshot, train
 from minichat.cli.extras import CHAT, OUTPUT, Extras, Output
 from minichat.cli.options import SETTINGS, with_options, with_settings
 from minichat.errors import MinichatError
-from minichat.settings import KEYS, SECRET_KEYS, Settings
-from minichat.untrusted import printable
+from minichat.safety.untrusted import printable
+from minichat.settings.layered import KEYS, SECRET_KEYS, Settings
 
 app = typer.Typer(
     name="minichat",
@@ -254,7 +254,7 @@ def show_config(*, settings: Settings) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from minichat.settings import default_config_file
+    from minichat.settings.layered import default_config_file
 
     table = Table("setting", "value", "from", box=None)
     for key in KEYS:

@@ -21,7 +21,7 @@ import typer
 from minichat.repl.render import embedding_progress
 from minichat.retrieval.collection import Collection, Report
 from minichat.retrieval.search import TOP_K
-from minichat.untrusted import one_line, printable, safe_json
+from minichat.safety.untrusted import one_line, printable, safe_json
 
 app = typer.Typer(
     help="Index files and folders into collections the chat can read from (--docs NAME).",

@@ -19,8 +19,8 @@ from minichat.cli import oneshot
 from minichat.cli.docs import DocsOption
 from minichat.cli.options import Group
 from minichat.errors import MinichatError
+from minichat.safety.untrusted import one_line
 from minichat.tools.spec import ToolCall
-from minichat.untrusted import one_line
 
 if TYPE_CHECKING:
     from minichat.chat.session import ChatSession

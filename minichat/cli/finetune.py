@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from minichat.errors import InputError
-from minichat.untrusted import printable
+from minichat.safety.untrusted import printable
 
 if TYPE_CHECKING:
     from rich.console import Console

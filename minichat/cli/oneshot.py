@@ -17,8 +17,8 @@ from minichat.chat.events import Event, Exchange, Notice, ToolResult, finish
 from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.errors import InputError
+from minichat.safety.untrusted import one_line, printable, safe_json
 from minichat.tools.toolbox import Approve, Ran
-from minichat.untrusted import one_line, printable, safe_json
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
 MAX_STDIN = 8 * 2**20  # bytes: far beyond any model's context, yet bounded

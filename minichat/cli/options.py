@@ -1,6 +1,6 @@
 """The settings flags, declared once and added to every command that takes them.
 
-The decoding flags come from ``minichat.params.PARAMS``. Numbers are taken as text
+The decoding flags come from ``minichat.settings.params.PARAMS``. Numbers are taken as text
 and parsed by ``minichat.config.coerce``, so a bad
 ``--temperature`` gets the same message as a bad config file or environment
 value, naming where it came from.
@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from minichat.params import PARAMS, Param
-from minichat.settings import Settings, load_settings
+from minichat.settings.layered import Settings, load_settings
+from minichat.settings.params import PARAMS, Param
 
 MODEL_HELP = (
     "model: smollm2 (default), tiny-chitchat, tiny:PATH, echo, openai:MODEL@URL, "
@@ -29,7 +29,7 @@ CONTEXT = "_context"  # Typer passes the click context here when the command has
 
 
 def parameter_option(param: Param) -> Any:
-    """The flag for one decoding parameter, from its row in ``minichat.params``."""
+    """The flag for one decoding parameter, from its row in ``minichat.settings.params``."""
     default = "" if param.default in (None, ()) else f" (default {param.default:g})"
     metavar = {int: "INT", float: "FLOAT"}.get(param.kind, "TEXT")
     kind = list[str] if param.kind is str else str  # numbers are parsed by coerce

@@ -152,7 +152,7 @@ def run_with_progress(trainer: Any, console: Any, header: str, label: str = "tra
         TimeRemainingColumn,
     )
 
-    from minichat.interrupts import first_ctrl_c
+    from minichat.safety.interrupts import first_ctrl_c
     from minichat.tinygpt.train import Progress as Step
 
     progress = Progress(

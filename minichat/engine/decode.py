@@ -19,13 +19,13 @@ from typing import Protocol
 import torch
 
 from minichat.backend import FinishReason, Outcome
-from minichat.budget import ensure_fits
 from minichat.config import GenerationConfig
 from minichat.engine.detok import Decode, IncrementalDetokenizer
 from minichat.engine.prefix import TokenModel, feed, prefill
 from minichat.engine.sampling import Sampler
 from minichat.engine.stops import StopMatcher
 from minichat.errors import GenerationError
+from minichat.prompt.budget import ensure_fits
 
 
 class Constraint(Protocol):

@@ -22,7 +22,6 @@ import torch
 
 from minichat.catalog import find_adapter
 from minichat.errors import MinichatError
-from minichat.files import read_regular, replacing, write_atomically
 from minichat.loading.adapter import (
     CONFIG_FILE,
     CONFIG_LIMIT,
@@ -31,6 +30,7 @@ from minichat.loading.adapter import (
     WEIGHTS_FILE,
     Adapter,
 )
+from minichat.safety.files import read_regular, replacing, write_atomically
 
 
 def combined_pairs(first: Adapter, second: Adapter) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

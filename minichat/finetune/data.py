@@ -36,12 +36,12 @@ import torch
 from jinja2 import TemplateError
 
 from minichat.backend import Message
-from minichat.chat_format import ChatFormat
 from minichat.errors import ConfigError, InputError
-from minichat.files import NotRegularFile, read_regular
+from minichat.prompt.template import ChatFormat
+from minichat.safety.files import NotRegularFile, read_regular
+from minichat.safety.untrusted import one_line
 from minichat.tools import hermes
 from minichat.tools.spec import Tool, ToolCall, Tools
-from minichat.untrusted import one_line
 
 ROLES = ("system", "user", "assistant", "tool")
 IGNORE = -100  # a target that carries no loss (cross-entropy's ignore_index)

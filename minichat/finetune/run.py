@@ -29,14 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minichat.chat_format import ChatFormat
 from minichat.errors import InputError
-from minichat.files import kind_of, replacing, write_atomically
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
 from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE
+from minichat.prompt.template import ChatFormat
+from minichat.safety.files import kind_of, replacing, write_atomically
+from minichat.safety.untrusted import one_line
 from minichat.tinygpt.checkpoint import CURVE_FILE, STATE_FILE, draw_losses, resume_state
 from minichat.tinygpt.train import Precision, TrainConfig, Trainer, evaluate
-from minichat.untrusted import one_line
 
 SAMPLED_STEPS = 500  # steps whose batches estimate_seconds counts, at most
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

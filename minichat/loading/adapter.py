@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 from minichat.errors import ModelLoadError
-from minichat.files import NotRegularFile, read_regular
-from minichat.untrusted import one_line
+from minichat.safety.files import NotRegularFile, read_regular
+from minichat.safety.untrusted import one_line
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"

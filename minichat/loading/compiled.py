@@ -26,8 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from minichat.files import replacing
-from minichat.paths import cache_dir
+from minichat.safety.files import replacing
+from minichat.settings.paths import cache_dir
 
 
 def package_path(fingerprint: str) -> Path:

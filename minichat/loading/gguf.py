@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from minichat.errors import ModelLoadError
-from minichat.paths import cache_dir
+from minichat.settings.paths import cache_dir
 
 
 def converted_path(gguf_file: Path) -> Path:

@@ -2,7 +2,7 @@
 
 ``COMMANDS`` is the only list of what the REPL understands; ``/help`` and tab
 completion are generated from it, and the parameter commands (``/temp``, ...)
-from ``minichat.params``. Every operation is the chat core's (``ChatSession``);
+from ``minichat.settings.params``. Every operation is the chat core's (``ChatSession``);
 a handler only parses its argument and shows the outcome. It gets the REPL (as
 a ``Shell``) and the text after the command; a bad argument raises ``UsageError``
 (the REPL prints the usage), and nothing a command refuses touches the
@@ -21,8 +21,8 @@ from typing import Protocol
 from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError
-from minichat.params import ALIASES, PARAMS, Param, stop_text
 from minichat.retrieval.collection import OFF, Collection, Progress
+from minichat.settings.params import ALIASES, PARAMS, Param, stop_text
 from minichat.tools.builtin import BUILTIN
 from minichat.tools.toolbox import MAX_ROUNDS
 
@@ -63,7 +63,7 @@ class Command:
 
 
 def parameter_command(field: Param) -> Command:
-    """The slash command that sets one parameter, from its row in ``minichat.params``."""
+    """The slash command that sets one parameter, from its row in ``minichat.settings.params``."""
 
     def run(shell: Shell, args: str) -> None:
         if not args.strip():

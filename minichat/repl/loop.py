@@ -29,8 +29,8 @@ from minichat.repl.render import (
     markdown,
 )
 from minichat.retrieval.collection import Progress
+from minichat.safety.untrusted import one_line, printable
 from minichat.tools.toolbox import Approve, Ran
-from minichat.untrusted import one_line, printable
 
 PROMPT = ">>> "
 MAX_LINE = 8 * 2**20  # characters of one piped line: far beyond any model's context

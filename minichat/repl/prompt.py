@@ -25,10 +25,10 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from minichat.catalog import completion_names
 from minichat.chat.session import ChatSession
-from minichat.params import ALIASES
-from minichat.paths import data_dir, private_folder
 from minichat.repl.commands import BY_NAME, COMMANDS
 from minichat.retrieval.collection import OFF, Collection
+from minichat.settings.params import ALIASES
+from minichat.settings.paths import data_dir, private_folder
 from minichat.tools.builtin import BUILTIN
 
 BLOCK = '"""'  # opens and closes a multi-line message, as in ollama

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 
 from minichat.retrieval.collection import Progress
-from minichat.untrusted import printable
+from minichat.safety.untrusted import printable
 
 CODE_THEME = "monokai"
 

@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from minichat.errors import CollectionError, ConfigError, DocumentError
-from minichat.files import NotRegularFile, read_regular, write_atomically
-from minichat.paths import cache_dir, data_dir, private_folder
 from minichat.retrieval.chunking import CHUNKER_VERSION, split
 from minichat.retrieval.chunks import Chunk
 from minichat.retrieval.embedder import Embedder
@@ -64,7 +62,9 @@ from minichat.retrieval.stored import (
     valid_manifest,
     write_private,
 )
-from minichat.untrusted import one_line
+from minichat.safety.files import NotRegularFile, read_regular, write_atomically
+from minichat.safety.untrusted import one_line
+from minichat.settings.paths import cache_dir, data_dir, private_folder
 
 OFF = "off"  # what turns documents off in the chat; never a collection's name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

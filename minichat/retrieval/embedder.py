@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minichat.errors import InputError, ModelNotFoundError
-from minichat.paths import package_file
+from minichat.settings.paths import package_file
 
 if TYPE_CHECKING:
     import numpy as np

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from minichat.errors import DocumentError
-from minichat.files import NotRegularFile, read_regular
-from minichat.files import kind_of as file_kind
 from minichat.retrieval.chunks import Unit
-from minichat.untrusted import one_line
+from minichat.safety.files import NotRegularFile, read_regular
+from minichat.safety.files import kind_of as file_kind
+from minichat.safety.untrusted import one_line
 
 _SUFFIXES_OF = {
     "markdown": ".md .markdown .mdx",

@@ -31,13 +31,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from minichat.backend import ChatBackend
-from minichat.budget import Fitted
 from minichat.chat.events import Exchange
 from minichat.chat.relay import Relay
 from minichat.chat.report import usage
 from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
+from minichat.prompt.budget import Fitted
 from minichat.retrieval.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.retrieval.embedder import NAME as EMBEDDER
 from minichat.retrieval.embedder import installed as embedder_installed

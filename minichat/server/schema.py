@@ -2,7 +2,7 @@
 
 Fields minichat does not use (``n`` above 1 excepted, which it refuses) are
 accepted and ignored, as clients send many. The decoding parameters are read
-by the names ``minichat.params`` gives them (OpenAI's, and minichat's own full
+by the names ``minichat.settings.params`` gives them (OpenAI's, and minichat's own full
 names such as ``top_k`` and ``repetition_penalty``) and checked by
 ``GenerationConfig``, so the server refuses what the CLI refuses. A few limits
 are the server's own, so that no request costs more than a reply could use:
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
-from minichat.params import PARAMS
+from minichat.settings.params import PARAMS
 from minichat.tools.grammar import schema_problem
 from minichat.tools.spec import Tool, ToolCall, Tools
 
@@ -94,7 +94,7 @@ class NamedChoice(BaseModel):
 
 class ChatRequest(BaseModel):
     """A chat-completions request. The decoding parameters are not fields of their own:
-    they come from ``minichat.params``, each by its OpenAI name (``max_tokens``,
+    they come from ``minichat.settings.params``, each by its OpenAI name (``max_tokens``,
     ``max_completion_tokens``) or its full name (``max_new_tokens``, ``top_k``), and are
     checked by ``GenerationConfig``."""
 

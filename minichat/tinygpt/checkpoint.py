@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from minichat.errors import InputError
-from minichat.files import read_regular, replacing
+from minichat.safety.files import read_regular, replacing
 from minichat.tinygpt.model import TinyGPT
 from minichat.tinygpt.train import History, TrainConfig, Trainer
 from minichat.tinygpt.weights import save_llama

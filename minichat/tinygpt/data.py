@@ -25,7 +25,7 @@ import torch
 
 from minichat.backend import Message
 from minichat.errors import InputError
-from minichat.paths import package_file
+from minichat.settings.paths import package_file
 from minichat.tinygpt.tokenizer import CHAT_TEMPLATE, END_OF_TEXT, END_OF_TURN, ROLE_TOKENS
 
 CHITCHAT_PACKAGE = "chitchat_dataset"
@@ -117,7 +117,7 @@ def build_corpus(
 
 
 def render_chat(chat: Sequence[Message]) -> str:
-    from minichat.chat_format import compile_template
+    from minichat.prompt.template import compile_template
 
     return str(
         compile_template(CHAT_TEMPLATE).render(

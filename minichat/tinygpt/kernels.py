@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from minichat import cpu
-from minichat.files import replacing
-from minichat.paths import cache_dir
+from minichat.safety.files import replacing
+from minichat.settings.paths import cache_dir
 from minichat.tinygpt.quant import use_kernels
 
 SOURCE = Path(__file__).with_name("kernels.cpp")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from minichat.files import write_atomically
+from minichat.safety.files import write_atomically
 
 END_OF_TEXT = "<|endoftext|>"  # separates plain-text documents
 END_OF_TURN = "<|end|>"  # ends every message; generation stops on it

@@ -103,7 +103,7 @@ def save_llama(model: TinyGPT, folder: Path, dtype: torch.dtype, extra: dict[str
     """Write ``config.json`` (with ``extra`` under ``"minichat"``) and ``model.safetensors``."""
     from safetensors.torch import save_file
 
-    from minichat.files import replacing, write_atomically
+    from minichat.safety.files import replacing, write_atomically
 
     state = {
         name: tensor.detach().to(dtype).contiguous()

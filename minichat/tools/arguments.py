@@ -17,8 +17,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from minichat.safety.untrusted import one_line
 from minichat.tools.base import ToolError
-from minichat.untrusted import one_line
 
 TYPES: dict[str, Callable[[Any], bool]] = {  # JSON's kinds, as json.loads gives them
     "string": lambda v: isinstance(v, str),

@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from minichat.files import kind_of
+from minichat.safety.files import kind_of
 from minichat.tools.base import ToolError
 
 MAX_LINKS = 40  # as the system's own limit: a loop of links ends here

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from minichat.errors import ConfigError
-from minichat.files import NotRegularFile, read_regular
+from minichat.safety.files import NotRegularFile, read_regular
 from minichat.tools import worker
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import BUILTIN

@@ -17,7 +17,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from minichat.errors import MinichatError
-from minichat.params import BY_NAME, PARAMS
+from minichat.settings.params import BY_NAME, PARAMS
 from minichat.tools.builtin import BUILTIN
 from minichat.web.handlers import Controls, View, WebChat
 from minichat.web.policy import ContentSecurity
@@ -27,7 +27,7 @@ CSS = """
 #notice p { margin: 0; color: var(--color-accent); }
 """
 
-# a slider for each parameter that has one in minichat.params: field -> (label, help,
+# a slider for each parameter that has one in minichat.settings.params: field -> (label, help,
 # minimum, maximum, step); max_new_tokens is sized to the model's context
 TOOLS = [*BUILTIN, "search_docs"]  # the tools the page can turn on
 SLIDERS: dict[str, tuple[str, str, float, float, float]] = {

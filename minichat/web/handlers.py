@@ -27,8 +27,8 @@ from minichat.chat.relay import Relay
 from minichat.chat.report import brief
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError, MinichatError
-from minichat.params import BY_NAME, stop_lines, stop_text
 from minichat.retrieval.collection import OFF, Collection
+from minichat.settings.params import BY_NAME, stop_lines, stop_text
 from minichat.web.inert import inert
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say

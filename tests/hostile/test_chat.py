@@ -8,7 +8,7 @@ import pytest
 from minichat import ChatBackend
 from minichat.chat.events import Event, Notice, ToolResult, finish
 from minichat.chat.session import ChatSession
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 from minichat.tools.builtin import builtin
 from tests.test_tools_calls import tiny
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from minichat.files import NotRegularFile, read_regular
-from minichat.paths import cache_dir, data_dir, private_folder
+from minichat.safety.files import NotRegularFile, read_regular
+from minichat.settings.paths import cache_dir, data_dir, private_folder
 from minichat.tools.base import ToolError
 from minichat.tools.builtin import run_list_dir, run_read_file
 
@@ -187,7 +187,7 @@ def test_the_input_history_is_the_users_alone(tmp_path: Path) -> None:
     from minichat.backends.echo import EchoBackend
     from minichat.chat.session import ChatSession
     from minichat.repl.prompt import history_file, prompt_reader
-    from minichat.settings import load_settings
+    from minichat.settings.layered import load_settings
 
     session = ChatSession.start(EchoBackend(), load_settings({}, environ={}))
     with create_pipe_input() as pipe:
@@ -203,7 +203,7 @@ def test_read_regular_sets_no_memory_aside_for_its_cap(tmp_path: Path) -> None:
 
     (tmp_path / "small").write_bytes(b"x" * 1000)
     script = (
-        "import resource; from minichat.files import read_regular;"
+        "import resource; from minichat.safety.files import read_regular;"
         "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30));"
         f"print(len(read_regular({str(tmp_path / 'small')!r}, 8 << 30)))"
     )

@@ -14,9 +14,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from minichat.chat_format import ChatFormat
 from minichat.errors import InputError
 from minichat.finetune import data, run
+from minichat.prompt.template import ChatFormat
 from minichat.tinygpt.checkpoint import STATE_FILE
 from tests.test_cli import assert_one_error_line
 from tests.test_finetune import CONFIG, LORA, TINY, write_chats

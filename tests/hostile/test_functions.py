@@ -16,7 +16,7 @@ import pytest
 
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 from minichat.tools.base import ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import as_tool, load_functions, stop_workers

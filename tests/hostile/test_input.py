@@ -15,7 +15,7 @@ from minichat.chat import transcript
 from minichat.cli import oneshot
 from minichat.errors import ConfigError, InputError, MinichatError
 from minichat.repl.loop import line_reader
-from minichat.settings import load_settings
+from minichat.settings.layered import load_settings
 
 
 def test_stdin_past_the_cap_is_refused_not_held(monkeypatch: pytest.MonkeyPatch) -> None:

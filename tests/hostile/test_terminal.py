@@ -20,10 +20,10 @@ from minichat.errors import MinichatError
 from minichat.repl.loop import Repl
 from minichat.repl.prompt import prompt_reader
 from minichat.repl.render import MarkdownRenderer, PlainRenderer
-from minichat.settings import load_settings
+from minichat.safety.untrusted import one_line, printable
+from minichat.settings.layered import load_settings
 from minichat.tools.spec import ToolCall
 from minichat.tools.toolbox import Ran
-from minichat.untrusted import one_line, printable
 from tests.conftest import ScriptedBackend
 
 # what a prompt-injected file would make a model write: clear the screen, retitle the

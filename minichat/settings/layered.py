@@ -18,7 +18,6 @@ from typing import Any
 
 from minichat.config import GenerationConfig, coerce, fitting_reply_limit
 from minichat.errors import ConfigError
-from minichat.files import read_regular
 from minichat.loading.choices import (
     DEFAULT_MODEL,
     check_compile,
@@ -26,8 +25,9 @@ from minichat.loading.choices import (
     check_dtype_name,
     check_engine,
 )
-from minichat.params import FIELD_NAMES
-from minichat.paths import config_dir
+from minichat.safety.files import read_regular
+from minichat.settings.params import FIELD_NAMES
+from minichat.settings.paths import config_dir
 
 MODEL_KEYS = (
     "model",
