@@ -218,7 +218,7 @@ class ChatBackend(ABC):
     def count_tokens_with_tools(self, messages: Sequence[Message], tools: Tools) -> int:
         """``count_tokens`` for a prompt that also describes ``tools`` (as the backend
         describes them); a backend that calls tools counts this exactly."""
-        described = json.dumps([tool.to_dict() for tool in tools.tools])
+        described = json.dumps([tool.to_dict() for tool in tools.tools] + [tools.schema or {}])
         return self.count_tokens([Message("system", described), *messages])
 
     @property
@@ -236,7 +236,7 @@ class ChatBackend(ABC):
         first token) stops it, as ``Stream.cancel`` does. With ``tools`` the model may
         call them (``Stream.tool_calls``)."""
         cancel = threading.Event() if cancel is None else cancel
-        if tools is None or not tools.tools:
+        if tools is None or not tools.shaped:
             return Stream(self.generate(messages, config, cancel), cancel)
         pieces = self.generate_with_tools(messages, config, cancel, tools)
         return Stream(pieces, cancel)

@@ -172,7 +172,15 @@ def test_parameters_typed_or_as_text_with_their_sources(scripted: ScriptedBacken
     with pytest.raises(ConfigError, match="did you mean 'temp'"):
         session.set_from_text("/set", {"tmep": "1"})
     names = [name for name, _, _ in session.parameters()]
-    assert names == ["model", "adapter", "system", "docs", "tools", *GenerationConfig().to_dict()]
+    assert names == [
+        "model",
+        "adapter",
+        "system",
+        "docs",
+        "tools",
+        "schema",
+        *GenerationConfig().to_dict(),
+    ]
 
 
 def test_swap_model_keeps_the_conversation_or_the_old_model() -> None:

@@ -29,6 +29,8 @@ from minichat.prompt.template import (
     end_of_turn_ids,
     render_with_system_fallback,
 )
+from minichat.tools import hermes
+from minichat.tools.schema import describe
 from minichat.tools.spec import Tools
 
 DEFAULT_CONTEXT = 2048  # when neither the config nor the tokenizer says
@@ -107,8 +109,10 @@ class HFBackend(LocalBackend):
         """A template that describes tools itself (Qwen2.5, Hermes, Llama 3.x...) gets them
         as transformers passes them, with the calls and results in its own words; the
         calls are still asked for, and read, in the Hermes format the grammar forces."""
-        if "tools" not in str(self.tokenizer.chat_template):
+        if "tools" not in str(self.tokenizer.chat_template) or not tools.tools:
             return super().encode_with_tools(messages, tools)
+        if tools.schema is not None:  # the answer's shape, after the template's own words
+            messages = hermes.add_to_system(messages, describe(tools.schema))
         dicts = [_template_dict(m) for m in messages]
         described = [tool.to_dict() for tool in tools.tools]
         return list(

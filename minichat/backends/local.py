@@ -100,7 +100,7 @@ class LocalBackend(ChatBackend):
         """Tools in the Hermes format (``tools.hermes``), calls forced valid by a grammar
         (``tools.grammar``); the calls' markup never reaches the streamed text."""
         prompt = self.encode_with_tools(messages, tools)
-        if tools.choice == "none":
+        if tools.choice == "none" and tools.schema is None:
             return (yield from self._generate(prompt, config, cancel))
         if self._grammar_tokenizer is None:
             self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)

@@ -157,7 +157,10 @@ class OpenAIBackend(ChatBackend):
             **({"stop": list(config.stop)} if config.stop else {}),
             **({"seed": config.seed} if config.seed is not None else {}),
         }
-        if tools is not None:
+        if tools is not None and tools.schema is not None:
+            shape = {"name": "answer", "schema": tools.schema, "strict": True}
+            body["response_format"] = {"type": "json_schema", "json_schema": shape}
+        if tools is not None and tools.tools:
             body["tools"] = [tool.to_dict() for tool in tools.tools]
             named = tools.choice not in ("auto", "required", "none")
             body["tool_choice"] = (

@@ -22,6 +22,7 @@ from minichat.chat.events import Event, Exchange, OnText, Sources, ToolResult, f
 from minichat.chat.turn import fit_result, fit_turn, half_room, stream_reply
 from minichat.config import GenerationConfig
 from minichat.prompt.budget import REFILL, Fitted
+from minichat.tools.spec import Tools
 from minichat.tools.toolbox import Approve, Ran, Toolbox
 
 
@@ -45,11 +46,12 @@ class Conversation:
         documents: Documents | None = None,
         tools: Toolbox | None = None,
         approve: Approve | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Generator[Event, None, Exchange]:
         """Send ``text``; yield the reply's events and return the exchange, both kept.
         With ``documents``, the passages found for ``text`` go with it; with ``tools``,
         the model may call them first, in rounds (a call that may change things runs
-        only if ``approve`` says yes)."""
+        only if ``approve`` says yes); with ``schema``, its answer is JSON in that shape."""
         start = len(self.messages)
         self.messages.append(Message("user", text))
         try:
@@ -59,7 +61,7 @@ class Conversation:
                 config,
                 passages=documents.find(text) if documents is not None else (),
                 root=documents.root if documents is not None else None,
-                tools=tools.offer(0) if tools else None,
+                tools=offer(tools, 0, schema),
                 skip=self.left_out,
                 refill=REFILL,
             )
@@ -67,7 +69,7 @@ class Conversation:
                 self.messages[-1] = asked = grounded.fitted.messages[-1]  # with its passages
                 yield Sources(tuple(grounded.sources), asked.sources, grounded.left_out)
             exchange = yield from self._rounds(
-                backend, config, grounded.fitted, cancel, tools, approve
+                backend, config, grounded.fitted, cancel, tools, approve, schema
             )
         except BaseException:
             del self.messages[start:]
@@ -91,12 +93,13 @@ class Conversation:
         cancel: threading.Event | None,
         tools: Toolbox | None,
         approve: Approve | None,
+        schema: dict[str, Any] | None,
     ) -> Generator[Event, None, Exchange]:
         """The model replies to ``fitted``; while it calls tools, the calls run, their
         results join the conversation and it replies again (the last round offers none)."""
         ran: list[Ran] = []
         for round_number in range(tools.max_rounds + 1 if tools else 1):
-            offered = tools.offer(round_number) if tools else None
+            offered = offer(tools, round_number, schema)
             if round_number:  # the calls and their results are part of the prompt now
                 fitted = fit_turn(
                     backend, self.prompt(), config, tools=offered, skip=self.left_out, refill=REFILL
@@ -163,6 +166,7 @@ class Conversation:
         documents: Documents | None = None,
         tools: Toolbox | None = None,
         approve: Approve | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> Generator[Event, None, Exchange | None]:
         """Ask the last question again; the old exchange goes only once a new reply came.
         Returns None when there is nothing to ask again."""
@@ -181,8 +185,21 @@ class Conversation:
                     documents=documents,
                     tools=tools,
                     approve=approve,
+                    schema=schema,
                 )
             )
         except BaseException:
             self.messages.extend(removed)
             raise
+
+
+def offer(tools: Toolbox | None, round_number: int, schema: dict[str, Any] | None) -> Tools | None:
+    """What a round's reply may do: the toolbox's offer for the round, its answer held
+    to ``schema`` (without tools too). With a schema, the round after the calls
+    answers: a small model that may call again or write JSON calls again and again."""
+    offered = tools.offer(round_number) if tools else None
+    if schema is None:
+        return offered
+    if offered is None:
+        return Tools((), "none", schema)
+    return replace(offered, schema=schema, choice="none" if round_number else offered.choice)

@@ -14,6 +14,7 @@ reads input or prints.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -35,6 +36,7 @@ from minichat.settings.paths import data_dir
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import builtin
 from minichat.tools.functions import load_functions
+from minichat.tools.schema import answer_problem, read_schema
 from minichat.tools.toolbox import MAX_ROUNDS, Approve, Toolbox, toolbox
 
 # loads a model by name, with a LoRA adapter (a folder or a shipped name) or none
@@ -101,6 +103,7 @@ class ChatSession:
         self.notices: list[Notice] = []  # for the user, each said once (``take_notices``)
         self.documents: Documents | None = None  # what replies are grounded in (``docs``)
         self.toolbox: Toolbox | None = None  # the tools replies may call
+        self.schema: dict[str, Any] | None = None  # the JSON Schema answers follow, if any
         self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
         self.function_files: dict[Path, list[str]] = {}  # each file's names, as last loaded
         self._cancel: threading.Event | None = None  # the reply being generated
@@ -179,6 +182,7 @@ class ChatSession:
                 ", ".join(self.toolbox.names) if self.toolbox else None,
                 self.source("tools"),
             ),
+            ("schema", json.dumps(self.schema) if self.schema else None, self.source("schema")),
         ]
         rows += [(k, v, self.source(k)) for k, v in self.config.to_dict().items()]
         return rows
@@ -207,7 +211,7 @@ class ChatSession:
         event = self._cancel = cancel or threading.Event()  # cancel() works from here on
         return self._events(
             self.conversation.turn(
-                text, self.backend, self.config, **self._reading(event, approve)
+                text, self.backend, self._turn_config(), **self._reading(event, approve)
             ),
             event,
         )
@@ -221,7 +225,9 @@ class ChatSession:
             raise MinichatError("nothing to retry")
         event = self._cancel = cancel or threading.Event()
         return self._events(
-            self.conversation.again(self.backend, self.config, **self._reading(event, approve)),
+            self.conversation.again(
+                self.backend, self._turn_config(), **self._reading(event, approve)
+            ),
             event,
         )
 
@@ -251,6 +257,14 @@ class ChatSession:
         if isinstance(event, Notice):
             self.notices.append(event)
 
+    def _turn_config(self) -> GenerationConfig:
+        """The parameters of a turn: the chat's, but greedy for an answer held to a
+        schema while the temperature is at its default (a small model's JSON holds the
+        user's values better so; a temperature the user set is kept)."""
+        if self.schema is not None and self.source("temperature") == "default":
+            return self.config.with_values(temperature=0.0)
+        return self.config
+
     def _reading(self, cancel: threading.Event, approve: Approve | None) -> dict[str, Any]:
         """What a turn hands the conversation beside the model: how to stop it, the
         documents it reads, the tools it may call and who allows them."""
@@ -259,6 +273,7 @@ class ChatSession:
             "documents": self.documents,
             "tools": self.toolbox,
             "approve": approve,
+            "schema": self.schema,
         }
 
     def cancel(self) -> None:
@@ -285,6 +300,10 @@ class ChatSession:
         yield Done(exchange)
 
     def _turn_notices(self, exchange: Exchange) -> Iterator[Notice]:
+        if self.schema is not None and exchange.finish_reason not in ("cancelled", "tool_calls"):
+            problem = answer_problem(exchange.reply, self.schema)
+            if problem:
+                yield Notice(problem, warning=True)
         if exchange.fitted.newly_dropped:
             yield Notice(self._dropped_notice(exchange.fitted.dropped_turns))
         if exchange.finish_reason != "tool_calls" and exchange.tool_calls:  # cut, not run
@@ -359,6 +378,21 @@ class ChatSession:
             self._follow(adapter_for(self.adapter, tools=True, docs=self._reads(), model=model))
             self.toolbox = toolbox(functions, choice, max_rounds)
         self.sources["tools"] = source
+
+    def use_schema(self, given: str | None, multi: bool = False, source: str = "/schema") -> None:
+        """Hold answers to a JSON Schema (``tools.schema.read_schema`` reads ``given``:
+        JSON, a file or the concise form; ``multi``: a list of such objects); None turns
+        it off. With tools on, the model may call them first; its answer is in the shape."""
+        if given is None:
+            self.schema = None
+        elif not self.backend.supports_tools:
+            raise ConfigError(
+                f"{self.model_id} ({self.backend.name}) cannot hold its answers to a schema; "
+                "use a local model (smollm2, tiny:..., hf:...) or an openai: server"
+            )
+        else:
+            self.schema = read_schema(given, multi)
+        self.sources["schema"] = source
 
     def add_functions(self, path: Path) -> list[str]:
         """The public functions of a Python file, as tools ``use_tools`` can name."""

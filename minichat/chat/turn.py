@@ -103,7 +103,7 @@ def _fit(
     refill: float,
 ) -> Fitted:
     count = backend.count_tokens
-    if tools is not None and tools.tools:
+    if tools is not None and tools.shaped:
         count = lambda messages: backend.count_tokens_with_tools(messages, tools)  # noqa: E731
     return fit(
         messages, count, backend.context_length, config.max_new_tokens, skip=skip, refill=refill

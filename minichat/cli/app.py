@@ -84,6 +84,8 @@ def root(ctx: typer.Context, *, settings: Settings, extras: Extras, output: Outp
         raise MinichatError("--tools goes with a chat: minichat [ask|chat|web] --tools NAME,...")
     if extras.functions and command not in (None, "ask", "chat"):
         raise MinichatError("--functions goes with a chat: minichat [ask|chat] --functions FILE")
+    if extras.shape and command not in (None, "ask", "chat"):
+        raise MinichatError("--schema goes with a chat: minichat [ask|chat] --schema SCHEMA")
     if command is not None:
         return
     if sys.stdin.isatty():

@@ -1,9 +1,9 @@
 """The flags of a chat beside the model, declared once for every command that chats.
 
-``--docs``, ``--tools``, ``--tool-choice``, ``--functions`` and ``--yes`` (``CHAT``;
-``minichat web`` takes the first two) become one ``Extras``: checked before a
-model loads, applied to the session, and asked who allows a call that may change
-things. ``--json`` and ``-v`` (``OUTPUT``) go with one-shot answers.
+``--docs``, ``--tools``, ``--tool-choice``, ``--functions``, ``--yes``, ``--schema``
+and ``--schema-multi`` (``CHAT``; ``minichat web`` takes the first three) become one
+``Extras``: checked before a model loads, applied to the session, and asked who
+allows a call that may change things. ``--json`` and ``-v`` (``OUTPUT``) go with one-shot answers.
 """
 
 from __future__ import annotations
@@ -54,6 +54,22 @@ FunctionsOption = Annotated[
         help="your own Python functions as tools (each call asks first; --yes allows all)",
     ),
 ]
+SchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        metavar="SCHEMA",
+        help="answer as JSON in this shape: a JSON Schema, a .json file, or 'name, age int'",
+    ),
+]
+SchemaMultiOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schema-multi",
+        metavar="SCHEMA",
+        help='as --schema, a list of such objects: {"items": [...]}',
+    ),
+]
 YesFlag = Annotated[
     bool, typer.Option("--yes", "-y", help="run tools that may change things without asking")
 ]
@@ -68,6 +84,8 @@ class Extras:
     tool_choice: str = "auto"
     functions: Path | None = None
     yes: bool = False
+    schema: str | None = None
+    schema_multi: str | None = None
 
     def check(self) -> None:
         """Refuse what names nothing before a model loads for nothing."""
@@ -92,6 +110,19 @@ class Extras:
                 )
         elif self.tool_choice != "auto":
             raise MinichatError("--tool-choice goes with --tools NAME,... or --functions")
+        if self.schema is not None and self.schema_multi is not None:
+            raise MinichatError("give --schema or --schema-multi, not both")
+        if self.shape is not None:
+            from minichat.tools.schema import read_schema
+
+            read_schema(*self.shape)
+
+    @property
+    def shape(self) -> tuple[str, bool] | None:
+        """The schema given and whether it is for a list (--schema-multi)."""
+        if self.schema_multi is not None:
+            return self.schema_multi, True
+        return (self.schema, False) if self.schema is not None else None
 
     @property
     def tools_on(self) -> bool:
@@ -110,6 +141,8 @@ class Extras:
         own = session.add_functions(self.functions) if self.functions is not None else []
         if self.tools or own:
             session.use_tools([*self.names(), *own], "--tools", self.tool_choice)
+        if self.shape is not None:
+            session.use_schema(*self.shape, source="--schema")
 
     def approver(self) -> Approve | None:
         """Who allows a call that may change things: --yes, the user on a terminal, or
@@ -157,6 +190,8 @@ CHAT = Group(
         "tool_choice": ToolChoiceOption,
         "functions": FunctionsOption,
         "yes": YesFlag,
+        "schema": SchemaOption,
+        "schema_multi": SchemaMultiOption,
     },
     _extras,
     {"tool_choice": "auto", "yes": False},

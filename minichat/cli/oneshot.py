@@ -18,6 +18,7 @@ from minichat.chat.report import line, source_json, sources_block, usage
 from minichat.chat.session import ChatSession
 from minichat.errors import InputError
 from minichat.safety.untrusted import one_line, printable, safe_json
+from minichat.tools.schema import answer_problem
 from minichat.tools.toolbox import Approve, Ran
 
 EXIT_CANCELLED = 130  # what a shell reports for a command ended by Ctrl+C
@@ -92,7 +93,10 @@ def answer(
     if verbose:
         stats = line(exchange.stats, exchange.finish_reason)
         err.write(printable(f"minichat: {session.describe()}\n{stats}") + "\n")
-    return EXIT_CANCELLED if exchange.cut_off else 0
+    if exchange.cut_off:
+        return EXIT_CANCELLED
+    shaped = session.schema is not None and exchange.finish_reason != "tool_calls"
+    return 1 if shaped and answer_problem(exchange.reply, session.schema or {}) else 0
 
 
 def show_tool(ran: Ran, err: TextIO) -> None:

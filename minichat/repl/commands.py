@@ -12,6 +12,7 @@ conversation.
 from __future__ import annotations
 
 import difflib
+import json
 import shlex
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -268,6 +269,19 @@ def cmd_tools(shell: Shell, args: str) -> None:
     shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}{shown}")
 
 
+def cmd_schema(shell: Shell, args: str) -> None:
+    session = shell.session
+    given = args.strip()
+    if given == "off":
+        session.use_schema(None)
+    elif given:
+        session.use_schema(given)
+    if session.schema is None:
+        shell.note("answers are free text; /schema SCHEMA holds them to a JSON Schema")
+    else:
+        shell.note(f"answers are JSON in this shape: {json.dumps(session.schema)}")
+
+
 def cmd_exit(shell: Shell, args: str) -> None:
     raise ExitRepl
 
@@ -312,6 +326,12 @@ COMMANDS: tuple[Command, ...] = (
         "tools replies may call; alone: which",
         cmd_tools,
         "tools",
+    ),
+    Command(
+        "schema",
+        "[JSON | FILE.json | 'name, age int' | off]",
+        "answer as JSON in a JSON Schema's shape, or stop; alone: which",
+        cmd_schema,
     ),
     Command("exit", "", "leave (Ctrl+D too)", cmd_exit),
     Command("quit", "", "leave", cmd_exit),

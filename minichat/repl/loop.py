@@ -89,7 +89,11 @@ class Repl:
         self.note(f"minichat · /help for commands, Ctrl+D to leave · {self.session.describe()}")
 
     def renderer(self) -> Renderer:
-        return PlainRenderer(self.console) if self.plain else MarkdownRenderer(self.console)
+        # an answer held to a schema is JSON: shown as written, not read as Markdown
+        shaped = self.session.schema is not None
+        return (
+            PlainRenderer(self.console) if self.plain or shaped else MarkdownRenderer(self.console)
+        )
 
     def show_history(self) -> None:
         sources: tuple[str, ...] = ()

@@ -238,6 +238,12 @@ class Served:
         except ConfigError as error:
             raise ApiError(400, str(error), param=getattr(error, "param", None)) from None
         if tools is not None and not backend.supports_tools:
+            if not tools.tools:
+                raise ApiError(
+                    400,
+                    f"{backend.model_id} cannot hold its answers to a response_format",
+                    param="response_format",
+                )
             raise ApiError(400, f"{backend.model_id} cannot call tools", code="tools_not_supported")
         fits_roughly(body.messages, backend.context_length)
         return config, tools

@@ -12,6 +12,7 @@ token of the context, checked before anything is tokenized.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ from minichat.backend import Message
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError
 from minichat.settings.params import PARAMS
-from minichat.tools.grammar import schema_problem
+from minichat.tools.schema import JSON_OBJECT, not_json_schema, schema_problem, schema_problem_of
 from minichat.tools.spec import Tool, ToolCall, Tools
 
 MAX_MESSAGES = 2048  # as OpenAI's chat completions
@@ -92,6 +93,40 @@ class NamedChoice(BaseModel):
     function: NamedFunction
 
 
+class JsonSchemaFormat(BaseModel):
+    """``response_format.json_schema``: the shape the answer must have."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: str = Field(default="answer", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    shape: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None  # the grammar holds every answer to the schema: always strict
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: ``text``, ``json_object`` (any JSON object) or
+    ``json_schema`` (an object in the schema's shape)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def answer_schema(self) -> dict[str, Any] | None:
+        """The schema answers must follow, or None; ``ParamError`` names what is wrong."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return JSON_OBJECT
+        if self.json_schema is None or self.json_schema.shape is None:
+            where = "response_format.json_schema"
+            raise ParamError(where, f"{where}: a json_schema response_format needs its schema")
+        where = "response_format.json_schema.schema"
+        problem = schema_problem_of(self.json_schema.shape)
+        if problem:
+            raise ParamError(where, f"{where} {problem}")
+        return self.json_schema.shape
+
+
 class ChatRequest(BaseModel):
     """A chat-completions request. The decoding parameters are not fields of their own:
     they come from ``minichat.settings.params``, each by its OpenAI name (``max_tokens``,
@@ -107,10 +142,19 @@ class ChatRequest(BaseModel):
     n: Literal[1] = 1
     tools: list[ToolSpec] | None = None
     tool_choice: NamedChoice | str | None = None
+    response_format: ResponseFormat | None = None
 
     def offered_tools(self) -> Tools | None:
-        """The request's tools as the chat core takes them; ``ParamError`` names what is
-        wrong (a schema that is not JSON Schema, a choice naming no tool)."""
+        """The request's tools and the answer's shape as the chat core takes them;
+        ``ParamError`` names what is wrong (a schema that is not JSON Schema, a choice
+        naming no tool)."""
+        tools = self._tools()
+        shape = self.response_format.answer_schema() if self.response_format else None
+        if shape is None:
+            return tools
+        return Tools((), "none", shape) if tools is None else replace(tools, schema=shape)
+
+    def _tools(self) -> Tools | None:
         if not self.tools:
             if self.tool_choice not in (None, "none", "auto"):
                 raise ParamError("tool_choice", "tool_choice: no tools were given to choose from")
@@ -180,22 +224,9 @@ class ParamError(ConfigError):
 def check_schema(schema: dict[str, Any], where: str) -> None:
     """A tool's parameters must be a JSON Schema (checked by ``jsonschema``, where it is
     installed; the grammar refuses what it cannot follow in any case)."""
-    try:
-        import jsonschema
-    except ImportError:
-        return
-    dialect = schema.get("$schema")
-    known = isinstance(dialect, str) and jsonschema.validators.validator_for(schema, None)
-    if dialect is not None and not known:
-        raise ParamError(
-            where,
-            f"{where}: $schema {str(dialect)[:80]!r} names no JSON Schema draft minichat "
-            "knows; leave $schema out",
-        )
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as error:
-        raise ParamError(where, f"{where} is not a JSON Schema: {error.message}") from None
+    problem = not_json_schema(schema)
+    if problem:
+        raise ParamError(where, f"{where} {problem}")
 
 
 class TokenizeRequest(BaseModel):

@@ -9,55 +9,45 @@ calls); a named tool forces one call to it. The mask is computed from the tokens
 far before each token is sampled (0.1 ms at the median on the default model;
 bench/tools.py), and the end-of-turn tokens are allowed only where the grammar may
 end, so a call always parses. It works on logits, so the KV cache and the compiled
-step are untouched. ``schema_problem`` says, before any of that, why a tool's schema
-cannot become a grammar (the server refuses such a request before it queues); it
-needs neither torch nor a tokenizer.
+step are untouched. ``tools.schema.schema_problem`` says, before any of that, why a
+schema cannot become a grammar (the server refuses such a request before it queues).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from minichat.errors import ConfigError, ModelNotFoundError
 from minichat.tools.hermes import CALL_SUFFIX, OPEN, call_prefix
+from minichat.tools.schema import arguments_schema
 from minichat.tools.spec import Tools
 
 if TYPE_CHECKING:
     import torch
 
 INSTALL = "pip install llguidance (or minichat[tools])"
-# keyword pairs no value can satisfy when the first is above the second (or equal,
-# for a bound that excludes itself)
-LIMITS = (
-    ("minLength", "maxLength", False),
-    ("minItems", "maxItems", False),
-    ("minProperties", "maxProperties", False),
-    ("minimum", "maximum", False),
-    ("minimum", "exclusiveMaximum", True),
-    ("exclusiveMinimum", "maximum", True),
-    ("exclusiveMinimum", "exclusiveMaximum", True),
-)
-
-
-# JSON written as ``json.dumps`` writes it (", " and ": "), not any spacing JSON allows:
-# a small model has one way to write a call, and no room to pad it out
-COMPACT = {"whitespace_pattern": "[ \\n]{0,2}"}
-
-
-def arguments_schema(parameters: dict[str, Any]) -> dict[str, Any]:
-    return {**parameters, "x-guidance": COMPACT}
 
 
 def grammar(tools: Tools) -> str:
-    """The Lark grammar (llguidance's dialect) for calls to ``tools`` as ``choice`` says."""
+    """The Lark grammar (llguidance's dialect) for calls to ``tools`` as ``choice`` says,
+    and for an answer in ``tools.schema``'s shape where the reply may answer."""
     offered = [t for t in tools.tools if tools.choice in ("auto", "required", t.name)]
     calls = [
         f"{json.dumps(call_prefix(t.name))} %json {json.dumps(arguments_schema(t.parameters))} "
         f"{json.dumps(CALL_SUFFIX)}"
         for t in offered
     ]
+    if tools.schema is not None and tools.choice in ("auto", "none"):
+        # the answer is JSON in the schema's shape; under auto, calls may come instead
+        answer = f"answer: %json {json.dumps(arguments_schema(tools.schema))}\n"
+        if not calls:
+            return f"%llguidance {{}}\nstart: answer\n{answer}"
+        alternatives = "\n    | ".join(calls)
+        return (
+            f'%llguidance {{}}\nstart: answer | call ("\\n" call)*\ncall: {alternatives}\n{answer}'
+        )
     if tools.choice == "auto":  # words, or a call once the model opens one
         from llguidance import StructTag
 
@@ -75,50 +65,6 @@ def grammar(tools: Tools) -> str:
     if tools.choice == "required":  # one call or several, each on a line, then the turn ends
         return f'%llguidance {{}}\nstart: call ("\\n" call)*\ncall: {alternatives}\n'
     return f"%llguidance {{}}\nstart: {alternatives}\n"  # the named tool, once
-
-
-def schema_problem(parameters: dict[str, Any]) -> str | None:
-    """Why no grammar can follow ``parameters``, or None; None too when llguidance,
-    which would say, is not installed."""
-    contradiction = next(contradictions(parameters), None)
-    if contradiction:
-        return contradiction
-    try:
-        from llguidance import LLMatcher
-    except ImportError:
-        return None
-    try:
-        compiled = LLMatcher.grammar_from_json_schema(arguments_schema(parameters))
-    except (ValueError, TypeError) as error:
-        return f"it cannot be turned into a grammar: {error}"
-    refusal = LLMatcher.validate_grammar(compiled)
-    if refusal:
-        # llguidance's message goes on with the grammar's text: its first line says it
-        return f"it cannot be turned into a grammar: {refusal.splitlines()[0]}"
-    return None
-
-
-def contradictions(schema: Any) -> Iterator[str]:
-    """Limits in ``schema`` (or any schema within it) that no value meets: a call the
-    grammar forces could never be finished."""
-    stack = [schema]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, list):
-            stack.extend(value)
-        if not isinstance(value, dict):
-            continue
-        stack.extend(value.values())
-        if value.get("enum") == []:
-            yield "enum [] allows no value"
-        for low, high, strict in LIMITS:
-            a, b = number(value.get(low)), number(value.get(high))
-            if a is not None and b is not None and (a > b or (strict and a == b)):
-                yield f"{low} {a} and {high} {b} allow no value"
-
-
-def number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 class Constraint:
@@ -139,7 +85,9 @@ class Constraint:
         self.words = numpy.zeros((1, (self.size + 31) // 32), dtype=numpy.int32)
         self.bits = torch.from_numpy(self.words[0])
         self.tokenizer = tokenizer
-        self.calling = tools.choice != "auto"  # a call is under way (from the start if forced)
+        # a call is under way (from the start if forced), or JSON in a schema's shape: what
+        # it writes copies the user's words, so the engine lifts the repetition penalty
+        self.calling = tools.choice != "auto" or tools.schema is not None
         self.tail = b""  # the end of the text so far, to see a call open under auto
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:

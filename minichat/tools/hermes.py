@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from minichat.backend import Message
+from minichat.tools.schema import describe
 from minichat.tools.spec import ToolCall, Tools
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
@@ -45,6 +46,14 @@ CALL_SUFFIX = f"}}\n{CLOSE}"
 
 
 def system_block(tools: Tools) -> str:
+    """The tools described and how to call them; the answer's schema after them."""
+    parts = [_tools_block(tools)] if tools.tools else []
+    if tools.schema is not None:
+        parts.append(describe(tools.schema))
+    return "\n\n".join(parts)
+
+
+def _tools_block(tools: Tools) -> str:
     listed = "\n".join(
         json.dumps(
             {"name": t.name, "description": t.description, "parameters": t.parameters},
@@ -88,11 +97,14 @@ def history(messages: Sequence[Message]) -> list[Message]:
 def prepare(messages: Sequence[Message], tools: Tools) -> list[Message]:
     """``messages`` as a template without tools can render them, the tools described
     in the system turn."""
-    block = system_block(tools)
-    out = history(messages)
-    if out and out[0].role == "system":
-        return [replace(out[0], content=f"{out[0].content}\n\n{block}"), *out[1:]]
-    return [Message("system", block), *out]
+    return add_to_system(history(messages), system_block(tools))
+
+
+def add_to_system(messages: Sequence[Message], block: str) -> list[Message]:
+    """``messages`` with ``block`` at the end of the system turn (one made if none)."""
+    if messages and messages[0].role == "system":
+        return [replace(messages[0], content=f"{messages[0].content}\n\n{block}"), *messages[1:]]
+    return [Message("system", block), *messages]
 
 
 def parse_calls(text: str) -> list[ToolCall]:

@@ -51,10 +51,18 @@ class ToolCall:
 @dataclass(frozen=True)
 class Tools:
     """The tools a reply may call, and how: ``auto`` (the model decides), ``required``
-    (at least one call), ``none`` (no call), or one tool's name (that call)."""
+    (at least one call), ``none`` (no call), or one tool's name (that call); and the
+    JSON Schema an answer in words must follow instead (``schema``; None: free text),
+    with or without tools."""
 
     tools: tuple[Tool, ...]
     choice: str = "auto"
+    schema: dict[str, Any] | None = None
+
+    @property
+    def shaped(self) -> bool:
+        """Whether a reply is held to anything: tools offered or an answer's schema."""
+        return bool(self.tools) or self.schema is not None
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tools]

@@ -71,6 +71,7 @@ class _SettingsPane:
     model: Any
     docs: Any
     tools: Any
+    schema: Any
     system: Any
     sliders: dict[str, Any]
     seed: Any
@@ -79,7 +80,7 @@ class _SettingsPane:
     @property
     def controls(self) -> list[Any]:
         """What ``Controls`` fills, in its order."""
-        fixed = [self.model, self.docs, self.tools, self.system]
+        fixed = [self.model, self.docs, self.tools, self.schema, self.system]
         return [*fixed, *self.sliders.values(), self.seed, self.stops]
 
 
@@ -124,6 +125,12 @@ def _settings_pane(start: Controls) -> _SettingsPane:
     tools = gr.CheckboxGroup(
         choices=TOOLS, value=start.tools, label="Tools replies may call", elem_id="tools"
     )
+    schema = gr.Textbox(
+        label="Answer as JSON in this shape (a JSON Schema, or fields: name, age int)",
+        placeholder="empty: free text",
+        lines=1,
+        elem_id="schema",
+    )
     system = gr.Textbox(
         label="System prompt", placeholder="none: the model's own", lines=2, elem_id="system"
     )
@@ -147,7 +154,7 @@ def _settings_pane(start: Controls) -> _SettingsPane:
         lines=2,
         elem_id="stops",
     )
-    return _SettingsPane(model, docs, tools, system, sliders, seed, stops)
+    return _SettingsPane(model, docs, tools, schema, system, sliders, seed, stops)
 
 
 def _picker(elem_id: str, label: str, choices: list[str], value: str) -> Any:
@@ -173,6 +180,7 @@ def _fill(now: Controls) -> tuple[Any, ...]:
         gr.Dropdown(choices=now.models, value=now.model),
         gr.Dropdown(choices=now.collections, value=now.docs),
         now.tools,
+        now.schema,
         now.system,
         *(
             gr.Slider(
@@ -225,6 +233,8 @@ def _wire(page: gr.Blocks, chat: WebChat, pane: _ChatPane, settings: _SettingsPa
     settings.tools.input(
         chat.set_tools, inputs=settings.tools, outputs=[settings.tools, pane.notice]
     )
+    for trigger in (settings.schema.blur, settings.schema.submit):
+        trigger(chat.set_schema, inputs=settings.schema, outputs=[settings.schema, pane.notice])
     settings.system.blur(
         lambda text: _show(chat.set_system(text)), inputs=settings.system, outputs=shown
     )

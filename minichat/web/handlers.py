@@ -14,6 +14,7 @@ time (a second one meanwhile is told to wait).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -29,6 +30,7 @@ from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError, MinichatError
 from minichat.retrieval.collection import OFF, Collection
 from minichat.settings.params import BY_NAME, stop_lines, stop_text
+from minichat.tools.schema import concise
 from minichat.web.inert import inert
 
 SOURCE = "page"  # where a parameter set from the page came from, as /params would say
@@ -64,6 +66,7 @@ class Controls:
     docs: str  # the collection or path replies read, or "off"
     collections: list[str]
     tools: list[str]  # the tools replies may call
+    schema: str  # the JSON Schema answers follow, as JSON, or "" for free text
 
 
 class WebChat:
@@ -125,6 +128,7 @@ class WebChat:
             docs=session.documents.label if session.documents else OFF,
             collections=self.docs_choices(),
             tools=session.toolbox.names if session.toolbox else [],
+            schema=json.dumps(session.schema) if session.schema else "",
         )
 
     def docs_choices(self) -> list[str]:
@@ -272,6 +276,20 @@ class WebChat:
             return now, f"error: {error}"
         now = self.session.toolbox.names if self.session.toolbox else []
         return now, f"tools on: {', '.join(now) or 'none'}"
+
+    def set_schema(self, text: str) -> tuple[str, str]:
+        """Hold answers to a JSON Schema (JSON or the concise form; a page names no
+        files) or, empty, free text; returns the schema in effect and a notice."""
+        text = text.strip()
+        try:
+            if text.startswith("{") or not text:
+                self.session.use_schema(text or None, source=SOURCE)
+            else:
+                self.session.use_schema(json.dumps(concise(text)), source=SOURCE)
+        except ConfigError as error:
+            return self.controls().schema, f"error: {error}"
+        now = self.controls().schema
+        return now, f"answers follow {_code(now)}" if now else "answers are free text"
 
     # --- parameters ---------------------------------------------------------------------------
     def set_parameter(self, field: str, value: Any) -> tuple[Any, str]:
