@@ -307,3 +307,19 @@ def run(*args: str, env: dict[str, str]) -> str:
 test_the_default_model_answers_in_the_shape_and_calls_first = pytest.mark.slow(
     test_the_default_model_answers_in_the_shape_and_calls_first
 )
+
+
+def test_the_web_page_sets_the_schema_from_json_or_fields_never_a_file(
+    tiny: ChatBackend,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from minichat.web.handlers import WebChat
+
+    page = WebChat(ChatSession(tiny, GenerationConfig()))
+    shown, notice = page.set_schema("name, age int")
+    assert json.loads(shown)["required"] == ["name", "age"] and notice.startswith("answers follow")
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(PERSON))
+    kept, refused = page.set_schema(str(path))  # read as fields: a path is no field name
+    assert kept == shown and refused.startswith("error:")
+    assert page.set_schema("") == ("", "answers are free text")

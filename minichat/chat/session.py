@@ -27,6 +27,7 @@ from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, docs_tool, open_documents, skipped_notice
 from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
 from minichat.chat.report import Totals
+from minichat.chat.servers import Servers
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, InputError, MinichatError
 from minichat.retrieval.collection import Progress
@@ -34,7 +35,7 @@ from minichat.settings.layered import Settings
 from minichat.settings.params import param
 from minichat.settings.paths import data_dir
 from minichat.tools.base import ToolError, ToolFunction
-from minichat.tools.builtin import builtin
+from minichat.tools.builtin import BUILTIN, builtin
 from minichat.tools.functions import load_functions
 from minichat.tools.schema import answer_problem, read_schema
 from minichat.tools.toolbox import MAX_ROUNDS, Approve, Toolbox, toolbox
@@ -106,13 +107,14 @@ class ChatSession:
         self.schema: dict[str, Any] | None = None  # the JSON Schema answers follow, if any
         self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
         self.function_files: dict[Path, list[str]] = {}  # each file's names, as last loaded
+        self.servers = Servers()  # MCP servers: those declared, those on (``start_mcp``)
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
     def start(
         cls, backend: ChatBackend, settings: Settings, load_model: LoadModel | None = None
     ) -> ChatSession:
-        return cls(
+        session = cls(
             backend,
             settings.generation_for(backend.context_length),
             Conversation(settings.system),
@@ -120,6 +122,8 @@ class ChatSession:
             settings.sources,
             settings.adapter,
         )
+        session.servers = Servers.from_config(settings.mcp_servers)
+        return session
 
     @classmethod
     def resume(
@@ -410,6 +414,28 @@ class ChatSession:
         self.functions.update({f.name: f for f in loaded})
         self.function_files[key] = names
         return names
+
+    def start_mcp(self, given: str) -> list[str]:
+        """Start an MCP server (a declared one's name, or a command) and make its tools
+        ones ``use_tools`` can name; returns their names (``server.tool`` where a name is
+        taken). Its tools whose schema no grammar can follow are left out, with a notice."""
+        taken = [*BUILTIN, "search_docs", *self.functions]
+        name, functions = self.servers.start(given, taken)
+        self.functions.update({f.name: f for f in functions})
+        for problem in self.servers.left_out(name):
+            self.notices.append(Notice(f"MCP server {name}: {problem}; left out", warning=True))
+        return [f.name for f in functions]
+
+    def stop_mcp(self, name: str, source: str = "/mcp") -> None:
+        """Stop MCP server ``name``; its tools are turned off and forgotten."""
+        gone = self.servers.stop(name)
+        for tool in gone:
+            self.functions.pop(tool, None)
+        box = self.toolbox
+        if box is not None and set(gone) & set(box.names):
+            kept = [n for n in box.names if n not in gone]
+            choice = box.choice if box.choice in ("auto", "required", "none", *kept) else "auto"
+            self.use_tools(kept or None, source, choice, box.max_rounds)
 
     def _docs_tool(self) -> ToolFunction:
         def find(query: str) -> list[Any]:

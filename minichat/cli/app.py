@@ -84,6 +84,8 @@ def root(ctx: typer.Context, *, settings: Settings, extras: Extras, output: Outp
         raise MinichatError("--tools goes with a chat: minichat [ask|chat|web] --tools NAME,...")
     if extras.functions and command not in (None, "ask", "chat"):
         raise MinichatError("--functions goes with a chat: minichat [ask|chat] --functions FILE")
+    if extras.mcp and command not in (None, "ask", "chat", "web"):
+        raise MinichatError("--mcp goes with a chat: minichat [ask|chat|web] --mcp NAME")
     if extras.shape and command not in (None, "ask", "chat"):
         raise MinichatError("--schema goes with a chat: minichat [ask|chat] --schema SCHEMA")
     if command is not None:
@@ -199,7 +201,7 @@ def is_loopback(host: str) -> bool:
 
 
 @app.command()
-@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools", "tool_choice"))
+@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools", "tool_choice", "mcp"))
 def web(
     host: HostOption = "127.0.0.1",
     port: PortOption = 7860,

@@ -1,8 +1,8 @@
 """The flags of a chat beside the model, declared once for every command that chats.
 
-``--docs``, ``--tools``, ``--tool-choice``, ``--functions``, ``--yes``, ``--schema``
-and ``--schema-multi`` (``CHAT``; ``minichat web`` takes the first three) become one
-``Extras``: checked before a model loads, applied to the session, and asked who
+``--docs``, ``--tools``, ``--tool-choice``, ``--functions``, ``--yes``, ``--mcp``,
+``--schema`` and ``--schema-multi`` (``CHAT``; ``minichat web`` takes the first three)
+become one ``Extras``: checked before a model loads, applied to the session, and asked who
 allows a call that may change things. ``--json`` and ``-v`` (``OUTPUT``) go with one-shot answers.
 """
 
@@ -70,6 +70,15 @@ SchemaMultiOption = Annotated[
         help='as --schema, a list of such objects: {"items": [...]}',
     ),
 ]
+McpOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mcp",
+        metavar="NAME|'CMD ARGS'",
+        help="tools from an MCP server: one declared in the config file, or a command "
+        "(repeatable; each call asks first unless the server is trusted or --yes)",
+    ),
+]
 YesFlag = Annotated[
     bool, typer.Option("--yes", "-y", help="run tools that may change things without asking")
 ]
@@ -86,6 +95,7 @@ class Extras:
     yes: bool = False
     schema: str | None = None
     schema_multi: str | None = None
+    mcp: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Refuse what names nothing before a model loads for nothing."""
@@ -102,14 +112,16 @@ class Extras:
             from minichat.tools.builtin import builtin
 
             builtin([n for n in self.names() if n != "search_docs"])
-        if self.tools or own:
-            if self.tool_choice not in ("auto", "required", "none", *self.names(), *own):
+        if self.tools or own or self.mcp:
+            known = ("auto", "required", "none", *self.names(), *own)
+            # a name among an MCP server's tools is checked once the server has started
+            if self.tool_choice not in known and not self.mcp:
                 raise MinichatError(
                     f"--tool-choice must be auto, required, none or one of the tools "
                     f"({', '.join([*self.names(), *own])}), got {self.tool_choice!r}"
                 )
         elif self.tool_choice != "auto":
-            raise MinichatError("--tool-choice goes with --tools NAME,... or --functions")
+            raise MinichatError("--tool-choice goes with --tools NAME,..., --functions or --mcp")
         if self.schema is not None and self.schema_multi is not None:
             raise MinichatError("give --schema or --schema-multi, not both")
         if self.shape is not None:
@@ -126,7 +138,7 @@ class Extras:
 
     @property
     def tools_on(self) -> bool:
-        return bool(self.tools or self.functions)
+        return bool(self.tools or self.functions or self.mcp)
 
     def names(self) -> list[str]:
         return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
@@ -139,6 +151,9 @@ class Extras:
                 session.use_documents(self.documents, "--docs", progress)
             oneshot.tell_notices(session.take_notices(), sys.stderr)
         own = session.add_functions(self.functions) if self.functions is not None else []
+        for given in self.mcp:
+            own += session.start_mcp(given)
+        oneshot.tell_notices(session.take_notices(), sys.stderr)
         if self.tools or own:
             session.use_tools([*self.names(), *own], "--tools", self.tool_choice)
         if self.shape is not None:
@@ -176,7 +191,7 @@ class Output:
 
 
 def _extras(values: dict[str, Any]) -> Extras:
-    return Extras(**values)
+    return Extras(**{**values, "mcp": tuple(values.get("mcp") or ())})
 
 
 def _output(values: dict[str, Any]) -> Output:
@@ -190,6 +205,7 @@ CHAT = Group(
         "tool_choice": ToolChoiceOption,
         "functions": FunctionsOption,
         "yes": YesFlag,
+        "mcp": McpOption,
         "schema": SchemaOption,
         "schema_multi": SchemaMultiOption,
     },

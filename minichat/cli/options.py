@@ -153,7 +153,7 @@ def with_options(**groups: Group) -> Callable[[Callable[..., Any]], Callable[...
                 values = {}
                 for name in group.options:
                     value = kwargs.pop(name)
-                    if value in (None, (), group.defaults.get(name)) and before.get(name):
+                    if value in (None, (), [], group.defaults.get(name)) and before.get(name):
                         value = before[name]
                     values[name] = value
                 kwargs[key] = group.build(values)

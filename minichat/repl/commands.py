@@ -263,10 +263,48 @@ def cmd_tools(shell: Shell, args: str) -> None:
     elif words:
         raise UsageError("use /tools on NAME..., /tools rm NAME..., /tools off, or /tools alone")
     names = session.toolbox.names if session.toolbox else []
-    known = ", ".join([*BUILTIN, "search_docs", *session.functions])
+    served = {tool for row in session.servers.rows() for tool in row.tools}
+    own = [n for n in session.functions if n not in served]
     adapter = session.adapter_in_use
     shown = f"; adapter {adapter}" if adapter else ""  # the tool-use one comes with tools
-    shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}{shown}")
+    shell.note(f"tools on: {', '.join(names) or 'none'}{shown}")
+    shell.note(f"built in: {', '.join([*BUILTIN, 'search_docs'])}")
+    if own:
+        shell.note(f"your functions: {', '.join(own)}")
+    for row in session.servers.rows():
+        if row.tools:
+            shell.note(f"MCP server {row.name}: {', '.join(row.tools)}")
+
+
+def cmd_mcp(shell: Shell, args: str) -> None:
+    session = shell.session
+    verb, _, rest = args.strip().partition(" ")
+    rest = rest.strip()
+    if verb == "start" and rest:
+        started = session.start_mcp(rest)
+        box = session.toolbox
+        now = box.names if box else []
+        choice = box.choice if box else "auto"
+        rounds = box.max_rounds if box else MAX_ROUNDS
+        session.use_tools([*now, *(n for n in started if n not in now)], "/mcp", choice, rounds)
+        shell.note(f"tools on from the MCP server: {', '.join(started) or 'none'}")
+    elif verb == "stop" and rest:
+        session.stop_mcp(rest)
+        shell.note(f"MCP server {rest} stopped; its tools are off")
+    elif verb:
+        raise UsageError("use /mcp start NAME|'CMD ARGS', /mcp stop NAME, or /mcp alone")
+    rows = session.servers.rows()
+    if not rows:
+        shell.note("no MCP servers: declare them under mcp_servers: in the config file, or")
+        shell.note("/mcp start 'CMD ARGS' starts one (python -m mcp_server_time, npx ...)")
+        return
+    shell.table(
+        ["server", "reached by", "state", "tools on"],
+        [
+            [r.name + (" (trusted)" if r.trusted else ""), r.reached, r.state, ", ".join(r.tools)]
+            for r in rows
+        ],
+    )
 
 
 def cmd_schema(shell: Shell, args: str) -> None:
@@ -326,6 +364,12 @@ COMMANDS: tuple[Command, ...] = (
         "tools replies may call; alone: which",
         cmd_tools,
         "tools",
+    ),
+    Command(
+        "mcp",
+        "[start NAME|'CMD ARGS' | stop NAME]",
+        "MCP servers: start one (its tools go on), stop one; alone: each and its state",
+        cmd_mcp,
     ),
     Command(
         "schema",

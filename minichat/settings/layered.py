@@ -71,6 +71,8 @@ class Settings:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
     config_file: Path | None = None
+    # the config file's MCP servers: name -> how to reach it (read by tools.mcp.declared)
+    mcp_servers: Mapping[str, Any] = field(default_factory=dict)
 
     def generation_for(self, context_length: int) -> GenerationConfig:
         """The decoding parameters for a model with this context length."""
@@ -99,8 +101,14 @@ def load_settings(
     environ = os.environ if environ is None else environ
     layers: list[tuple[str, dict[str, Any]]] = []
     file = config_file or default_config_file()
+    servers: Any = {}
     if config_file is not None or file.is_file():
-        layers.append((f"config file {file}", _read_config_file(file)))
+        read = _read_config_file(file)
+        # mcpServers: the spelling other tools' config files use
+        servers = read.pop("mcp_servers", None) or read.pop("mcpServers", None) or {}
+        if not isinstance(servers, Mapping):
+            raise ConfigError(f"config file {file}: mcp_servers must map names to servers")
+        layers.append((f"config file {file}", read))
     for key in KEYS:
         name = env_name(key)
         if environ.get(name):
@@ -128,6 +136,7 @@ def load_settings(
         generation=generation,
         sources=sources,
         config_file=file if file.is_file() else None,
+        mcp_servers=dict(servers),
     )
 
 

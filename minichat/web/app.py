@@ -18,7 +18,6 @@ from starlette.middleware import Middleware
 
 from minichat.errors import MinichatError
 from minichat.settings.params import BY_NAME, PARAMS
-from minichat.tools.builtin import BUILTIN
 from minichat.web.handlers import Controls, View, WebChat
 from minichat.web.policy import ContentSecurity
 
@@ -29,7 +28,6 @@ CSS = """
 
 # a slider for each parameter that has one in minichat.settings.params: field -> (label, help,
 # minimum, maximum, step); max_new_tokens is sized to the model's context
-TOOLS = [*BUILTIN, "search_docs"]  # the tools the page can turn on
 SLIDERS: dict[str, tuple[str, str, float, float, float]] = {
     p.name: (p.label, p.help, *p.slider) for p in PARAMS if p.slider is not None
 }
@@ -123,7 +121,10 @@ def _settings_pane(start: Controls) -> _SettingsPane:
         start.docs,
     )
     tools = gr.CheckboxGroup(
-        choices=TOOLS, value=start.tools, label="Tools replies may call", elem_id="tools"
+        choices=start.tool_choices,
+        value=start.tools,
+        label="Tools replies may call",
+        elem_id="tools",
     )
     schema = gr.Textbox(
         label="Answer as JSON in this shape (a JSON Schema, or fields: name, age int)",
@@ -179,7 +180,7 @@ def _fill(now: Controls) -> tuple[Any, ...]:
     return (
         gr.Dropdown(choices=now.models, value=now.model),
         gr.Dropdown(choices=now.collections, value=now.docs),
-        now.tools,
+        gr.CheckboxGroup(choices=now.tool_choices, value=now.tools),
         now.schema,
         now.system,
         *(

@@ -30,6 +30,7 @@ from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError, MinichatError
 from minichat.retrieval.collection import OFF, Collection
 from minichat.settings.params import BY_NAME, stop_lines, stop_text
+from minichat.tools.builtin import BUILTIN
 from minichat.tools.schema import concise
 from minichat.web.inert import inert
 
@@ -66,6 +67,7 @@ class Controls:
     docs: str  # the collection or path replies read, or "off"
     collections: list[str]
     tools: list[str]  # the tools replies may call
+    tool_choices: list[str]  # the tools the page can turn on: built in, MCP servers'
     schema: str  # the JSON Schema answers follow, as JSON, or "" for free text
 
 
@@ -128,6 +130,7 @@ class WebChat:
             docs=session.documents.label if session.documents else OFF,
             collections=self.docs_choices(),
             tools=session.toolbox.names if session.toolbox else [],
+            tool_choices=[*BUILTIN, "search_docs", *session.functions],
             schema=json.dumps(session.schema) if session.schema else "",
         )
 
