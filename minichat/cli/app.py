@@ -229,6 +229,36 @@ def web(
     serve(WebChat(session, pick_paths=local), host=host, port=port, share=share)
 
 
+@app.command("mcp")
+@with_options(settings=SETTINGS)
+def mcp_server(
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="serve over streamable HTTP on this port (else stdio)"),
+    ] = None,
+    host: HostOption = "127.0.0.1",
+    *,
+    settings: Settings,
+) -> None:
+    """Serve your document collections to MCP clients: list_collections, search_docs, ask."""
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        raise MinichatError(
+            "minichat mcp needs the mcp package: pip install 'minichat[mcp]'"
+        ) from None
+    if port is not None and not is_loopback(host):
+        raise MinichatError(
+            f"minichat mcp serves your files to whoever reaches it, so it listens on this "
+            f"machine only: use --host 127.0.0.1 (or ::1), not {host}"
+        )
+    from minichat.server.mcp import Library, serve
+
+    if port is not None:
+        print(f"minichat: MCP on http://{host}:{port}/mcp", file=sys.stderr)
+    serve(Library(lambda: load(settings, docs=True)[0]), port=port, host=host)
+
+
 @app.command()
 def models() -> None:
     """List the models and backends minichat can use."""
