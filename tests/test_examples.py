@@ -35,6 +35,9 @@ def test_config_file() -> None:
     assert result.returncode == 0, result.stderr
     temperature = next(line for line in result.stdout.splitlines() if "temperature" in line)
     assert "0.3" in temperature and "config file" in temperature
+    assert (
+        "MCP server time: python -m mcp_server_time --local-timezone UTC (trusted)" in result.stdout
+    )
 
 
 def test_turn_events() -> None:

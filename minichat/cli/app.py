@@ -299,6 +299,13 @@ def show_config(*, settings: Settings) -> None:
     console.print(table)
     file = settings.config_file or default_config_file()
     console.print(f"config file: {file}{'' if file.is_file() else ' (none there)'}")
+    from rich.text import Text
+
+    from minichat.tools.mcp import declared
+
+    for name, spec in declared(settings.mcp_servers).items():  # checked here, not only at use
+        trusted = " (trusted)" if spec.trusted else ""
+        console.print(Text(f"MCP server {name}: {spec.describe()}{trusted}"))
 
 
 def _answer(settings: Settings, prompt: str, *, output: Output, extras: Extras) -> None:
