@@ -98,6 +98,16 @@ def test_the_sdk_client_reads_them_over_http(env: dict[str, str]) -> None:
                     break
             time.sleep(0.1)
         check(asyncio.run(session_calls(f"http://127.0.0.1:{port}/mcp")))
+        # minichat's own client over streamable HTTP, headers sent along
+        spec = mcp.declared(
+            {"docs": {"url": f"http://127.0.0.1:{port}/mcp", "headers": {"X-Trace": "1"}}}
+        )["docs"]
+        server = mcp.server(spec)
+        try:
+            server.start()
+            assert "48213" in server.call("search_docs", {"collection": "notes", "query": "relay"})
+        finally:
+            server.stop()
     finally:
         process.terminate()
         process.wait(10)

@@ -84,11 +84,11 @@ def test_a_schema_file_is_read_within_bounds(tmp_path: Path) -> None:
     assert read_schema(str(path), multi=True) == many(PERSON)
     with pytest.raises(ConfigError, match="not a regular file"):
         read_schema(str(tmp_path))
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="no file at"):
         read_schema(str(tmp_path / "missing.json"))
     big = tmp_path / "big.json"
     big.write_text(" " * 300_000 + "{}")
-    with pytest.raises(ConfigError, match="KiB; is it a schema"):
+    with pytest.raises(ConfigError, match="KiB; give a JSON Schema file"):
         read_schema(str(big))
 
 

@@ -68,7 +68,7 @@ class Conversation:
             if documents is not None:
                 self.messages[-1] = asked = grounded.fitted.messages[-1]  # with its passages
                 yield Sources(tuple(grounded.sources), asked.sources, grounded.left_out)
-            exchange = yield from self._rounds(
+            exchange = yield from self.rounds(
                 backend, config, grounded.fitted, cancel, tools, approve, schema
             )
         except BaseException:
@@ -85,7 +85,7 @@ class Conversation:
         self.messages.append(Message("assistant", exchange.reply, cut_off=exchange.cut_off))
         return exchange
 
-    def _rounds(
+    def rounds(
         self,
         backend: ChatBackend,
         config: GenerationConfig,
@@ -96,7 +96,8 @@ class Conversation:
         schema: dict[str, Any] | None,
     ) -> Generator[Event, None, Exchange]:
         """The model replies to ``fitted``; while it calls tools, the calls run, their
-        results join the conversation and it replies again (the last round offers none)."""
+        results join the conversation and it replies again (the last round offers none).
+        Calls to the toolbox's external tools end the rounds: they are the caller's."""
         ran: list[Ran] = []
         for round_number in range(tools.max_rounds + 1 if tools else 1):
             offered = offer(tools, round_number, schema)
@@ -106,6 +107,8 @@ class Conversation:
                 ).fitted
             exchange = yield from stream_reply(backend, fitted, config, cancel, offered)
             if tools is None or exchange.finish_reason != "tool_calls":
+                break
+            if tools.passes_on(exchange.tool_calls):
                 break
             self.messages.append(
                 Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)

@@ -24,6 +24,7 @@ from minichat.cli.options import SETTINGS, with_options, with_settings
 from minichat.errors import MinichatError
 from minichat.safety.untrusted import printable
 from minichat.settings.layered import KEYS, SECRET_KEYS, Settings
+from minichat.tools.base import ToolFunction
 
 app = typer.Typer(
     name="minichat",
@@ -160,25 +161,44 @@ def serve(
             "env MINICHAT_MAX_REQUEST_BYTES",
         ),
     ] = 4 * 2**20,
+    mcp: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mcp",
+            metavar="NAME|'CMD ARGS'",
+            help="offer an MCP server's tools to every request's model, run here (repeatable)",
+        ),
+    ] = None,
     *,
     settings: Settings,
 ) -> None:
     """Serve the model over the OpenAI chat-completions API (/v1/chat/completions)."""
     import uvicorn
 
+    from minichat.chat.servers import Servers
     from minichat.server.app import create_app
 
     if queue < 0:
         raise MinichatError("--queue must be 0 or more")
-    backend, _ = load(settings)
+    servers = Servers.from_config(settings.mcp_servers)
+    served: list[ToolFunction] = []
+    for given in mcp or []:  # started before the model loads: a bad one costs no load
+        served += servers.start(given, [f.name for f in served])[1]
+    backend, _ = load(settings, tools=bool(served))
+    if served and not backend.supports_tools:
+        raise backend.no_tools()
     server_app = create_app(
         backend,
         settings.generation_for(backend.context_length),
         api_key=api_key,
         queue_limit=queue,
         max_request_bytes=max_request_bytes,
+        served_tools=served,
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
+    if served:
+        names = ", ".join(f.name for f in served)
+        print(f"minichat: every request's model may call, run here: {names}", file=sys.stderr)
     if api_key is None and not is_loopback(host):
         print(
             f"minichat: warning: no --api-key, and {host} is reachable from other machines: "

@@ -267,10 +267,8 @@ def cmd_tools(shell: Shell, args: str) -> None:
     own = [n for n in session.functions if n not in served]
     adapter = session.adapter_in_use
     shown = f"; adapter {adapter}" if adapter else ""  # the tool-use one comes with tools
-    shell.note(f"tools on: {', '.join(names) or 'none'}{shown}")
-    shell.note(f"built in: {', '.join([*BUILTIN, 'search_docs'])}")
-    if own:
-        shell.note(f"your functions: {', '.join(own)}")
+    known = ", ".join([*BUILTIN, "search_docs", *own])
+    shell.note(f"tools on: {', '.join(names) or 'none'}; the tools: {known}{shown}")
     for row in session.servers.rows():
         if row.tools:
             shell.note(f"MCP server {row.name}: {', '.join(row.tools)}")

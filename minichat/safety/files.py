@@ -63,6 +63,24 @@ def read_regular(path: Path | str, limit: int, *, follow_links: bool = True) -> 
         os.close(descriptor)
 
 
+def read_given(path: Path, limit: int, flag: str, wanted: str) -> bytes:
+    """A file the user named with ``flag``, of at most ``limit`` bytes; what is wrong
+    (no such file, a folder, too big) in one ``ConfigError`` line that names ``wanted``."""
+    from minichat.errors import ConfigError
+
+    try:
+        data = read_regular(path, limit)
+    except NotRegularFile as error:
+        raise ConfigError(f"{flag}: {error}; give {wanted}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{flag}: no file at {path}") from None
+    except OSError as error:
+        raise ConfigError(f"{flag}: cannot read {path}: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise ConfigError(f"{flag}: {path} is over {limit // 1024} KiB; give {wanted}")
+    return data
+
+
 def _read_upto(descriptor: int, most: int, size: int) -> bytes:
     """At most ``most`` bytes, read in pieces: asking for all of ``most`` at once would
     set that much memory aside first, gigabytes for a cap of gigabytes. The file's size

@@ -23,15 +23,16 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Generator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from minichat.backend import ChatBackend
-from minichat.chat.events import Exchange
+from minichat.backend import ChatBackend, Message
+from minichat.chat.conversation import Conversation, offer
+from minichat.chat.events import Event, Exchange, Text, ToolResult
 from minichat.chat.relay import Relay
 from minichat.chat.report import usage
 from minichat.chat.turn import fit_turn, stream_reply
@@ -41,6 +42,7 @@ from minichat.prompt.budget import Fitted
 from minichat.retrieval.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.retrieval.embedder import NAME as EMBEDDER
 from minichat.retrieval.embedder import installed as embedder_installed
+from minichat.safety.untrusted import one_line
 from minichat.server import body as bodies
 from minichat.server import errors
 from minichat.server.errors import ApiError
@@ -51,8 +53,10 @@ from minichat.server.schema import (
     TokenizeRequest,
     check_room,
 )
+from minichat.tools.base import ToolFunction
 from minichat.tools.hermes import CallFilter, cut_call
-from minichat.tools.spec import Tools
+from minichat.tools.spec import ToolCall, Tools
+from minichat.tools.toolbox import Toolbox, passed_on
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -103,8 +107,11 @@ def create_app(
     api_key: str | None = None,
     queue_limit: int = 16,
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    served_tools: Sequence[ToolFunction] = (),
 ) -> FastAPI:
-    """The app; a request body over ``max_request_bytes`` is refused (413) unread."""
+    """The app; a request body over ``max_request_bytes`` is refused (413) unread.
+    ``served_tools`` (an MCP server's, ``serve --mcp``) are offered to every request's
+    model beside the client's own tools and run here, in rounds, before the reply."""
 
     async def authenticate(request: Request) -> None:
         # a dependency, not a middleware: Starlette's middlewares read the body in a task
@@ -126,7 +133,7 @@ def create_app(
     )
     app.add_middleware(bodies.BodyLimit, limit=max_request_bytes)
     errors.install(app, max_request_bytes)
-    served = Served(backend, defaults, Gate(queue_limit))
+    served = Served(backend, defaults, Gate(queue_limit), {f.name: f for f in served_tools})
     app.get("/health")(served.health)
     app.get("/v1/models")(served.models)
     app.post("/v1/embeddings")(served.embeddings)
@@ -142,13 +149,17 @@ class Served:
     backend: ChatBackend
     defaults: GenerationConfig
     gate: Gate
+    own: dict[str, ToolFunction] = field(default_factory=dict)  # tools run here (--mcp)
 
     async def health(self) -> dict[str, Any]:
         return {"status": "ok", "model": self.backend.model_id, "waiting": self.gate.waiting}
 
     async def models(self) -> dict[str, Any]:
         embedders = [embedder_card()] if embedder_installed() else []
-        return {"object": "list", "data": [model_card(self.backend), *embedders]}
+        card = model_card(self.backend)
+        if self.own:  # what every request's model may call, run by this server
+            card["server_tools"] = sorted(self.own)
+        return {"object": "list", "data": [card, *embedders]}
 
     async def embeddings(self, request: Request) -> dict[str, Any]:
         """The documents' embedder: an input longer than it reads is refused, never cut."""
@@ -195,15 +206,18 @@ class Served:
     async def chat_completions(self, request: Request) -> Any:
         backend, gate = self.backend, self.gate
         body = await bodies.read(request, ChatRequest)
-        config, tools = self._check(body)
+        config, asked = self._check(body)
+        box = self.toolbox(asked)
+        tools = offer(box, 0, asked.schema if asked else None) if box else asked
         fitted = await asyncio.to_thread(fit_request, backend, body, config, tools)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
         loop = asyncio.get_running_loop()
         cancel = threading.Event()
         calls = tools is not None and tools.choice != "none"
+        rounds = None if box is None else Rounds(box, body.chat_messages(), asked)
         relay = Relay(
-            answer(backend, fitted, config, cancel, tools, calls),
+            answer(backend, fitted, config, cancel, tools, calls, rounds),
             on_done=lambda: loop.call_soon_threadsafe(gate.leave),
         )
         try:
@@ -221,6 +235,18 @@ class Served:
         finally:  # this task cancelled (the server shutting down): stop the reply too
             cancel.set()
         return reply.completion(exchange)
+
+    def toolbox(self, asked: Tools | None) -> Toolbox | None:
+        """The server's own tools beside the client's (whose calls go back to it), or
+        None when the server runs none."""
+        if not self.own:
+            return None
+        theirs = asked.tools if asked is not None else ()
+        names = {t.name for t in theirs}
+        mine = {n: f for n, f in self.own.items() if n not in names}  # theirs win a clash
+        functions = {**mine, **{t.name: passed_on(t) for t in theirs}}
+        choice = asked.choice if asked is not None and asked.tools else "auto"
+        return Toolbox(functions, choice, external=frozenset(names))
 
     def _check(self, body: ChatRequest) -> tuple[GenerationConfig, Tools | None]:
         """The request's settings and tools, or the 400 that says what is wrong."""
@@ -272,6 +298,34 @@ def check_texts(texts: list[str]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """A request answered in rounds: the server's tools run here until the model
+    answers or calls one of the client's (``Conversation.rounds``)."""
+
+    box: Toolbox
+    messages: list[Message]
+    asked: Tools | None
+
+    def replies(
+        self,
+        backend: ChatBackend,
+        fitted: Fitted,
+        config: GenerationConfig,
+        cancel: threading.Event,
+    ) -> Generator[Event, None, Exchange]:
+        chat = Conversation(None, list(self.messages))
+        schema = self.asked.schema if self.asked is not None else None
+        # the operator allowed these tools by starting the server with them
+        exchange = yield from chat.rounds(backend, config, fitted, cancel, self.box, _yes, schema)
+        theirs = tuple(c for c in exchange.tool_calls if c.name in self.box.external)
+        return replace(exchange, tool_calls=theirs)
+
+
+def _yes(call: ToolCall) -> bool:
+    return True
+
+
 def answer(
     backend: ChatBackend,
     fitted: Fitted,
@@ -279,19 +333,31 @@ def answer(
     cancel: threading.Event,
     tools: Tools | None,
     calls: bool,
+    rounds: Rounds | None = None,
 ) -> Generator[str, None, Exchange]:
     """The reply's text as it comes; with ``calls`` possible, no call's markup in it: a
-    call the reply limit cut short (which a backend shows as text) becomes a call."""
+    call the reply limit cut short (which a backend shows as text) becomes a call.
+    With ``rounds``, the server's own tools' calls run first, each logged."""
     markup = CallFilter() if calls else None
     shown: list[str] = []
-    replies = stream_reply(backend, fitted, config, cancel, tools)
+    replies: Generator[Event, None, Exchange] = (
+        stream_reply(backend, fitted, config, cancel, tools)
+        if rounds is None
+        else rounds.replies(backend, fitted, config, cancel)
+    )
     try:
         while True:
             try:
-                piece = next(replies).text
+                event = next(replies)
             except StopIteration as done:
                 exchange: Exchange = done.value
                 break
+            if isinstance(event, ToolResult):
+                log.info("tool %s", one_line(event.ran.line(), 300))
+                continue
+            if not isinstance(event, Text):
+                continue
+            piece = event.text
             if markup is not None:
                 piece = markup.push(piece)
             if piece:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from minichat.errors import ConfigError
-from minichat.safety.files import NotRegularFile, read_regular
+from minichat.safety.files import read_given
 from minichat.tools import worker
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.builtin import BUILTIN
@@ -257,18 +257,7 @@ def load_functions(path: Path, timeout: float = LOAD_TIMEOUT) -> list[ToolFuncti
 
 def read_source(path: Path) -> str:
     """The file's text, as Python would decode it; one line if it is not a readable file."""
-    try:
-        data = read_regular(path, MAX_SOURCE)
-    except NotRegularFile as error:
-        raise ConfigError(f"--functions: {error}; give a Python file") from None
-    except FileNotFoundError:
-        raise ConfigError(f"--functions: no file at {path}") from None
-    except OSError as error:
-        raise ConfigError(f"--functions: cannot read {path}: {error.strerror}") from None
-    if len(data) > MAX_SOURCE:
-        raise ConfigError(
-            f"--functions: {path} is over {MAX_SOURCE // 1024} KiB; give a file of functions"
-        )
+    data = read_given(path, MAX_SOURCE, "--functions", "a Python file of functions")
     try:
         return importlib.util.decode_source(data)  # UTF-8, or what its coding line says
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:

@@ -217,16 +217,9 @@ def _parse(text: str, where: str) -> Any:
 
 
 def _read_file(path: Path) -> str:
-    from minichat.safety.files import read_regular
+    from minichat.safety.files import read_given
 
-    try:
-        data = read_regular(path, MAX_SCHEMA_BYTES)
-    except OSError as error:
-        raise ConfigError(f"--schema: cannot read {path}: {error.strerror or error}") from None
-    if len(data) > MAX_SCHEMA_BYTES:
-        raise ConfigError(
-            f"--schema: {path} is over {MAX_SCHEMA_BYTES // 1024} KiB; is it a schema?"
-        )
+    data = read_given(path, MAX_SCHEMA_BYTES, "--schema", "a JSON Schema file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

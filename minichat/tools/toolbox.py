@@ -24,7 +24,7 @@ from minichat.errors import ConfigError, MinichatError
 from minichat.tools.arguments import check
 from minichat.tools.base import ToolError, ToolFunction
 from minichat.tools.functions import StoppableFunction
-from minichat.tools.spec import ToolCall, Tools
+from minichat.tools.spec import Tool, ToolCall, Tools
 
 MAX_ROUNDS = 5
 TIMEOUT = 30.0  # seconds a call may take before the model is told it timed out
@@ -69,6 +69,12 @@ class Toolbox:
     choice: str = "auto"
     max_rounds: int = MAX_ROUNDS
     timeout: float = TIMEOUT
+    # tools offered whose calls the caller runs, not this toolbox (a server's client's)
+    external: frozenset[str] = frozenset()
+
+    def passes_on(self, calls: Sequence[ToolCall]) -> bool:
+        """Whether these calls are the caller's to run (any of them is an external tool's)."""
+        return any(call.name in self.external for call in calls)
 
     def __post_init__(self) -> None:
         self.offer(0)  # a choice naming no tool here is refused now, not mid-chat
@@ -152,6 +158,15 @@ def _stop(function: ToolFunction) -> None:
     runs in this one cannot be stopped, and is left to finish."""
     if isinstance(function, StoppableFunction):
         function.stop()
+
+
+def passed_on(tool: Tool) -> ToolFunction:
+    """A tool the caller runs (an API client's): offered to the model, never run here."""
+
+    def run(arguments: dict[str, Any]) -> str:
+        raise ToolError(f"{tool.name} is the caller's to run")
+
+    return ToolFunction(tool, run)
 
 
 def toolbox(
