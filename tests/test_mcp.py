@@ -106,6 +106,7 @@ def test_declared_servers_are_read_and_checked() -> None:
         ({"command": "a", "url": "b"}, "both a command and a url"),
         ({"command": "a", "args": "b"}, "args must be a list"),
         ({"command": "a", "cwd": "/"}, "unknown key 'cwd'"),
+        ({"url": "http://x/sse", "type": "sse"}, "the older SSE transport is not supported"),
         ("a", "must be a mapping"),
     ):
         with pytest.raises(ConfigError, match=re.escape(words)):
@@ -163,10 +164,31 @@ def test_every_fault_is_one_line_and_the_server_goes_on(
     assert len(result) < 200_100 and result.endswith("[cut: 200000 of 500000 characters]")
     with pytest.raises(ToolError, match="Error executing tool fail"):
         server.call("fail", {})
-    with pytest.raises(ToolError, match="MCP server faulty"):
+    with pytest.raises(ToolError, match="Unknown tool"):  # an error reply: the server goes on
+        server.call("nosuch", {})
+    assert server.running
+    with pytest.raises(ToolError, match="MCP server faulty stopped .* the next call"):
         server.call("die", {})
-    with pytest.raises(ToolError, match="is stopped .* /mcp start faulty starts it again"):
+    assert server.call("echo", {"text": "back"}) == "echo: back"  # started again
+    server.stop()
+    with pytest.raises(ToolError, match="is stopped; start it again"):  # stopped on purpose
         server.call("echo", {"text": "gone"})
+
+
+def test_a_server_that_does_not_answer_is_given_up_and_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = f"mute{os.getpid()}"
+    script = tmp_path / f"{marker}.py"
+    script.write_text(
+        "import sys, time\nprint('mute server here', file=sys.stderr)\ntime.sleep(60)\n"
+    )
+    monkeypatch.setattr(mcp, "START_TIMEOUT", 1.0)
+    with pytest.raises(ConfigError, match="did not start within 1 s .it said: mute server here"):
+        mcp.server(mcp.spec_for(f"{sys.executable} {script}", {})).start()
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    assert left.stdout == "", f"left running: {left.stdout}"
 
 
 def test_a_server_that_cannot_start_says_why_in_one_line(tmp_path: Path) -> None:
@@ -211,13 +233,13 @@ def test_names_taken_are_prefixed_with_the_server() -> None:
     try:
         name, functions = servers.start(TIME, ["get_current_time", "calculator"])
         assert name == "time"
-        assert [f.name for f in functions] == ["time.get_current_time", "convert_time"]
+        assert [f.name for f in functions] == ["time__get_current_time", "convert_time"]
         assert all(f.changes for f in functions)  # not trusted: each call asks
         [row] = servers.rows()
         assert (row.name, row.state, row.tools) == (
             "time",
             "running",
-            ["time.get_current_time", "convert_time"],
+            ["time__get_current_time", "convert_time"],
         )
     finally:
         running.stop()

@@ -113,8 +113,14 @@ def test_the_sdk_client_reads_them_over_http(env: dict[str, str]) -> None:
         process.wait(10)
 
 
-def test_minichats_own_client_uses_minichat_as_a_server(env: dict[str, str]) -> None:
-    spec = mcp.ServerSpec("docs", SERVE[0], tuple(SERVE[1:]), tuple(env.items()))
+def test_minichats_own_client_uses_minichat_as_a_server(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started as a config file would name it: minichat's settings (the data folder)
+    reach the server though the SDK hands it only a few variables of its own."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = mcp.ServerSpec("docs", SERVE[0], tuple(SERVE[1:]))
     server = mcp.server(spec)
     try:
         server.start()
@@ -126,6 +132,7 @@ def test_minichats_own_client_uses_minichat_as_a_server(env: dict[str, str]) -> 
 
 
 def test_it_listens_on_this_machine_only() -> None:
-    assert_one_error_line(
-        minichat("mcp", "--port", "8123", "--host", "0.0.0.0"), "listens on this machine only"
-    )
+    for host in ("0.0.0.0", "127.0.0.2"):  # the SDK guards 127.0.0.1, localhost, ::1 only
+        assert_one_error_line(
+            minichat("mcp", "--port", "8123", "--host", host), "listens on this machine only"
+        )

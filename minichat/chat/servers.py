@@ -1,7 +1,9 @@
 """The MCP servers a chat uses: which are declared, which are on, and their tools' names.
 
 A server's tools keep their own names unless one is taken (a built-in, a
-``--functions`` function, another server's tool): then they are ``server.tool``.
+``--functions`` function, another server's tool): then they are ``server__tool``
+(not ``server.tool``: OpenAI's API, and so every ``openai:`` server, refuses a dot
+in a tool's name).
 Starting one that runs already in this process reuses it (``tools.mcp.server``).
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 from minichat.errors import ConfigError
 from minichat.tools.base import ToolFunction
-from minichat.tools.mcp import McpServer, ServerSpec, declared, server, spec_for
+from minichat.tools.mcp import McpServer, ServerSpec, declared, server, spec_for, tool_name
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ class Servers:
         running = server(spec)
         running.start()
         mine = set(self.names.get(spec.name, []))
+        clash = set(taken) - mine
         names = {
-            t.name: f"{spec.name}.{t.name}" if t.name in set(taken) - mine else t.name
+            t.name: tool_name(t.name, spec.name if tool_name(t.name) in clash else None)
             for t in running.tools
         }
         self.on[spec.name] = running

@@ -395,7 +395,7 @@ class ChatSession:
                 "use a local model (smollm2, tiny:..., hf:...) or an openai: server"
             )
         else:
-            self.schema = read_schema(given, multi)
+            self.schema = read_schema(given, multi, source if source[:1] in "-/" else "schema")
         self.sources["schema"] = source
 
     def add_functions(self, path: Path) -> list[str]:
@@ -417,7 +417,7 @@ class ChatSession:
 
     def start_mcp(self, given: str) -> list[str]:
         """Start an MCP server (a declared one's name, or a command) and make its tools
-        ones ``use_tools`` can name; returns their names (``server.tool`` where a name is
+        ones ``use_tools`` can name; returns their names (``server__tool`` where a name is
         taken). Its tools whose schema no grammar can follow are left out, with a notice."""
         taken = [*BUILTIN, "search_docs", *self.functions]
         name, functions = self.servers.start(given, taken)

@@ -267,15 +267,19 @@ def mcp_server(
         raise MinichatError(
             "minichat mcp needs the mcp package: pip install 'minichat[mcp]'"
         ) from None
-    if port is not None and not is_loopback(host):
+    host = host.strip("[]")
+    # these three only: the SDK guards them against DNS rebinding (a web page's script
+    # reaching the port through a name it controls), not other loopback addresses
+    if port is not None and host not in ("127.0.0.1", "localhost", "::1"):
         raise MinichatError(
             f"minichat mcp serves your files to whoever reaches it, so it listens on this "
-            f"machine only: use --host 127.0.0.1 (or ::1), not {host}"
+            f"machine only: use --host 127.0.0.1, localhost or ::1, not {host}"
         )
     from minichat.server.mcp import Library, serve
 
     if port is not None:
-        print(f"minichat: MCP on http://{host}:{port}/mcp", file=sys.stderr)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"minichat: MCP on http://{shown}:{port}/mcp", file=sys.stderr)
     serve(Library(lambda: load(settings, docs=True)[0]), port=port, host=host)
 
 

@@ -352,8 +352,9 @@ def answer(
             except StopIteration as done:
                 exchange: Exchange = done.value
                 break
-            if isinstance(event, ToolResult):
-                log.info("tool %s", one_line(event.ran.line(), 300))
+            if isinstance(event, ToolResult):  # a failed call is the operator's to know of
+                level = logging.WARNING if event.ran.failed else logging.INFO
+                log.log(level, "tool %s", one_line(event.ran.line(), 300))
                 continue
             if not isinstance(event, Text):
                 continue

@@ -6,13 +6,17 @@ that is not JSON, bytes that are not UTF-8, text that is not JSON (``NaN`` and
 numbers too large for a float or of absurd length included), nesting too deep
 for the code behind it to recurse into (jsonschema, pydantic, the grammar), and
 lone surrogates (``"\\ud800"``), which no tokenizer can encode. The size limit
-comes first (``BodyLimit``): a Content-Length over it is refused before a byte
-of the body is read, and a chunked body is counted as it arrives and cut off
-at the limit, so no body over the limit is ever held.
+comes first (``BodyLimit``): a Content-Length over it is refused before the
+app sees a byte of it, and a chunked body is counted as it arrives and cut off
+at the limit, so no body over the limit is ever held. The refused body is read
+and thrown away (up to ``DRAIN_BYTES`` or ``DRAIN_SECONDS``, or until the
+client stops sending) before the 413 is sent: a connection closed with unread bytes is reset, and the client, still
+sending, would lose the answer that says why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, TypeVar
@@ -23,6 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minichat.server.errors import ApiError, invalid, too_large
 
+DRAIN_BYTES = 64 * 2**20  # thrown away to let a client read its 413; past it, cut off
+DRAIN_SECONDS = 10.0  # in all
+DRAIN_IDLE = 0.5  # seconds without a byte: the client is waiting for the answer
 MAX_DEPTH = 48  # arrays and objects within each other; a tool's schema needs a dozen
 MAX_DIGITS = 100  # in one JSON number
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -42,6 +49,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
+            await drain(receive, int(length))
             return await too_large(self.limit).response()(scope, receive, send)
         received = 0
 
@@ -54,6 +62,23 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+async def drain(receive: Receive, length: int) -> None:
+    """Read and throw away a refused body, within bounds (never held: each piece is
+    dropped as it comes)."""
+    if length > DRAIN_BYTES:
+        return  # too much to take in: the connection is cut, as before
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DRAIN_SECONDS
+    while True:
+        try:
+            left = min(deadline - loop.time(), DRAIN_IDLE)
+            message = await asyncio.wait_for(receive(), max(left, 0.001))
+        except asyncio.TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def read(request: Request, model: type[Model]) -> Model:

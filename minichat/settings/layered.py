@@ -105,9 +105,11 @@ def load_settings(
     if config_file is not None or file.is_file():
         read = _read_config_file(file)
         # mcpServers: the spelling other tools' config files use
-        servers = read.pop("mcp_servers", None) or read.pop("mcpServers", None) or {}
-        if not isinstance(servers, Mapping):
-            raise ConfigError(f"config file {file}: mcp_servers must map names to servers")
+        for key in ("mcp_servers", "mcpServers"):
+            found = read.pop(key, None) or {}
+            if not isinstance(found, Mapping):
+                raise ConfigError(f"config file {file}: {key} must map names to servers")
+            servers = {**servers, **found}
         layers.append((f"config file {file}", read))
     for key in KEYS:
         name = env_name(key)

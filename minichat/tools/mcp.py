@@ -28,7 +28,7 @@ import shlex
 import tempfile
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +39,8 @@ from minichat.tools.schema import schema_problem_of
 from minichat.tools.spec import Tool
 
 INSTALL = "pip install mcp (or minichat[mcp])"
+PASSED_ENV = ("MINICHAT_", "XDG_")  # passed on to a stdio server beside the SDK's few
+CONNECTION_CLOSED = -32000  # JSON-RPC's code for a connection that went away (mcp_types)
 START_TIMEOUT = 30.0  # seconds a server may take to start and list its tools
 CALL_TIMEOUT = 28.0  # a call's own limit, under the toolbox's 30 s
 STOP_TIMEOUT = 5.0
@@ -78,6 +80,12 @@ def _from_config(name: str, entry: Any) -> ServerSpec:
     unknown = sorted(set(map(str, entry)) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    kind = str(entry.get("type") or entry.get("transport") or "")
+    if kind not in ("", "stdio", "http", "streamable-http", "streamableHttp"):
+        raise ConfigError(
+            f"{where}: transport {kind!r} is not one minichat speaks: stdio (a command) or "
+            "streamable HTTP (a url); the older SSE transport is not supported"
+        )
     command, url = entry.get("command"), entry.get("url")
     if command is None and url is None:
         raise ConfigError(f"{where} needs a command (stdio) or a url (HTTP)")
@@ -164,6 +172,7 @@ class McpServer:
     _closed: Future[None] | None = None
     # a stdio server's own stderr: kept off the chat, its last line told if it fails
     _errlog: Any = None
+    crashed: bool = False  # it went away by itself: the next call starts it again
 
     @property
     def running(self) -> bool:
@@ -189,14 +198,24 @@ class McpServer:
         try:
             listed = ready.result(START_TIMEOUT)
         except FutureTimeout:
-            self._end(f"did not start within {START_TIMEOUT:g} s")
+            self._abort(f"did not start within {START_TIMEOUT:g} s")
             raise ConfigError(self._failure()) from None
         except BaseException as error:  # the SDK's and the OS's, in many kinds
-            self._end(_reason(error))
+            self._abort(_reason(error))
             raise ConfigError(self._failure()) from None
         self.tools, self.left_out = _usable(listed)
         self.state = "running"
+        self.crashed = False
         STARTED[self.spec] = self
+
+    def _abort(self, state: str) -> None:
+        """End a start that failed: the task holding the connection is cancelled (the
+        SDK then ends the server's process) before the loop stops."""
+        if self._closed is not None:
+            self._closed.cancel()
+            with contextlib.suppress(BaseException):
+                wait([self._closed], STOP_TIMEOUT + 2)
+        self._end(state)
 
     async def _hold(self, ready: Future[list[Any]]) -> None:
         """The one task that opens the connection, keeps it open and closes it (the SDK's
@@ -238,9 +257,14 @@ class McpServer:
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
 
+        # the SDK hands a server a minimal environment (HOME, PATH, ...); minichat's own
+        # settings and the user's folders go too, so `minichat mcp` serves the same data
+        passed = {k: v for k, v in os.environ.items() if k.startswith(PASSED_ENV)}
         parameters = StdioServerParameters(
-            command=spec.command or "", args=list(spec.args), env=dict(spec.env) or None
+            command=spec.command or "", args=list(spec.args), env={**passed, **dict(spec.env)}
         )
+        if self._errlog is not None:
+            self._errlog.close()
         self._errlog = tempfile.TemporaryFile(  # noqa: SIM115 - open for the server's life
             "w+", encoding="utf-8", errors="replace"
         )
@@ -249,11 +273,13 @@ class McpServer:
     def call(self, name: str, arguments: dict[str, Any]) -> str:
         """Call tool ``name``; its result as text for the model (``ToolError`` says in
         words what went wrong: the server's error, a hang, a server gone)."""
+        if self.crashed:  # it died since the last call: one try to start it again
+            try:
+                self.start()
+            except ConfigError as error:
+                raise ToolError(str(error)) from None
         if not self.running or self._loop is None or self._client is None:
-            raise ToolError(
-                f"the MCP server {self.spec.name} is {self.state}; "
-                f"/mcp start {self.spec.name} starts it again"
-            )
+            raise ToolError(f"the MCP server {self.spec.name} is {self.state}; start it again")
         pending = asyncio.run_coroutine_threadsafe(
             self._client.call_tool(name, arguments), self._loop
         )
@@ -264,18 +290,28 @@ class McpServer:
             raise ToolError(
                 f"{name} took longer than {CALL_TIMEOUT:g} s and was given up"
             ) from None
-        except Exception as error:  # not the tool's error but the server's: it is gone
+        except Exception as error:
+            if not self._gone(error):  # an error reply: the tool's, the server is fine
+                raise ToolError(_reason(error).removeprefix("failed: ")) from None
             reason = _reason(error)
             self.stop()
-            self.state = f"stopped ({reason})"
+            self.state, self.crashed = f"stopped ({reason})", True
             raise ToolError(
-                f"the MCP server {self.spec.name} stopped ({reason}); "
-                f"/mcp start {self.spec.name} starts it again"
+                f"the MCP server {self.spec.name} stopped ({reason}); the next call to one "
+                "of its tools starts it again"
             ) from None
         text = result_text(result)
         if getattr(result, "is_error", False):
             raise ToolError(text or "the server reported an error")
         return text
+
+    def _gone(self, error: Exception) -> bool:
+        """Whether ``error`` means the connection is lost (else it is an error reply)."""
+        from mcp.shared.exceptions import MCPError
+
+        if self._closed is None or self._closed.done():
+            return True
+        return not isinstance(error, MCPError) or error.code == CONNECTION_CLOSED
 
     def functions(self, names: Mapping[str, str]) -> list[ToolFunction]:
         """The server's tools as the toolbox runs them, named as ``names`` says."""
@@ -298,6 +334,10 @@ class McpServer:
             with contextlib.suppress(BaseException):  # closing: what went wrong no longer matters
                 self._closed.result(STOP_TIMEOUT + 2)
         self._end("stopped")
+        self.crashed = False
+        if self._errlog is not None:
+            self._errlog.close()
+            self._errlog = None
 
     def _end(self, state: str) -> None:
         if self._loop is not None:
@@ -312,6 +352,13 @@ class McpServer:
         said = _last_line(self._errlog)
         told = f" (it said: {said})" if said else ""
         return f"the MCP server {self.spec.name} ({self.spec.describe()}) {self.state}{told}"
+
+
+def tool_name(name: str, server: str | None = None) -> str:
+    """A server's tool's name as a model and OpenAI's API take it (letters, digits, _ and
+    -, at most 64), ``server__`` before it where the name alone is taken."""
+    safe = NAME.sub("_", name) or "tool"
+    return (f"{server}__{safe}" if server else safe)[:64]
 
 
 def _last_line(log: Any) -> str:

@@ -16,6 +16,7 @@ so what it writes in that shape makes sense.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,24 +96,24 @@ def number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def concise(text: str) -> dict[str, Any]:
+def concise(text: str, flag: str = "--schema") -> dict[str, Any]:
     """llm's concise schema form to a JSON Schema (every field required)."""
     fields = [f.strip() for f in re.split(r"\n" if "\n" in text else r",", text) if f.strip()]
     if not fields:
-        raise ConfigError("--schema is empty: give field names, e.g. 'name, age int'")
+        raise ConfigError(f"{flag} is empty: give field names, e.g. 'name, age int'")
     properties: dict[str, Any] = {}
     for field in fields:
         head, _, description = field.partition(":")
         words = head.split()
         if not words or len(words) > 2 or not NAME.match(words[0]):
             raise ConfigError(
-                f"--schema: {field!r} is not 'name [type][: description]' "
+                f"{flag}: {field!r} is not 'name [type][: description]' "
                 "(e.g. 'name, age int, bio: one line')"
             )
         kind = words[1] if len(words) == 2 else "str"
         if kind not in TYPES:
             raise ConfigError(
-                f"--schema: {words[0]}'s type {kind!r} is not one of {', '.join(TYPES)}"
+                f"{flag}: {words[0]}'s type {kind!r} is not one of {', '.join(TYPES)}"
             )
         prop: dict[str, Any] = {"type": TYPES[kind]}
         if description.strip():
@@ -137,20 +138,21 @@ def many(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_schema(given: str, multi: bool = False) -> dict[str, Any]:
+def read_schema(given: str, multi: bool = False, flag: str = "--schema") -> dict[str, Any]:
     """The JSON Schema ``given`` means: inline JSON, a ``.json`` file, or the concise
-    form; refused in one line (``ConfigError``) when it is none of them or no grammar
-    can follow it."""
+    form; refused in one line (``ConfigError``, naming ``flag``) when it is none of
+    them or no grammar can follow it. A file is a name ending in ``.json`` or a path
+    with a folder in it: a bare word is a field."""
     text = given.strip()
     if text.startswith("{"):
-        schema = _parse(text, "--schema")
-    elif text and (text.endswith(".json") or Path(text).expanduser().exists()):
-        schema = _parse(_read_file(Path(text).expanduser()), text)
+        schema = _parse(text, flag)
+    elif text.endswith(".json") or (os.sep in text and Path(text).expanduser().exists()):
+        schema = _parse(_read_file(Path(text).expanduser(), flag), text)
     else:
-        schema = concise(text)
+        schema = concise(text, flag)
     problem = schema_problem_of(schema)
     if problem:
-        raise ConfigError(f"--schema {problem}")
+        raise ConfigError(f"{flag} {problem}")
     return many(schema) if multi else schema
 
 
@@ -216,11 +218,11 @@ def _parse(text: str, where: str) -> Any:
         raise ConfigError(f"{where} is not valid JSON: {error}") from None
 
 
-def _read_file(path: Path) -> str:
+def _read_file(path: Path, flag: str) -> str:
     from minichat.safety.files import read_given
 
-    data = read_given(path, MAX_SCHEMA_BYTES, "--schema", "a JSON Schema file")
+    data = read_given(path, MAX_SCHEMA_BYTES, flag, "a JSON Schema file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"--schema: {path} is not UTF-8 text") from None
+        raise ConfigError(f"{flag}: {path} is not UTF-8 text") from None

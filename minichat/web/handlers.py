@@ -288,7 +288,7 @@ class WebChat:
             if text.startswith("{") or not text:
                 self.session.use_schema(text or None, source=SOURCE)
             else:
-                self.session.use_schema(json.dumps(concise(text)), source=SOURCE)
+                self.session.use_schema(json.dumps(concise(text, "schema")), source=SOURCE)
         except ConfigError as error:
             return self.controls().schema, f"error: {error}"
         now = self.controls().schema
