@@ -10,8 +10,9 @@ comes first (``BodyLimit``): a Content-Length over it is refused before the
 app sees a byte of it, and a chunked body is counted as it arrives and cut off
 at the limit, so no body over the limit is ever held. The refused body is read
 and thrown away (up to ``DRAIN_BYTES`` or ``DRAIN_SECONDS``, or until the
-client stops sending) before the 413 is sent: a connection closed with unread bytes is reset, and the client, still
-sending, would lose the answer that says why.
+client stops sending) before the 413 is sent: a connection closed with unread
+bytes is reset, and the client, still sending, would lose the answer that says
+why.
 """
 
 from __future__ import annotations
