@@ -14,6 +14,7 @@ reads input or prints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -26,10 +27,11 @@ from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, docs_tool, open_documents, skipped_notice
 from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
-from minichat.chat.report import Totals
+from minichat.chat.report import Totals, source_json
 from minichat.chat.servers import Servers
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, InputError, MinichatError
+from minichat.log.store import ChatLog, LogError, Record, new_id
 from minichat.retrieval.collection import Progress
 from minichat.settings.layered import Settings
 from minichat.settings.params import param
@@ -108,6 +110,9 @@ class ChatSession:
         self.functions: dict[str, ToolFunction] = {}  # the user's own (``--functions``)
         self.function_files: dict[Path, list[str]] = {}  # each file's names, as last loaded
         self.servers = Servers()  # MCP servers: those declared, those on (``start_mcp``)
+        self.log: ChatLog | None = None  # where every exchange is kept (``keep_log``), if
+        self.log_id: str | None = None  # this conversation's id there, once one is kept
+        self.surface = "library"  # who chats: ask, chat, web (kept with the conversation)
         self._cancel: threading.Event | None = None  # the reply being generated
 
     @classmethod
@@ -301,7 +306,80 @@ class ChatSession:
         self.totals.add(exchange.stats)
         self.context_used = exchange.stats.prompt_tokens + exchange.stats.new_tokens
         yield from self._turn_notices(exchange)
+        yield from self._log_exchange(exchange)
         yield Done(exchange)
+
+    # --- the chat log ----------------------------------------------------------------------
+    def keep_log(self, log: ChatLog | None, surface: str) -> None:
+        """Keep every exchange from now on in ``log`` (None: keep none)."""
+        self.log, self.surface = log, surface
+
+    def _log_exchange(self, exchange: Exchange) -> Iterator[Notice]:
+        """The exchange into the log, after the reply: a log that cannot be written
+        loses the log line, never the reply (one notice says so)."""
+        if self.log is None:
+            return
+        if self.log_id is None:
+            self.log_id = new_id()
+        asked = next(
+            (m.content for m in reversed(self.conversation.messages) if m.role == "user"), ""
+        )
+        stats = exchange.stats
+        record = Record(
+            model=self.model_id,
+            adapter=self.adapter_in_use,
+            system=self.conversation.system,
+            settings=self.config.to_dict(),
+            surface=self.surface,
+            prompt=asked,
+            reply=exchange.reply,
+            finish=exchange.finish_reason,
+            cut_off=exchange.cut_off,
+            prompt_tokens=stats.prompt_tokens,
+            new_tokens=stats.new_tokens,
+            first_token_s=stats.time_to_first_token,
+            total_s=stats.total_seconds,
+            messages=[transcript.message_data(m) for m in self.conversation.messages],
+            tools=[ran.to_dict() for ran in exchange.tools_ran],
+            sources=[
+                {"label": label, **source_json(hit)}
+                for label, hit in zip(exchange.source_labels, exchange.sources, strict=False)
+            ],
+            docs=self.documents.label if self.documents else None,
+        )
+        try:
+            self.log.record(self.log_id, record)
+        except LogError as error:
+            yield Notice(f"{error}; this exchange was not logged", warning=True)
+        for said in self.log.notices:
+            yield Notice(said, warning=True)
+        self.log.notices.clear()
+
+    def continue_logged(self, cid: str, source: str | None = None) -> str:
+        """Continue a logged conversation (an id or its start; ``latest`` for the newest):
+        its model, adapter, system prompt, settings and messages. Returns its id."""
+        if self.log is None:
+            raise ConfigError("the chat log is off, so there is nothing to continue")
+        found = self.log.latest() if cid == "latest" else self.log.find(cid)
+        if found is None:
+            raise ConfigError("nothing is logged yet, so there is nothing to continue")
+        kept = self.log.conversation(found)
+        saved = transcript.from_data(
+            {
+                "format": transcript.FORMAT,
+                "model": kept["model"],
+                "system": kept["system"],
+                "parameters": kept["settings"],
+                "messages": kept["messages"],
+            },
+            f"logged conversation {found}",
+        )
+        self.restore(saved, source or f"/resume {found[:8]}")
+        if kept.get("adapter") and self.backend.adapter != kept["adapter"]:
+            with contextlib.suppress(MinichatError):  # keep the chat if the adapter is gone
+                self.use_adapter(kept["adapter"], source or f"/resume {found[:8]}")
+        self.log_id = found
+        return found
 
     def _turn_notices(self, exchange: Exchange) -> Iterator[Notice]:
         if self.schema is not None and exchange.finish_reason not in ("cancelled", "tool_calls"):
@@ -456,6 +534,7 @@ class ChatSession:
         """A new conversation; the system prompt and the parameters stay."""
         self.conversation.messages.clear()
         self.conversation.left_out = 0
+        self.log_id = None  # a new conversation in the log too
         self.refresh_context()
 
     def set_system(self, text: str | None, source: str) -> None:
@@ -583,4 +662,5 @@ class ChatSession:
         self.config = saved.config
         self.sources.update(dict.fromkeys([*saved.config.to_dict(), "system"], source))
         self.conversation = Conversation(saved.system, list(saved.messages))
+        self.log_id = None  # a chat loaded is a new conversation in the log
         self.refresh_context()

@@ -35,24 +35,7 @@ class Transcript:
 
 def save(path: Path, transcript: Transcript) -> None:
     """Write the chat to ``path``; a path that cannot be written is a ``MinichatError``."""
-    data = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": transcript.model,
-        "system": transcript.system,
-        "parameters": transcript.config.to_dict(),
-        "messages": [
-            {
-                "role": m.role,
-                "content": m.content,
-                **({"cut_off": True} if m.cut_off else {}),
-                **({"context": m.context, "sources": list(m.sources)} if m.context else {}),
-                **({"tool_calls": [c.to_dict() for c in m.tool_calls]} if m.tool_calls else {}),
-                **({"tool_call_id": m.tool_call_id} if m.tool_call_id is not None else {}),
-            }
-            for m in transcript.messages
-        ],
-    }
+    data = to_data(transcript)
     if path.is_dir():
         raise MinichatError(f"{path} is a folder; give a file name, e.g. {path / 'chat.json'}")
     try:
@@ -60,6 +43,29 @@ def save(path: Path, transcript: Transcript) -> None:
         write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n", private=True)
     except OSError as error:
         raise MinichatError(f"cannot save to {path}: {error.strerror or error}") from None
+
+
+def to_data(transcript: Transcript) -> dict[str, Any]:
+    """The chat as the JSON ``save`` writes (and ``minichat logs show --json``)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": transcript.model,
+        "system": transcript.system,
+        "parameters": transcript.config.to_dict(),
+        "messages": [message_data(m) for m in transcript.messages],
+    }
+
+
+def message_data(m: Message) -> dict[str, Any]:
+    return {
+        "role": m.role,
+        "content": m.content,
+        **({"cut_off": True} if m.cut_off else {}),
+        **({"context": m.context, "sources": list(m.sources)} if m.context else {}),
+        **({"tool_calls": [c.to_dict() for c in m.tool_calls]} if m.tool_calls else {}),
+        **({"tool_call_id": m.tool_call_id} if m.tool_call_id is not None else {}),
+    }
 
 
 def load(path: Path) -> Transcript:
@@ -73,8 +79,13 @@ def load(path: Path) -> Transcript:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise MinichatError(f"{path} is not a saved minichat chat: {reason}") from None
+    return from_data(data, str(path))
+
+
+def from_data(data: Any, where: str) -> Transcript:
+    """A chat from ``save``'s JSON, checked whole (``where`` names it in an error)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise MinichatError(f'{path} is not a saved minichat chat (no "format": "{FORMAT}")')
+        raise MinichatError(f'{where} is not a saved minichat chat (no "format": "{FORMAT}")')
     try:
         config = GenerationConfig.from_mapping(dict(data.get("parameters") or {}))
         messages = [_message(m) for m in data.get("messages", [])]
@@ -82,7 +93,7 @@ def load(path: Path) -> Transcript:
         if not isinstance(model, str) or not (system is None or isinstance(system, str)):
             raise ValueError("model must be a string and system a string or null")
     except (ConfigError, ValueError, TypeError, KeyError) as error:
-        raise MinichatError(f"{path} is damaged: {error}") from None
+        raise MinichatError(f"{where} is damaged: {error}") from None
     return Transcript(model, system, config, messages)
 
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from minichat.backend import ChatBackend
-from minichat.cli import docs, finetune, oneshot, train
+from minichat.cli import docs, finetune, logs, oneshot, train
 from minichat.cli.extras import CHAT, OUTPUT, Extras, Output
 from minichat.cli.options import SETTINGS, with_options, with_settings
 from minichat.errors import MinichatError
@@ -169,6 +169,10 @@ def serve(
             help="offer an MCP server's tools to every request's model, run here (repeatable)",
         ),
     ] = None,
+    keep_log: Annotated[
+        bool,
+        typer.Option("--log", help="keep every request and reply in the chat log (else none)"),
+    ] = False,
     *,
     settings: Settings,
 ) -> None:
@@ -176,6 +180,7 @@ def serve(
     import uvicorn
 
     from minichat.chat.servers import Servers
+    from minichat.log.store import ChatLog
     from minichat.server.app import create_app
 
     if queue < 0:
@@ -194,6 +199,7 @@ def serve(
         queue_limit=queue,
         max_request_bytes=max_request_bytes,
         served_tools=served,
+        log=ChatLog() if keep_log else None,
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
     if served:
@@ -221,7 +227,9 @@ def is_loopback(host: str) -> bool:
 
 
 @app.command()
-@with_options(settings=SETTINGS, extras=CHAT.only("documents", "tools", "tool_choice", "mcp"))
+@with_options(
+    settings=SETTINGS, extras=CHAT.only("documents", "tools", "tool_choice", "mcp", "no_log")
+)
 def web(
     host: HostOption = "127.0.0.1",
     port: PortOption = 7860,
@@ -243,7 +251,7 @@ def web(
     extras.check()
     backend, _ = load(settings, tools=extras.tools_on, docs=bool(extras.documents))
     session = ChatSession.start(backend, settings, load_model=loader(settings))
-    extras.apply(session)
+    extras.apply(session, "web")
     # a page others can reach picks only named collections, never a path on this machine
     local = is_loopback(host) and not share
     serve(WebChat(session, pick_paths=local), host=host, port=port, share=share)
@@ -303,6 +311,7 @@ def models() -> None:
 app.command("train")(train.train)
 app.command("finetune")(finetune.finetune)
 app.add_typer(docs.app, name="docs")
+app.add_typer(logs.app, name="logs")
 
 
 @app.command("config")
@@ -338,7 +347,7 @@ def _answer(settings: Settings, prompt: str, *, output: Output, extras: Extras) 
     extras.check()
     backend, seconds = load(settings, tools=extras.tools_on, docs=bool(extras.documents))
     session = ChatSession.start(backend, settings, loader(settings))
-    extras.apply(session)
+    extras.apply(session, "ask")
     code = oneshot.answer(
         session,
         prompt,
@@ -374,7 +383,7 @@ def _chat(
     else:
         backend = load(settings, tools=extras.tools_on, docs=bool(extras.documents))[0]
         session = ChatSession.start(backend, settings, loader(settings))
-    extras.apply(session)
+    extras.apply(session, "chat")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     repl = Repl(
         session,
@@ -387,6 +396,10 @@ def _chat(
     if resume is not None:
         repl.show_history()
         repl.note(f"resumed {len(session.conversation.messages)} messages from {resume}")
+        repl.show_notices()
+    elif session.conversation.messages:  # --continue, --cid
+        repl.show_history()
+        repl.note(f"continued logged conversation {session.log_id}")
         repl.show_notices()
     if sys.stdin.isatty():
         from minichat.repl.prompt import prompt_reader

@@ -79,6 +79,17 @@ McpOption = Annotated[
         "(repeatable; each call asks first unless the server is trusted or --yes)",
     ),
 ]
+NoLogFlag = Annotated[
+    bool, typer.Option("--no-log", help="keep nothing of this chat in the chat log")
+]
+ContinueFlag = Annotated[
+    bool,
+    typer.Option("--continue", "-c", help="continue the latest logged conversation"),
+]
+CidOption = Annotated[
+    str | None,
+    typer.Option("--cid", metavar="ID", help="continue this logged conversation (minichat logs)"),
+]
 YesFlag = Annotated[
     bool, typer.Option("--yes", "-y", help="run tools that may change things without asking")
 ]
@@ -96,6 +107,9 @@ class Extras:
     schema: str | None = None
     schema_multi: str | None = None
     mcp: tuple[str, ...] = ()
+    no_log: bool = False
+    continue_latest: bool = False
+    cid: str | None = None
 
     def check(self) -> None:
         """Refuse what names nothing before a model loads for nothing."""
@@ -143,7 +157,17 @@ class Extras:
     def names(self) -> list[str]:
         return [n.strip() for n in (self.tools or "").split(",") if n.strip()]
 
-    def apply(self, session: ChatSession) -> None:
+    def apply(self, session: ChatSession, surface: str) -> None:
+        """Set the chat up as the flags say: its log first (a conversation continued
+        brings its model and settings), then documents, tools and the schema."""
+        from minichat.log.store import ChatLog, logging_off
+
+        session.keep_log(None if self.no_log or logging_off() else ChatLog(), surface)
+        if self.continue_latest or self.cid:
+            if self.no_log:
+                raise MinichatError("--continue reads the chat log; leave out --no-log")
+            session.continue_logged(self.cid or "latest", "--continue")
+            oneshot.tell_notices(session.take_notices(), sys.stderr)
         if self.documents:
             from minichat.repl.render import embedding_progress
 
@@ -206,11 +230,14 @@ CHAT = Group(
         "functions": FunctionsOption,
         "yes": YesFlag,
         "mcp": McpOption,
+        "no_log": NoLogFlag,
+        "continue_latest": ContinueFlag,
+        "cid": CidOption,
         "schema": SchemaOption,
         "schema_multi": SchemaMultiOption,
     },
     _extras,
-    {"tool_choice": "auto", "yes": False},
+    {"tool_choice": "auto", "yes": False, "no_log": False, "continue_latest": False},
 )
 OUTPUT = Group(
     {"as_json": JsonFlag, "verbose": VerboseFlag}, _output, {"as_json": False, "verbose": False}

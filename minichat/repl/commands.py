@@ -23,6 +23,7 @@ from minichat.chat.report import FIGURES, rows
 from minichat.chat.session import ChatSession
 from minichat.errors import ConfigError
 from minichat.retrieval.collection import OFF, Collection, Progress
+from minichat.safety.untrusted import one_line
 from minichat.settings.params import ALIASES, PARAMS, Param, stop_text
 from minichat.tools.builtin import BUILTIN
 from minichat.tools.toolbox import MAX_ROUNDS
@@ -191,6 +192,39 @@ def cmd_load(shell: Shell, args: str) -> None:
     shell.note(f"loaded {len(shell.session.conversation.messages)} messages from {path}")
 
 
+def cmd_history(shell: Shell, args: str) -> None:
+    log = shell.session.log
+    if log is None:
+        raise Refused("the chat log is off in this chat (--no-log, MINICHAT_LOG=0, logs off)")
+    count = int(args) if args.strip().isdigit() else 10
+    rows = log.conversations(count)
+    if not rows:
+        shell.note("nothing logged yet")
+        return
+    now = shell.session.log_id
+    shell.table(
+        ["id", "last", "model", "exchanges", "first message"],
+        [
+            [
+                r["id"] + (" (this one)" if r["id"] == now else ""),
+                r["updated"][:16],
+                r["model"],
+                str(r["exchanges"]),
+                one_line(r["first"] or "", 60),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def cmd_resume(shell: Shell, args: str) -> None:
+    if not args.strip():
+        raise UsageError("give a conversation's id (or its start): /history lists them")
+    found = shell.session.continue_logged(args.strip())
+    shell.show_history()
+    shell.note(f"continued logged conversation {found}")
+
+
 def cmd_stats(shell: Shell, args: str) -> None:
     session = shell.session
     shell.table(("", *FIGURES.values()), rows(session.last_stats, session.totals))
@@ -347,6 +381,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("retry", "", "ask the last question again for a new reply", cmd_retry),
     Command("save", "[FILE]", "save conversation, parameters and model as JSON", cmd_save, "files"),
     Command("load", "FILE", "load a saved chat", cmd_load, "files"),
+    Command(
+        "history", "[N]", "the latest logged conversations (minichat logs has more)", cmd_history
+    ),
+    Command("resume", "ID", "continue a logged conversation, as /load does a file", cmd_resume),
     Command("stats", "", "token counts and speed, last turn and session", cmd_stats),
     Command(
         "docs",

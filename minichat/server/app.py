@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,9 +35,11 @@ from minichat.chat.conversation import Conversation, offer
 from minichat.chat.events import Event, Exchange, Text, ToolResult
 from minichat.chat.relay import Relay
 from minichat.chat.report import usage
+from minichat.chat.transcript import message_data
 from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
+from minichat.log.store import ChatLog, LogError, Record, new_id
 from minichat.prompt.budget import Fitted
 from minichat.retrieval.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.retrieval.embedder import NAME as EMBEDDER
@@ -108,10 +110,12 @@ def create_app(
     queue_limit: int = 16,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     served_tools: Sequence[ToolFunction] = (),
+    log: ChatLog | None = None,
 ) -> FastAPI:
     """The app; a request body over ``max_request_bytes`` is refused (413) unread.
     ``served_tools`` (an MCP server's, ``serve --mcp``) are offered to every request's
-    model beside the client's own tools and run here, in rounds, before the reply."""
+    model beside the client's own tools and run here, in rounds, before the reply.
+    With ``log`` (``serve --log``), every request and its reply is kept there."""
 
     async def authenticate(request: Request) -> None:
         # a dependency, not a middleware: Starlette's middlewares read the body in a task
@@ -133,7 +137,8 @@ def create_app(
     )
     app.add_middleware(bodies.BodyLimit, limit=max_request_bytes)
     errors.install(app, max_request_bytes)
-    served = Served(backend, defaults, Gate(queue_limit), {f.name: f for f in served_tools})
+    own = {f.name: f for f in served_tools}
+    served = Served(backend, defaults, Gate(queue_limit), own, log)
     app.get("/health")(served.health)
     app.get("/v1/models")(served.models)
     app.post("/v1/embeddings")(served.embeddings)
@@ -150,6 +155,7 @@ class Served:
     defaults: GenerationConfig
     gate: Gate
     own: dict[str, ToolFunction] = field(default_factory=dict)  # tools run here (--mcp)
+    log: ChatLog | None = None  # where requests are kept (--log); none by default
 
     async def health(self) -> dict[str, Any]:
         return {"status": "ok", "model": self.backend.model_id, "waiting": self.gate.waiting}
@@ -228,13 +234,45 @@ class Served:
         reply = Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", backend.model_id, int(time.time()))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            events = stream_events(relay, cancel, reply, include_usage)
+            kept = lambda exchange: self.keep(body, config, exchange)  # noqa: E731
+            events = stream_events(relay, cancel, reply, include_usage, kept)
             return StreamingResponse(events, media_type="text/event-stream")
         try:
             exchange = await asyncio.to_thread(finished, relay)
         finally:  # this task cancelled (the server shutting down): stop the reply too
             cancel.set()
+        await asyncio.to_thread(self.keep, body, config, exchange)
         return reply.completion(exchange)
+
+    def keep(self, body: ChatRequest, config: GenerationConfig, exchange: Exchange) -> None:
+        """The request and its reply into the log (``--log``): a conversation of its own."""
+        if self.log is None:
+            return
+        asked = body.chat_messages()
+        replied = Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
+        system = next((m.content for m in asked if m.role == "system"), None)
+        stats = exchange.stats
+        record = Record(
+            model=self.backend.model_id,
+            adapter=self.backend.adapter,
+            system=system,
+            settings=config.to_dict(),
+            surface="serve",
+            prompt=next((m.content for m in reversed(asked) if m.role == "user"), ""),
+            reply=exchange.reply,
+            finish=exchange.finish_reason,
+            cut_off=exchange.cut_off,
+            prompt_tokens=stats.prompt_tokens,
+            new_tokens=stats.new_tokens,
+            first_token_s=stats.time_to_first_token,
+            total_s=stats.total_seconds,
+            messages=[message_data(m) for m in [*asked, replied] if m.role != "system"],
+            tools=[ran.to_dict() for ran in exchange.tools_ran],
+        )
+        try:
+            self.log.record(new_id(), record)
+        except LogError as error:  # the reply went out; the operator hears of the log line
+            log.warning("%s; this request was not logged", error)
 
     def toolbox(self, asked: Tools | None) -> Toolbox | None:
         """The server's own tools beside the client's (whose calls go back to it), or
@@ -447,7 +485,11 @@ def message(exchange: Exchange) -> dict[str, Any]:
 
 
 async def stream_events(
-    relay: Relay[str, Exchange], cancel: threading.Event, reply: Reply, include_usage: bool
+    relay: Relay[str, Exchange],
+    cancel: threading.Event,
+    reply: Reply,
+    include_usage: bool,
+    kept: Callable[[Exchange], None] | None = None,
 ) -> AsyncIterator[str]:
     """The reply as server-sent events, then [DONE]; an error mid-reply is one event."""
     try:
@@ -468,6 +510,8 @@ async def stream_events(
             yield reply.chunk({}, FINISH_REASONS[exchange.finish_reason])
             if include_usage:
                 yield reply.chunk({}, None, usage=usage(exchange.stats))
+            if kept is not None:
+                await asyncio.to_thread(kept, exchange)
         yield "data: [DONE]\n\n"
     finally:
         cancel.set()  # a client that left stops its reply before the next token
