@@ -222,6 +222,8 @@ def test_the_command_line_logs_continues_searches_and_exports(tmp_path: Path) ->
     cid = listed[0]["id"]
     found = minichat("logs", "-q", "relay", env=env).stdout
     assert cid in found and "[relay]" in found
+    exported_md = minichat("logs", "--markdown", env=env).stdout
+    assert exported_md.startswith(f"# Conversation {cid}") and "and then?" in exported_md
     shown = minichat("logs", "show", cid[:15], env=env).stdout
     assert "the relay port is 48213" in shown and "and then?" in shown
     exported = tmp_path / "chat.json"

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from minichat.backend import Stats
+from minichat.backend import Message, Stats
+from minichat.chat.events import Exchange
+from minichat.chat.transcript import message_data
+from minichat.log.store import Record
 from minichat.retrieval.search import Hit
 
 # key -> label; in the order a table shows them
@@ -129,3 +132,40 @@ def source_json(hit: Hit) -> dict[str, Any]:
     found = hit.to_dict()
     del found["text"]
     return found
+
+
+def log_record(
+    exchange: Exchange,
+    messages: Sequence[Message],
+    *,
+    model: str,
+    adapter: str | None,
+    settings: dict[str, Any],
+    surface: str,
+    docs: str | None = None,
+) -> Record:
+    """An exchange as the chat log keeps it: the question (the last user message), the
+    reply and its numbers, its calls and sources, and the conversation as it stands."""
+    stats = exchange.stats
+    return Record(
+        model=model,
+        adapter=adapter,
+        system=next((m.content for m in messages if m.role == "system"), None),
+        settings=settings,
+        surface=surface,
+        prompt=next((m.content for m in reversed(messages) if m.role == "user"), ""),
+        reply=exchange.reply,
+        finish=exchange.finish_reason,
+        cut_off=exchange.cut_off,
+        prompt_tokens=stats.prompt_tokens,
+        new_tokens=stats.new_tokens,
+        first_token_s=stats.time_to_first_token,
+        total_s=stats.total_seconds,
+        messages=[message_data(m) for m in messages if m.role != "system"],
+        tools=[ran.to_dict() for ran in exchange.tools_ran],
+        sources=[
+            {"label": label, **source_json(hit)}
+            for label, hit in zip(exchange.source_labels, exchange.sources, strict=False)
+        ],
+        docs=docs,
+    )

@@ -27,11 +27,11 @@ from minichat.chat import transcript
 from minichat.chat.conversation import Conversation
 from minichat.chat.documents import Documents, docs_tool, open_documents, skipped_notice
 from minichat.chat.events import Done, Event, Exchange, Notice, OnText, finish
-from minichat.chat.report import Totals, source_json
+from minichat.chat.report import Totals, log_record
 from minichat.chat.servers import Servers
 from minichat.config import GenerationConfig, fitting_reply_limit
 from minichat.errors import ConfigError, InputError, MinichatError
-from minichat.log.store import ChatLog, LogError, Record, new_id
+from minichat.log.store import ChatLog, LogError, new_id
 from minichat.retrieval.collection import Progress
 from minichat.settings.layered import Settings
 from minichat.settings.params import param
@@ -321,30 +321,13 @@ class ChatSession:
             return
         if self.log_id is None:
             self.log_id = new_id()
-        asked = next(
-            (m.content for m in reversed(self.conversation.messages) if m.role == "user"), ""
-        )
-        stats = exchange.stats
-        record = Record(
+        record = log_record(
+            exchange,
+            self.conversation.prompt(),
             model=self.model_id,
             adapter=self.adapter_in_use,
-            system=self.conversation.system,
             settings=self.config.to_dict(),
             surface=self.surface,
-            prompt=asked,
-            reply=exchange.reply,
-            finish=exchange.finish_reason,
-            cut_off=exchange.cut_off,
-            prompt_tokens=stats.prompt_tokens,
-            new_tokens=stats.new_tokens,
-            first_token_s=stats.time_to_first_token,
-            total_s=stats.total_seconds,
-            messages=[transcript.message_data(m) for m in self.conversation.messages],
-            tools=[ran.to_dict() for ran in exchange.tools_ran],
-            sources=[
-                {"label": label, **source_json(hit)}
-                for label, hit in zip(exchange.source_labels, exchange.sources, strict=False)
-            ],
             docs=self.documents.label if self.documents else None,
         )
         try:

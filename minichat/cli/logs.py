@@ -70,11 +70,15 @@ def logs(
         str | None, typer.Option(help="only exchanges that read these documents")
     ] = None,
     as_json: JsonFlag = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="each conversation listed, in full, as Markdown")
+    ] = False,
 ) -> None:
     """The newest conversations, or with -q the exchanges that best match."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = ChatLog().conversations(
+    log = ChatLog()
+    rows = log.conversations(
         count,
         query=query,
         model=model,
@@ -84,6 +88,10 @@ def logs(
     )
     if as_json:
         print(safe_json(rows, indent=2))
+        return
+    if as_markdown:  # an export: every conversation found, whole, oldest first
+        for cid in dict.fromkeys(row["id"] for row in reversed(rows)):
+            print(show(markdown(log.conversation(cid))))
         return
     if not rows:
         off = logging_off()

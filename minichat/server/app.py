@@ -34,12 +34,11 @@ from minichat.backend import ChatBackend, Message
 from minichat.chat.conversation import Conversation, offer
 from minichat.chat.events import Event, Exchange, Text, ToolResult
 from minichat.chat.relay import Relay
-from minichat.chat.report import usage
-from minichat.chat.transcript import message_data
+from minichat.chat.report import log_record, usage
 from minichat.chat.turn import fit_turn, stream_reply
 from minichat.config import GenerationConfig
 from minichat.errors import ConfigError, MinichatError, PromptTooLongError
-from minichat.log.store import ChatLog, LogError, Record, new_id
+from minichat.log.store import ChatLog, LogError, new_id
 from minichat.prompt.budget import Fitted
 from minichat.retrieval.embedder import DIMENSIONS, MAX_TOKENS
 from minichat.retrieval.embedder import NAME as EMBEDDER
@@ -248,26 +247,15 @@ class Served:
         """The request and its reply into the log (``--log``): a conversation of its own."""
         if self.log is None:
             return
-        asked = body.chat_messages()
         replied = Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
-        system = next((m.content for m in asked if m.role == "system"), None)
-        stats = exchange.stats
-        record = Record(
-            model=self.backend.model_id,
-            adapter=self.backend.adapter,
-            system=system,
+        backend = self.backend
+        record = log_record(
+            exchange,
+            [*body.chat_messages(), replied],
+            model=backend.model_id,
+            adapter=backend.adapter,
             settings=config.to_dict(),
             surface="serve",
-            prompt=next((m.content for m in reversed(asked) if m.role == "user"), ""),
-            reply=exchange.reply,
-            finish=exchange.finish_reason,
-            cut_off=exchange.cut_off,
-            prompt_tokens=stats.prompt_tokens,
-            new_tokens=stats.new_tokens,
-            first_token_s=stats.time_to_first_token,
-            total_s=stats.total_seconds,
-            messages=[message_data(m) for m in [*asked, replied] if m.role != "system"],
-            tools=[ran.to_dict() for ran in exchange.tools_ran],
         )
         try:
             self.log.record(new_id(), record)
