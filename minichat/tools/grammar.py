@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from minichat.errors import ConfigError, ModelNotFoundError
 from minichat.tools.hermes import CALL_SUFFIX, OPEN, call_prefix
-from minichat.tools.schema import arguments_schema
+from minichat.tools.schema import arguments_schema, closed
 from minichat.tools.spec import Tools
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ def grammar(tools: Tools) -> str:
     and for an answer in ``tools.schema``'s shape where the reply may answer."""
     offered = [t for t in tools.tools if tools.choice in ("auto", "required", t.name)]
     calls = [
-        f"{json.dumps(call_prefix(t.name))} %json {json.dumps(arguments_schema(t.parameters))} "
-        f"{json.dumps(CALL_SUFFIX)}"
+        f"{json.dumps(call_prefix(t.name))} "
+        f"%json {json.dumps(arguments_schema(closed(t.parameters)))} {json.dumps(CALL_SUFFIX)}"
         for t in offered
     ]
     if tools.schema is not None and tools.choice in ("auto", "none"):
@@ -55,7 +55,7 @@ def grammar(tools: Tools) -> str:
             StructTag(
                 trigger="<tool_call>",
                 begin=call_prefix(t.name),
-                grammar=arguments_schema(t.parameters),
+                grammar=arguments_schema(closed(t.parameters)),
                 end=CALL_SUFFIX,
             )
             for t in offered

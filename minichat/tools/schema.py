@@ -52,6 +52,16 @@ def arguments_schema(parameters: dict[str, Any]) -> dict[str, Any]:
     return {**parameters, "x-guidance": COMPACT}
 
 
+def closed(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A tool's arguments with none but the named ones: most schemas (an API client's,
+    an MCP server's) leave ``additionalProperties`` out, which would let the grammar
+    take any key, and a small model invents some (``estimate_rent`` given an
+    ``annual_income``). A schema that says what it allows is kept as it is."""
+    if "properties" in parameters and "additionalProperties" not in parameters:
+        return {**parameters, "additionalProperties": False}
+    return parameters
+
+
 def schema_problem(parameters: dict[str, Any]) -> str | None:
     """Why no grammar can follow ``parameters``, or None; None too when llguidance,
     which would say, is not installed."""
