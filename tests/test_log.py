@@ -259,3 +259,14 @@ def test_the_server_logs_only_with_log(tmp_path: Path) -> None:
     assert len(rows) == 2 and all(r["surface"] == "serve" for r in rows)
     kept = log.conversation(rows[0]["id"])
     assert kept["system"] == "Be brief." and kept["exchanges"][0]["prompt"] == "served?"
+
+
+def test_the_web_page_logs_through_the_chat_core(tmp_path: Path) -> None:
+    from minichat.web.handlers import WebChat
+
+    log = ChatLog(tmp_path / "logs.db")
+    chat = ChatSession.start(EchoBackend(), load_settings({}, environ={}))
+    chat.keep_log(log, "web")
+    list(WebChat(chat).send("from the page"))
+    [row] = log.conversations()
+    assert (row["surface"], row["first"]) == ("web", "from the page")

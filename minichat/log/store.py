@@ -128,6 +128,7 @@ class ChatLog:
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / FILE
         self.notices: list[str] = []  # what the user should be told (a database set aside)
+        self._made = False  # the tables made (once per ChatLog, not once per exchange)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -159,7 +160,9 @@ class ChatLog:
             connection.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript(SCHEMA)
+            if not self._made:
+                connection.executescript(SCHEMA)
+                self._made = True
             connection.execute("SELECT count(*) FROM conversations").fetchone()
         except BaseException:
             connection.close()
@@ -170,6 +173,7 @@ class ChatLog:
 
     def _set_aside(self, error: Exception) -> None:
         """Rename a database that cannot be read (never delete it) and say where."""
+        self._made = False  # the new file needs its tables
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
         for suffix in ("", "-wal", "-shm"):
