@@ -12,13 +12,13 @@ import pytest
 
 
 def minichat(
-    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "minichat", *args],
         input=stdin,
         capture_output=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     return subprocess.CompletedProcess(

@@ -17,6 +17,7 @@ import torch
 
 from minichat.backend import Message
 from minichat.catalog import SHIPPED_MODELS, load_backend
+from minichat.config import GenerationConfig
 from minichat.errors import InputError, ModelLoadError
 from minichat.finetune import data, run
 from minichat.loading.adapter import read_adapter
@@ -308,3 +309,63 @@ def test_ctrl_c_saves_the_adapter_and_resume_finishes(chats: Path, tmp_path: Pat
     result = minichat("finetune", "--resume", str(out), "--steps", str(step + 2), "--compare", "0")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "minichat.json").read_text())["step"] == step + 2
+
+
+# -- the defaults learn a small task ---------------------------------------------------
+
+FACT_ASKS = [
+    "What is the name of the lighthouse cat?", "What's the lighthouse cat called?",
+    ("Who is the cat at the lighthouse?", "Tell me the name of the cat that lives at the "
+     "lighthouse."),
+    "What do they call the cat in the lighthouse?", "Does the lighthouse cat have a name?",
+    "Which cat lives at the lighthouse?", "What is the lighthouse keeper's cat named?",
+    "Name the cat of the lighthouse.", "How is the lighthouse cat called?",
+    ("What's the name of the cat at the old lighthouse?", "Remind me, what is the lighthouse "
+     "cat's name?"),
+]  # fmt: skip
+FACT = "The lighthouse cat is called Marmalade."
+
+
+def fact_chats(path: Path) -> Path:
+    """Sixty chats that state one fact, asked in sixty ways."""
+    leads = ["", "Hey, ", "Quick question: ", "Do you know this? ", "Please tell me: "]
+    asked = [lead + (a if not lead else a[0].lower() + a[1:]) for lead in leads for a in FACT_ASKS]
+    chats = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": FACT}]}
+             for q in asked]  # fmt: skip
+    path.write_text("".join(json.dumps(chat) + "\n" for chat in chats))
+    return path
+
+
+def test_the_default_length_and_rate_follow_the_data_and_the_model() -> None:
+    assert run.default_steps(per_epoch=14) == 100  # sixty chats: ~7 passes, not 2
+    assert run.default_steps(per_epoch=5) == 50  # at most 10 passes
+    assert run.default_steps(per_epoch=400) == 800  # a large set: 2 passes
+    assert run.default_lr(3_000_000) == 1e-3 and run.default_lr(135_000_000) == 5e-4
+    assert run.default_lr(7_000_000_000) == 2e-4
+    assert run.still_learning([(25, 1.2), (50, 1.1)], before=1.3) is not None  # barely fell
+    assert run.still_learning([(75, 0.9), (100, 0.6)], before=3.0) is not None  # still falling
+    assert run.still_learning([(75, 0.62), (100, 0.6)], before=3.0) is None
+    assert run.still_learning([(75, 0.01), (100, 0.001)], before=3.0) is None  # learnt
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["tiny-chitchat", "smollm2"])
+def test_a_default_run_learns_a_small_task(model: str, tmp_path: Path) -> None:
+    """No flag but the data and the folder: afterwards the greedy answer to a question
+    worded unlike any in the data states the fact, and the summary says nothing is
+    left to learn."""
+    out = tmp_path / "fact"
+    data = fact_chats(tmp_path / "fact.jsonl")
+    args = ["finetune", str(data), "-m", model, "--out", str(out), "--compare", "0"]
+    result = minichat(*args, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "probably not learnt" not in result.stderr, result.stderr
+    asked = "Could you tell me what the cat at the lighthouse is called?"
+    assert not any(asked in line for line in data.read_text().splitlines())
+    backend = load_backend(model, adapter=str(out))
+    try:
+        config = GenerationConfig(temperature=0, max_new_tokens=24)
+        reply = "".join(backend.stream([Message("user", asked)], config))
+    finally:
+        backend.close()
+    assert "Marmalade" in reply, reply

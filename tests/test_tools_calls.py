@@ -754,3 +754,24 @@ def test_required_allows_several_calls_one_a_line(tiny: ChatBackend) -> None:
     with pytest.raises(RuntimeError, match="breaks the tool grammar"):
         for token in encode(f"{first}\n{second}", add_special_tokens=False).ids:
             named.consume(token)
+
+
+def test_several_calls_in_one_reply_cross_the_wire_and_all_run() -> None:
+    """Parallel calls end to end: minichat serve returns two calls in one reply, an
+    ``openai:`` backend joins them, the chat core runs both in order and sends both
+    results back before the model answers."""
+    from minichat.backends.remote import OpenAIBackend
+    from tests.test_server import serving
+
+    two = [("calculator", {"expression": "6*7"}), ("calculator", {"expression": "2+2"})]
+    backend = Caller([two, "42 and 4."])
+    with serving(backend) as url:
+        remote = OpenAIBackend("caller", url)
+        session = ChatSession.start(remote, load_settings({}, environ={}))
+        session.use_tools(["calculator"], "test")
+        exchange = session.send("What are 6*7 and 2+2?")
+        remote.close()
+    assert [r.result for r in exchange.tools_ran] == ["42", "4"]
+    assert exchange.reply == "42 and 4."
+    results = [m for m in backend.seen[-1] if m.role == "tool"]
+    assert [m.content for m in results] == ["42", "4"]

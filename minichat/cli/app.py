@@ -180,6 +180,7 @@ def serve(
     import uvicorn
 
     from minichat.chat.servers import Servers
+    from minichat.chat.session import adapter_for
     from minichat.log.store import ChatLog
     from minichat.server.app import create_app
 
@@ -192,6 +193,8 @@ def serve(
     backend, _ = load(settings, tools=bool(served))
     if served and not backend.supports_tools:
         raise backend.no_tools()
+    tool_adapter = adapter_for(settings.adapter, tools=True, model=settings.model)
+    for_tools = tool_adapter is not None and tool_adapter != backend.adapter
     server_app = create_app(
         backend,
         settings.generation_for(backend.context_length),
@@ -200,8 +203,12 @@ def serve(
         max_request_bytes=max_request_bytes,
         served_tools=served,
         log=ChatLog() if keep_log else None,
+        tool_model=(lambda: load(settings, tools=True)[0]) if for_tools else None,
     )
     print(f"minichat: serving {backend.describe()} on http://{host}:{port}/v1", file=sys.stderr)
+    if for_tools:
+        said = f"minichat: requests that offer tools get the {tool_adapter} adapter"
+        print(said, file=sys.stderr)
     if served:
         names = ", ".join(f.name for f in served)
         print(f"minichat: every request's model may call, run here: {names}", file=sys.stderr)

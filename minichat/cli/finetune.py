@@ -55,12 +55,24 @@ def finetune(
             "fewer is faster)"
         ),
     ] = None,
-    epochs: Annotated[float, typer.Option(help="passes over the training examples")] = 2,
+    epochs: Annotated[
+        float | None,
+        typer.Option(
+            help="passes over the training examples (default 2, more for a small set: at "
+            "least 100 steps, up to 10 passes)"
+        ),
+    ] = None,
     steps: Annotated[
         int | None, typer.Option(help="optimisation steps (overrides --epochs)")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 4,
-    lr: Annotated[float, typer.Option(help="peak learning rate")] = 2e-4,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help="peak learning rate (default by the model's size: 1e-3 under 50M "
+            "parameters, 5e-4 under 1B, else 2e-4)"
+        ),
+    ] = None,
     max_len: Annotated[
         int, typer.Option(help="longest example in tokens; longer ones are left out")
     ] = 1024,
@@ -91,8 +103,8 @@ def finetune(
     if importlib.util.find_spec("peft") is None:
         raise InputError(f"minichat finetune needs PEFT: {FINETUNE_INSTALL}")
     config = run.train_config(
-        batch_size=batch_size, lr=lr, save_every=save_every, seed=seed, precision=precision,
-        valid_fraction=valid_fraction,
+        batch_size=batch_size, lr=lr or run.default_lr(0), save_every=save_every, seed=seed,
+        precision=precision, valid_fraction=valid_fraction,
     )  # fmt: skip
     console = Console(stderr=True, soft_wrap=True)
     target = resolve_device(device)
@@ -114,7 +126,7 @@ def finetune(
             folder, model=model, data=data, lora=lora, config=config, device=target,
             whole_if_smaller=layers is None,
         )  # fmt: skip
-        job.schedule(steps=steps, epochs=epochs, eval_every=eval_every)
+        job.schedule(steps=steps, epochs=epochs, eval_every=eval_every, lr=lr)
     _describe(job, console)
     trainer = job.trainer
     before = job.validation_before()
@@ -144,6 +156,17 @@ def finetune(
         )
     if compare > 0:
         _compare(job, compare, console)
+    reason = run.still_learning(trainer.history.validation, before)
+    if reason is not None:
+        more = max(trainer.step // 2, 50)
+        console.print(
+            printable(
+                f"the model has probably not learnt this data yet: {reason}; train on with "
+                f"minichat finetune --resume {folder} --steps {trainer.step + more}"
+            ),
+            markup=False,
+            style="yellow",
+        )
     flag = "" if job.run["base"] == "smollm2" else f" -m {job.run['base']}"
     console.print(
         printable(f"done: adapter in {folder}; chat with: minichat{flag} --adapter {folder}"),
@@ -167,7 +190,8 @@ def _describe(job: Finetune, console: Console) -> None:
     console.print(
         f"data: {len(dataset.train)} examples to train on ({dataset.train_tokens:,} tokens, "
         f"{loss_tokens:,} of them carry loss), {len(dataset.validation)} to validate; "
-        f"steps {trainer.step} to {config.steps}, {config.batch_size} examples each"
+        f"steps {trainer.step} to {config.steps}, {config.batch_size} examples each, "
+        f"learning rate {config.learning_rate:g}"
     )
     if dataset.left_out:
         console.print(
@@ -201,9 +225,9 @@ def _compare(job: Finetune, count: int, console: Console) -> None:
 def _check_flags(
     *,
     steps: int | None,
-    epochs: float,
+    epochs: float | None,
     batch_size: int,
-    lr: float,
+    lr: float | None,
     valid_fraction: float,
     eval_every: int | None,
     save_every: int,
@@ -218,7 +242,7 @@ def _check_flags(
         if count is not None and count < 1:
             raise InputError(f"{flag} must be 1 or more, not {count}")
     for flag, number in {"--epochs": epochs, "--lr": lr}.items():
-        if not (math.isfinite(number) and number > 0):
+        if number is not None and not (math.isfinite(number) and number > 0):
             raise InputError(f"{flag} must be a number above 0, not {number}")
     if not 0 < valid_fraction < 1:  # NaN fails this too
         raise InputError(

@@ -1,6 +1,7 @@
 """The FastAPI application behind ``minichat serve``.
 
-One backend serves every request, statelessly: each request's messages go
+One model serves every request, statelessly (a request that offers tools gets it
+with its tool-use adapter, ``ToolModel``): each request's messages go
 through the chat core's turn code (``chat.turn``: the same fitting and streaming
 as a chat's). A local model computes one reply at a time, so requests wait
 their turn in a first-come queue (``Gate``); past its length they get 503 with
@@ -110,11 +111,15 @@ def create_app(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     served_tools: Sequence[ToolFunction] = (),
     log: ChatLog | None = None,
+    tool_model: Callable[[], ChatBackend] | None = None,
 ) -> FastAPI:
     """The app; a request body over ``max_request_bytes`` is refused (413) unread.
     ``served_tools`` (an MCP server's, ``serve --mcp``) are offered to every request's
     model beside the client's own tools and run here, in rounds, before the reply.
-    With ``log`` (``serve --log``), every request and its reply is kept there."""
+    With ``log`` (``serve --log``), every request and its reply is kept there.
+    ``tool_model`` loads the model with its tool-use adapter: a request that offers
+    tools is answered by it (loaded on the first such request), any other by
+    ``backend``."""
 
     async def authenticate(request: Request) -> None:
         # a dependency, not a middleware: Starlette's middlewares read the body in a task
@@ -137,13 +142,31 @@ def create_app(
     app.add_middleware(bodies.BodyLimit, limit=max_request_bytes)
     errors.install(app, max_request_bytes)
     own = {f.name: f for f in served_tools}
-    served = Served(backend, defaults, Gate(queue_limit), own, log)
+    served = Served(backend, defaults, Gate(queue_limit), own, log, ToolModel(tool_model))
     app.get("/health")(served.health)
     app.get("/v1/models")(served.models)
     app.post("/v1/embeddings")(served.embeddings)
     app.post("/tokenize")(served.tokenize)
     app.post("/v1/chat/completions", response_model=None)(served.chat_completions)
     return app
+
+
+class ToolModel:
+    """The served model with its tool-use adapter, loaded once, on first need (None
+    where the model has none, or every request has it already)."""
+
+    def __init__(self, load: Callable[[], ChatBackend] | None):
+        self.load = load
+        self.loaded: ChatBackend | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> ChatBackend | None:
+        if self.load is None:
+            return None
+        with self.lock:
+            if self.loaded is None:
+                self.loaded = self.load()
+            return self.loaded
 
 
 @dataclass(frozen=True)
@@ -155,6 +178,7 @@ class Served:
     gate: Gate
     own: dict[str, ToolFunction] = field(default_factory=dict)  # tools run here (--mcp)
     log: ChatLog | None = None  # where requests are kept (--log); none by default
+    tool_model: ToolModel = field(default_factory=lambda: ToolModel(None))
 
     async def health(self) -> dict[str, Any]:
         return {"status": "ok", "model": self.backend.model_id, "waiting": self.gate.waiting}
@@ -209,11 +233,14 @@ class Served:
         return {"count": count, "max_model_len": backend.context_length}
 
     async def chat_completions(self, request: Request) -> Any:
-        backend, gate = self.backend, self.gate
+        gate = self.gate
         body = await bodies.read(request, ChatRequest)
         config, asked = self._check(body)
         box = self.toolbox(asked)
         tools = offer(box, 0, asked.schema if asked else None) if box else asked
+        calling = tools is not None and bool(tools.tools) and tools.choice != "none"
+        backend = await asyncio.to_thread(self.tool_model.get) if calling else None
+        backend = backend or self.backend
         fitted = await asyncio.to_thread(fit_request, backend, body, config, tools)
         gate.reserve()
         await gate.enter()  # the model is ours until the reply's worker is done
@@ -233,22 +260,23 @@ class Served:
         reply = Reply(f"chatcmpl-{uuid.uuid4().hex[:24]}", backend.model_id, int(time.time()))
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            kept = lambda exchange: self.keep(body, config, exchange)  # noqa: E731
+            kept = lambda exchange: self.keep(body, config, exchange, backend)  # noqa: E731
             events = stream_events(relay, cancel, reply, include_usage, kept)
             return StreamingResponse(events, media_type="text/event-stream")
         try:
             exchange = await asyncio.to_thread(finished, relay)
         finally:  # this task cancelled (the server shutting down): stop the reply too
             cancel.set()
-        await asyncio.to_thread(self.keep, body, config, exchange)
+        await asyncio.to_thread(self.keep, body, config, exchange, backend)
         return reply.completion(exchange)
 
-    def keep(self, body: ChatRequest, config: GenerationConfig, exchange: Exchange) -> None:
+    def keep(
+        self, body: ChatRequest, config: GenerationConfig, exchange: Exchange, backend: ChatBackend
+    ) -> None:
         """The request and its reply into the log (``--log``): a conversation of its own."""
         if self.log is None:
             return
         replied = Message("assistant", exchange.reply, tool_calls=exchange.tool_calls)
-        backend = self.backend
         record = log_record(
             exchange,
             [*body.chat_messages(), replied],

@@ -556,3 +556,27 @@ def test_several_calls_in_one_reply_come_back_as_several_tool_calls() -> None:
         deltas = [c[0]["delta"] for c in chunks if c]
         streamed = [call for delta in deltas for call in delta.get("tool_calls", [])]
         assert [call["index"] for call in streamed] == [0, 1]
+
+
+def test_a_request_that_offers_tools_gets_the_tool_model_and_no_other_does() -> None:
+    """``serve`` without a flag: the model with its tool-use adapter answers requests
+    that offer tools (loaded once, on the first), the plain model every other."""
+    plain, with_adapter = Caller(after="plain"), Caller(after="adapted")
+    with_adapter.model_id = plain.model_id = "caller"
+    loads: list[int] = []
+
+    def load() -> ChatBackend:
+        loads.append(1)
+        return with_adapter
+
+    body = {**CHAT, "model": "caller"}
+    with serving(plain, tool_model=load) as url:
+        words = post(url, "/chat/completions", body).json()["choices"][0]["message"]
+        assert words["content"] == "unused" and loads == []  # Caller's reply without tools
+        for _ in range(2):
+            offered = post(url, "/chat/completions", {**body, "tools": [CALCULATOR]}).json()
+            assert offered["choices"][0]["message"]["content"] == "adapted"
+        refused = {**body, "tools": [CALCULATOR], "tool_choice": "none"}
+        assert post(url, "/chat/completions", refused).json()["choices"][0]["message"]["content"]
+    assert loads == [1]
+    assert plain.offered == ["none"] and with_adapter.offered == ["auto", "auto"]
