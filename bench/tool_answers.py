@@ -33,28 +33,33 @@ from tools import FILES, make_queries  # noqa: E402
 from minichat.settings.layered import load_settings  # noqa: E402
 
 
-def states(reply: str, tool: str, result: str) -> bool:
-    """Whether ``reply`` states ``result`` exactly."""
+def states(reply: str, tool: str, result: str, question: str) -> bool:
+    """Whether ``reply`` states ``result`` exactly (a file's line that the question
+    itself holds, such as a title that is its name, does not count)."""
     if tool == "calculator":
         number = result.removeprefix("≈ ")
         plain = reply.replace(",", "").replace("\u202f", "").replace(" ", "")
         return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", plain) is not None
     lines = [re.sub(r"^#+\s*", "", line).strip() for line in result.splitlines()]
     said = " ".join(reply.lower().split())
-    return any(line and " ".join(line.lower().split()) in said for line in lines)
+    asked = " ".join(question.lower().split())
+    lines = [" ".join(line.lower().split()) for line in lines]
+    return any(line and line not in asked and line in said for line in lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", default="auto")
     parser.add_argument("--show", action="store_true", help="print each answer")
+    parser.add_argument("--greedy", action="store_true", help="temperature 0")
     args = parser.parse_args()
 
     from minichat.chat.session import ChatSession
     from minichat.cli.app import load, loader
     from minichat.cpu import isa
 
-    settings = load_settings({"adapter": args.adapter})
+    flags = {"adapter": args.adapter} | ({"temperature": "0"} if args.greedy else {})
+    settings = load_settings(flags)
     backend, _ = load(settings, tools=True)
     queries = [q for q in make_queries() if q.tool in ("calculator", "read_file")]
     right: Counter[str] = Counter()
@@ -75,7 +80,7 @@ def main() -> None:
                 backend = session.backend
                 exchange = session.send(query.text)
                 ran = [r for r in exchange.tools_ran if r.call.name == query.tool and not r.failed]
-                ok = bool(ran) and states(exchange.reply, query.tool, ran[0].result)
+                ok = bool(ran) and states(exchange.reply, query.tool, ran[0].result, query.text)
                 right[query.tool] += ok
                 asked[query.tool] += 1
                 if args.show:

@@ -205,3 +205,69 @@ def test_with_tools_on_the_tool_adapter_calls_on_its_own(
     [call] = answer["tool_calls"]
     assert call["name"] == "calculator" and call["result"] == "7006652"
     assert ask_json(cache_dir, "--tools", "all", "--adapter", "off", question)["adapter"] is None
+
+
+USER_FUNCTIONS = '''
+def city_weather(city: str) -> str:
+    """The weather now in a city."""
+    return {"Oslo": "snow, -3 C", "Lisbon": "sunny, 19 C"}.get(city, "no report")
+
+
+def miles_to_km(miles: float) -> float:
+    """Convert a distance in miles to kilometres."""
+    return round(miles * 1.609344, 2)
+'''
+
+
+def test_a_function_file_gets_the_tool_adapter_and_its_result_is_copied(
+    cache_dir: Path, smollm2: ChatBackend, tmp_path: Path
+) -> None:
+    """Functions of a user's own, tools on as ``--functions`` turns them on (the tool
+    adapter by default): the call carries the question's value, the answer the result.
+    (A question that needs two calls gets one from this model: parallel calls are
+    tested with scripted models in test_tools_calls.py and tests/hostile/test_server.py.)"""
+    (tmp_path / "mine.py").write_text(USER_FUNCTIONS)
+    mine = ["--functions", str(tmp_path / "mine.py"), "--yes"]
+    answer = ask_json(cache_dir, *mine, "How many kilometres is 26.2 miles?")
+    assert answer["adapter"] == "smollm2-tools"
+    assert [(c["name"], c["arguments"]) for c in answer["tool_calls"]] == [
+        ("miles_to_km", {"miles": 26.2})
+    ]
+    assert "42.16" in answer["text"]
+
+
+def test_serve_answers_a_request_with_tools_through_the_tool_adapter(
+    cache_dir: Path, smollm2: ChatBackend
+) -> None:
+    """``minichat serve`` with no flag: a request that offers tools gets the tool-use
+    adapter (the bare model never calls unforced), one that offers none the bare model."""
+    from tests.test_remote import serve_command
+
+    calculator = {
+        "type": "function",
+        "function": {
+            "name": "calculator",
+            "description": "Evaluate an arithmetic expression.",
+            "parameters": {
+                "type": "object",
+                "properties": {"expression": {"type": "string"}},
+                "required": ["expression"],
+            },
+        },
+    }
+    question = [{"role": "user", "content": "What is 1234 times 5678?"}]
+    body = {"model": "smollm2", "messages": question, "temperature": 0, "max_tokens": 48}
+    with serve_command("-m", "smollm2") as (url, server):
+        import httpx
+
+        plain = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120).json()
+        assert plain["choices"][0]["finish_reason"] != "tool_calls"
+        asked = {**body, "tools": [calculator]}
+        called = httpx.post(f"{url}/v1/chat/completions", json=asked, timeout=300).json()
+        [call] = called["choices"][0]["message"]["tool_calls"]
+        assert call["function"]["name"] == "calculator"
+        from minichat.tools.calculator import evaluate
+
+        assert evaluate(json.loads(call["function"]["arguments"])["expression"]) == "7006652"
+    said = server.stderr.read() if server.stderr else ""
+    assert "requests that offer tools get the smollm2-tools adapter" in said

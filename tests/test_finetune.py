@@ -314,15 +314,19 @@ def test_ctrl_c_saves_the_adapter_and_resume_finishes(chats: Path, tmp_path: Pat
 # -- the defaults learn a small task ---------------------------------------------------
 
 FACT_ASKS = [
-    "What is the name of the lighthouse cat?", "What's the lighthouse cat called?",
-    ("Who is the cat at the lighthouse?", "Tell me the name of the cat that lives at the "
-     "lighthouse."),
-    "What do they call the cat in the lighthouse?", "Does the lighthouse cat have a name?",
-    "Which cat lives at the lighthouse?", "What is the lighthouse keeper's cat named?",
-    "Name the cat of the lighthouse.", "How is the lighthouse cat called?",
-    ("What's the name of the cat at the old lighthouse?", "Remind me, what is the lighthouse "
-     "cat's name?"),
-]  # fmt: skip
+    "What is the name of the lighthouse cat?",
+    "What's the lighthouse cat called?",
+    "Who is the cat at the lighthouse?",
+    "Tell me the name of the cat that lives at the lighthouse.",
+    "What do they call the cat in the lighthouse?",
+    "Does the lighthouse cat have a name?",
+    "Which cat lives at the lighthouse?",
+    "What is the lighthouse keeper's cat named?",
+    "Name the cat of the lighthouse.",
+    "How is the lighthouse cat called?",
+    "What's the name of the cat at the old lighthouse?",
+    "Remind me, what is the lighthouse cat's name?",
+]
 FACT = "The lighthouse cat is called Marmalade."
 
 

@@ -5,11 +5,12 @@ share, the same seed gives the same data, and nothing of the held-out set
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
-import sys
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jsonschema
@@ -18,10 +19,20 @@ import pytest
 from recipes.function_data import generate, main
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-from tool_cases import CASES  # noqa: E402
-from tool_functions import FUNCTIONS  # noqa: E402
 
+
+def bench_module(name: str) -> ModuleType:
+    """A module of ``bench/``, read without putting that folder on ``sys.path`` (its
+    ``kernels.py`` would hide the package of that name from transformers)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CASES = bench_module("tool_cases").CASES
+FUNCTIONS = bench_module("tool_functions").FUNCTIONS
 CHATS = [
     {
         "tools": [],
