@@ -102,7 +102,7 @@ def finetune(
     )  # fmt: skip
     if importlib.util.find_spec("peft") is None:
         raise InputError(f"minichat finetune needs PEFT: {FINETUNE_INSTALL}")
-    config = run.train_config(
+    config = run.train_config(  # without --lr, schedule sets the rate once the model is loaded
         batch_size=batch_size, lr=lr or run.default_lr(0), save_every=save_every, seed=seed,
         precision=precision, valid_fraction=valid_fraction,
     )  # fmt: skip
