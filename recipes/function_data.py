@@ -23,6 +23,7 @@ exactly as the function returned them. Mixed with ``tool_data``'s conversations
 (``--builtin FILE``) so the built-ins' figures hold::
 
     python -m recipes.function_data OUT.jsonl [--n 1000] [--seed 0] [--builtin tools800.jsonl]
+        [--builtin-n 400]
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from recipes.function_families import FAMILIES, Fn, P
 from recipes.function_words import SLOTS, said
 
 Conversation = dict[str, Any]
-SHARES = {"one": 0.25, "several": 0.3, "parallel": 0.2, "unfit": 0.12, "chat": 0.13}
+# a third need several calls at once: with a fifth, the model still stopped after the first
+SHARES = {"one": 0.2, "several": 0.25, "parallel": 0.33, "unfit": 0.1, "chat": 0.12}
 EARLIER = 0.33  # of conversations start with one to three earlier exchanges
 FOLLOW_UP = 0.1  # of those with calls go on to a second question that calls again
 OPTIONAL = 0.35  # of questions also set an optional parameter
@@ -312,10 +314,16 @@ class Builder:
             tools = [t for t in self.functions(None, 0, rng.randint(1, 4)) if t.fn is not needed[1]]
             tools = tools or self.functions(None, 0, 1, leave_out=needed[1])
             if rng.random() < 0.4:  # a look-alike of the same family, which does not fit either
-                sibling = [fn for fn in FAMILIES[needed[0]] if fn is not needed[1]]
-                tools.insert(
-                    rng.randrange(len(tools) + 1), offered(needed[0], rng.choice(sibling), rng)
-                )
+                there = {t.fn.names for t in tools}
+                sibling = [
+                    fn
+                    for fn in FAMILIES[needed[0]]
+                    if fn is not needed[1] and fn.names not in there
+                ]
+                if sibling:
+                    tools.insert(
+                        rng.randrange(len(tools) + 1), offered(needed[0], rng.choice(sibling), rng)
+                    )
         else:
             tools = self.functions(None, 0, rng.randint(1, 4))
         target = next((t for t in tools if t.fn is needed[1]), None)
@@ -355,19 +363,15 @@ class Builder:
             fake = offered(needed[0], needed[1], rng)
             question, _ = ask(fake, rng)
             names = said([t.name for t in tools])
-            what = rng.choice(needed[1].descriptions).split(".")[0]
             verb = "is" if len(tools) == 1 else "are"
-            reply = rng.choice(
+            reply = rng.choice(  # several wordings, each naming the tools: none is learnt by rote
                 (
-                    (
-                        f"I can't do that: none of the tools I have ({names}) can "
-                        f"{what[:1].lower()}{what[1:]}."
-                    ),
-                    (
-                        f"Sorry, I have no tool for that. The ones I can use here are {names}, "
-                        f"and none of them fits."
-                    ),
-                    f"None of my tools does that: {names} {verb} for other things.",
+                    f"None of the tools I have ({names}) can do that, so I can't help with it.",
+                    f"Sorry, there's no tool for that here: I only have {names}.",
+                    f"I can't do that with {names}; {'it' if verb == 'is' else 'they'} {verb} "
+                    "for other things.",
+                    f"That isn't something {names} can do, and I have no other tools.",
+                    f"I don't have a tool for that request. The tools offered are {names}.",
                 )
             )
             return [Message("user", question).to_dict(), Message("assistant", reply).to_dict()]
@@ -378,7 +382,7 @@ class Builder:
         if target.fn.pairs and rng.random() < 0.5:
             question, both = pair(target, rng)
             return self.exchange(question, [(target, a) for a in both])
-        count = 3 if rng.random() < 0.2 else 2
+        count = 3 if rng.random() < 0.3 else 2
         parts, calls = [], []
         for number in range(count):
             chosen = target if number == 0 or rng.random() < 0.4 else rng.choice(tools)
@@ -451,14 +455,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--builtin", type=Path, metavar="FILE", help="tool_data's conversations, mixed in"
     )
+    parser.add_argument(
+        "--builtin-n", type=int, metavar="N", help="mix in only N of them, drawn with --seed"
+    )
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be 1 or more")
     builtin = []
     if args.builtin:
-        builtin = [
-            json.loads(line) for line in args.builtin.read_text(encoding="utf-8").splitlines()
-        ]
+        lines = args.builtin.read_text(encoding="utf-8").splitlines()
+        if args.builtin_n is not None:
+            random.Random(args.seed).shuffle(lines)
+            lines = lines[: args.builtin_n]
+        builtin = [json.loads(line) for line in lines]
     conversations = generate(args.n, args.seed, builtin)
     write_atomically(
         args.out, "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in conversations)

@@ -212,6 +212,53 @@ def test_the_adapter_is_peft_format_and_merges_to_peft_logits(adapter: Path) -> 
         torch.testing.assert_close(model.forward(ids).float(), expected, atol=2e-4, rtol=2e-4)
 
 
+def test_a_run_can_start_from_an_adapter_and_train_on_new_data(
+    adapter: Path, chats: Path, tmp_path: Path
+) -> None:
+    """``--from``: the new run's LoRA weights are the adapter's, rank and blocks too,
+    whatever its own flags say; it trains on from there into a new folder."""
+    from safetensors.torch import load_file
+
+    other = run.LoraSettings(rank=8, alpha=16, layers=4, max_len=128)
+    job = run.start(
+        tmp_path / "next", model="tiny-chitchat", data=chats, lora=other, config=CONFIG,
+        device=torch.device("cpu"), start_from=str(adapter),
+    )  # fmt: skip
+    assert job.run["lora"] == {**vars(LORA)} and job.run["from"] == str(adapter)
+    saved = load_file(str(adapter / "adapter_model.safetensors"))
+    state = run.trainable_state(job.trainer.model)
+    assert len(state) == len(saved) == 2 * 7 * LORA.layers
+    for name, weight in state.items():
+        torch.testing.assert_close(weight, saved[name.replace(".default", "")], atol=0, rtol=0)
+    fresh = run.start(
+        tmp_path / "fresh", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
+        device=torch.device("cpu"),
+    )  # fmt: skip
+    model = job.trainer
+    started = run.evaluate(model.model, model.validation, None, run.masked_loss)
+    new = run.evaluate(fresh.trainer.model, fresh.trainer.validation, None, run.masked_loss)
+    assert started < new  # it starts where the adapter's training ended
+    job.trainer.run()
+    assert json.loads((tmp_path / "next" / "minichat.json").read_text())["from"] == str(adapter)
+
+
+def test_a_start_that_does_not_fit_is_refused_in_words(
+    adapter: Path, chats: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match="trained on tiny-chitchat, not smollm2"):
+        run.start(
+            tmp_path / "a", model="smollm2", data=chats, lora=LORA, config=CONFIG,
+            device=torch.device("cpu"), start_from=str(adapter),
+        )  # fmt: skip
+    with pytest.raises(InputError, match="--from: no adapter"):
+        run.start(
+            tmp_path / "b", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
+            device=torch.device("cpu"), start_from=str(tmp_path / "none"),
+        )  # fmt: skip
+    both = minichat("finetune", "--resume", str(adapter), "--from", str(adapter))
+    assert_one_error_line(both, "--from starts a new one")
+
+
 def test_int4_keeps_the_adapted_blocks_at_8_bits(
     adapter: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

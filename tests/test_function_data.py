@@ -54,6 +54,7 @@ def test_every_call_is_to_an_offered_function_with_valid_arguments(made: list[An
     calls = 0
     for conversation in made:
         offered = {t["function"]["name"]: t["function"] for t in conversation["tools"]}
+        assert len(offered) == len(conversation["tools"])  # no two share a name
         for message in conversation["messages"]:
             for call in message.get("tool_calls") or []:
                 function = offered[call["function"]["name"]]

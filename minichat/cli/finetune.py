@@ -46,6 +46,15 @@ def finetune(
     resume: Annotated[
         Path | None, typer.Option(metavar="DIR", help="continue the run saved in DIR")
     ] = None,
+    start_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="ADAPTER",
+            help="start from this adapter's weights (a shipped one's name or a folder) "
+            "instead of a new adapter; its rank, alpha and blocks are kept",
+        ),
+    ] = None,
     rank: Annotated[int, typer.Option(help="LoRA rank")] = 16,
     alpha: Annotated[float, typer.Option(help="LoRA alpha: updates are scaled alpha/rank")] = 32,
     layers: Annotated[
@@ -111,6 +120,8 @@ def finetune(
     if resume is not None:
         if data is not None or out is not None:
             raise InputError("--resume continues the saved run; give neither DATA nor --out")
+        if start_from is not None:
+            raise InputError("--resume continues the saved run; --from starts a new one")
         folder = resume
         job = run.resume(folder, device=target, steps=steps)
     else:
@@ -124,7 +135,7 @@ def finetune(
         )
         job = run.start(
             folder, model=model, data=data, lora=lora, config=config, device=target,
-            whole_if_smaller=layers is None,
+            whole_if_smaller=layers is None, start_from=start_from,
         )  # fmt: skip
         job.schedule(steps=steps, epochs=epochs, eval_every=eval_every, lr=lr)
     _describe(job, console)
@@ -179,10 +190,12 @@ def _describe(job: Finetune, console: Console) -> None:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     lora, config = job.run["lora"], trainer.config
     amp = "bf16 autocast" if trainer.amp is not None else "fp32"
+    starting = f", starting from {job.run['from']}" if "from" in job.run else ""
     console.print(  # the base's name comes from the saved run when resuming
         printable(
             f"{job.run['base']} + LoRA rank {lora['rank']} on the last {lora['layers'] or 'all'} "
-            f"blocks: {trainable / 1e6:.2f}M parameters train; {trainer.device.type}, {amp}"
+            f"blocks{starting}: {trainable / 1e6:.2f}M parameters train; "
+            f"{trainer.device.type}, {amp}"
         ),
         markup=False,
     )

@@ -32,7 +32,7 @@ from torch import nn
 
 from minichat.errors import InputError
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
-from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE
+from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE, Adapter
 from minichat.prompt.template import ChatFormat
 from minichat.safety.files import kind_of, replacing, write_atomically
 from minichat.safety.untrusted import one_line
@@ -221,12 +221,18 @@ def start(
     config: TrainConfig,
     device: torch.device,
     whole_if_smaller: bool = False,
+    start_from: str | None = None,
 ) -> Finetune:
     """A new run: ``model`` (as minichat names it) finetuned on ``data`` into ``out``.
     ``whole_if_smaller``: ``lora.layers`` is a default, not the user's word, and a model
-    with fewer blocks is adapted whole rather than refused."""
+    with fewer blocks is adapted whole rather than refused. ``start_from``: an adapter
+    (a shipped one's name or a folder) whose weights the run starts from, its rank,
+    alpha and blocks kept, instead of a new adapter."""
     check_out(out)
-    run = {"base": model, "data": str(data), "lora": asdict(lora)}
+    run: dict[str, Any] = {"base": model, "data": str(data), "lora": asdict(lora)}
+    if start_from is not None:
+        run["from"] = start_from
+        run["lora"] = asdict(_settings_of(_starting_adapter(start_from, model), lora.max_len))
     return _finetune(out, run, config, device, state=None, whole_if_smaller=whole_if_smaller)
 
 
@@ -317,6 +323,8 @@ def _finetune(
         )
 
     if state is None:
+        if "from" in run:
+            _load_start(peft_model, _starting_adapter(run["from"], run["base"]))
         return Finetune(new_trainer(), dataset, chat, run)
     path = out / STATE_FILE
     _load_saved(peft_model, state["model"], path, run["base"], lora)
@@ -344,6 +352,55 @@ def _fitted(folder: Path, lora: LoraSettings, base: str, whole_if_smaller: bool)
             f"--rank {lora.rank} is above {base}'s width of {width}; LoRA ranks are small (8 to 64)"
         )
     return lora
+
+
+def _starting_adapter(name: str, base: str) -> Adapter:
+    """The adapter ``--from`` names, which must be one made for ``base``."""
+    from minichat.catalog import find_adapter
+    from minichat.errors import ModelLoadError, ModelNotFoundError
+
+    try:
+        adapter = find_adapter(name)
+    except (ModelLoadError, ModelNotFoundError) as error:
+        raise InputError(f"--from: {error}") from None
+    if adapter.base is not None and adapter.base != base:
+        raise InputError(
+            f"--from {name} was trained on {adapter.base}, not {base}; "
+            f"give -m {adapter.base} or another adapter"
+        )
+    if adapter.rslora:
+        raise InputError(f"--from {name} scales by rank-stabilised LoRA, which finetune does not")
+    return adapter
+
+
+def _settings_of(adapter: Adapter, max_len: int) -> LoraSettings:
+    """The LoRA settings that give ``adapter``'s matrices, so a run can start from them:
+    its rank and alpha, on as many last blocks as it adapts (``_load_start`` checks
+    they are the last)."""
+    found = sorted(int(block.split(".")[1]) for block in adapter.blocks())
+    if not found or found != list(range(found[0], found[0] + len(found))):
+        raise InputError(f"--from {adapter.label} does not adapt a run of last blocks")
+    return LoraSettings(adapter.rank, adapter.alpha, len(found), max_len)
+
+
+def _load_start(model: nn.Module, adapter: Adapter) -> None:
+    """``adapter``'s matrices into the new run's LoRA weights, every one of them."""
+    weights: dict[str, torch.Tensor] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        stem, _, which = name.removeprefix("base_model.model.").partition(".lora_")
+        pair = adapter.pairs.get(stem + ".weight")
+        matrix = None if pair is None else pair[0 if which.startswith("A") else 1]
+        if matrix is None or matrix.shape != param.shape:
+            raise InputError(
+                f"--from {adapter.label} does not adapt {stem} as this run would: it was "
+                "made with other target layers"
+            )
+        weights[name] = matrix.to(param.dtype)
+    if len(weights) != 2 * len(adapter.pairs):
+        raise InputError(f"--from {adapter.label} adapts layers this run would not")
+    model.load_state_dict(weights, strict=False)
 
 
 def _load_saved(model: nn.Module, saved: Any, path: Path, base: str, lora: LoraSettings) -> None:
