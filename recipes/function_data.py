@@ -423,7 +423,10 @@ def chats_from(builtin: list[Conversation]) -> list[tuple[str, str]]:
 
 def generate(n: int, seed: int, builtin: list[Conversation]) -> list[Conversation]:
     rng = random.Random(seed)
-    builder = Builder(rng, chats_from(builtin))
+    chats = chats_from(builtin)
+    if not chats:  # the "chat" group and earlier turns draw the model's own answers
+        raise ValueError("the built-ins' conversations hold no plain answers to draw from")
+    builder = Builder(rng, chats)
     made = [builder.conversation(kind) for kind in kinds(n, rng)]
     mixed = made + builtin
     rng.shuffle(mixed)
@@ -461,6 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be 1 or more")
+    if args.builtin_n is not None and (args.builtin is None or args.builtin_n < 1):
+        parser.error("--builtin-n needs --builtin FILE and must be 1 or more")
     builtin = []
     if args.builtin:
         lines = args.builtin.read_text(encoding="utf-8").splitlines()
@@ -468,7 +473,10 @@ def main(argv: list[str] | None = None) -> None:
             random.Random(args.seed).shuffle(lines)
             lines = lines[: args.builtin_n]
         builtin = [json.loads(line) for line in lines]
-    conversations = generate(args.n, args.seed, builtin)
+    try:
+        conversations = generate(args.n, args.seed, builtin)
+    except ValueError as error:
+        parser.error(f"{error}: give --builtin FILE, tool_data's conversations")
     write_atomically(
         args.out, "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in conversations)
     )

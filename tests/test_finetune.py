@@ -255,6 +255,25 @@ def test_a_start_that_does_not_fit_is_refused_in_words(
             tmp_path / "b", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
             device=torch.device("cpu"), start_from=str(tmp_path / "none"),
         )  # fmt: skip
+    from safetensors.torch import load_file, save_file
+
+    first = tmp_path / "first-blocks"  # the same matrices on the first blocks, not the last
+    first.mkdir()
+    for name in ("adapter_config.json", "minichat.json"):
+        (first / name).write_bytes((adapter / name).read_bytes())
+    blocks = len(load_backend("tiny-chitchat", compile="off").token_model.model.blocks)  # type: ignore[attr-defined]
+    moved = {
+        k.replace(f"layers.{blocks - 2 + i}.", f"layers.{i}."): v
+        for k, v in load_file(str(adapter / "adapter_model.safetensors")).items()
+        for i in range(2)
+        if f"layers.{blocks - 2 + i}." in k
+    }
+    save_file(moved, str(first / "adapter_model.safetensors"))
+    with pytest.raises(InputError, match="adapts blocks 0 to 1 of .*not the last ones"):
+        run.start(
+            tmp_path / "c", model="tiny-chitchat", data=chats, lora=LORA, config=CONFIG,
+            device=torch.device("cpu"), start_from=str(first),
+        )  # fmt: skip
     both = minichat("finetune", "--resume", str(adapter), "--from", str(adapter))
     assert_one_error_line(both, "--from starts a new one")
 

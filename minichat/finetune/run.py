@@ -230,10 +230,15 @@ def start(
     alpha and blocks kept, instead of a new adapter."""
     check_out(out)
     run: dict[str, Any] = {"base": model, "data": str(data), "lora": asdict(lora)}
+    start = None
     if start_from is not None:
+        start = _starting_adapter(start_from, model)  # read once: settings and weights
         run["from"] = start_from
-        run["lora"] = asdict(_settings_of(_starting_adapter(start_from, model), lora.max_len))
-    return _finetune(out, run, config, device, state=None, whole_if_smaller=whole_if_smaller)
+        run["lora"] = asdict(_settings_of(start, lora.max_len))
+        whole_if_smaller = False  # the adapter's blocks, not a default
+    return _finetune(
+        out, run, config, device, state=None, whole_if_smaller=whole_if_smaller, start=start
+    )
 
 
 def check_out(out: Path) -> None:
@@ -295,11 +300,21 @@ def _finetune(
     device: torch.device,
     state: dict[str, Any] | None,
     whole_if_smaller: bool = False,
+    start: Adapter | None = None,
 ) -> Finetune:
     from minichat.catalog import model_folder
 
     folder = model_folder(run["base"])
-    lora = _fitted(folder, LoraSettings(**run["lora"]), run["base"], whole_if_smaller)
+    try:
+        lora = _fitted(folder, LoraSettings(**run["lora"]), run["base"], whole_if_smaller)
+    except InputError:
+        if start is None:
+            raise
+        settings = run["lora"]
+        raise InputError(
+            f"--from {start.label} adapts {settings['layers']} blocks at rank "
+            f"{settings['rank']}, which {run['base']} cannot take: it was made for another model"
+        ) from None
     run = {**run, "lora": asdict(lora)}
     chat = ChatFormat(folder)
     dataset = load_dataset(
@@ -323,8 +338,8 @@ def _finetune(
         )
 
     if state is None:
-        if "from" in run:
-            _load_start(peft_model, _starting_adapter(run["from"], run["base"]))
+        if start is not None:
+            _load_start(peft_model, start)
         return Finetune(new_trainer(), dataset, chat, run)
     path = out / STATE_FILE
     _load_saved(peft_model, state["model"], path, run["base"], lora)
@@ -385,6 +400,14 @@ def _settings_of(adapter: Adapter, max_len: int) -> LoraSettings:
 
 def _load_start(model: nn.Module, adapter: Adapter) -> None:
     """``adapter``'s matrices into the new run's LoRA weights, every one of them."""
+    causal_lm: Any = model.base_model.model  # type: ignore[union-attr]
+    blocks: int = causal_lm.config.num_hidden_layers
+    found = sorted(int(block.split(".")[1]) for block in adapter.blocks())
+    if found[-1] != blocks - 1:
+        raise InputError(
+            f"--from {adapter.label} adapts blocks {found[0]} to {found[-1]} of {blocks}, "
+            "not the last ones, which are the blocks finetune adapts"
+        )
     weights: dict[str, torch.Tensor] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
