@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minichat.errors import InputError
+from minichat.errors import InputError, ModelLoadError, ModelNotFoundError
 from minichat.finetune.data import IGNORE, Batches, Dataset, fixed_batches, load_dataset
-from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, WEIGHTS_FILE, Adapter
+from minichat.loading.adapter import CONFIG_FILE, INFO_FILE, PREFIX, WEIGHTS_FILE, Adapter
 from minichat.prompt.template import ChatFormat
 from minichat.safety.files import kind_of, replacing, write_atomically
 from minichat.safety.untrusted import one_line
@@ -372,7 +372,6 @@ def _fitted(folder: Path, lora: LoraSettings, base: str, whole_if_smaller: bool)
 def _starting_adapter(name: str, base: str) -> Adapter:
     """The adapter ``--from`` names, which must be one made for ``base``."""
     from minichat.catalog import find_adapter
-    from minichat.errors import ModelLoadError, ModelNotFoundError
 
     try:
         adapter = find_adapter(name)
@@ -392,17 +391,21 @@ def _settings_of(adapter: Adapter, max_len: int) -> LoraSettings:
     """The LoRA settings that give ``adapter``'s matrices, so a run can start from them:
     its rank and alpha, on as many last blocks as it adapts (``_load_start`` checks
     they are the last)."""
-    found = sorted(int(block.split(".")[1]) for block in adapter.blocks())
+    found = _block_numbers(adapter)
     if not found or found != list(range(found[0], found[0] + len(found))):
         raise InputError(f"--from {adapter.label} does not adapt a run of last blocks")
     return LoraSettings(adapter.rank, adapter.alpha, len(found), max_len)
+
+
+def _block_numbers(adapter: Adapter) -> list[int]:
+    return sorted(int(block.split(".")[1]) for block in adapter.blocks())
 
 
 def _load_start(model: nn.Module, adapter: Adapter) -> None:
     """``adapter``'s matrices into the new run's LoRA weights, every one of them."""
     causal_lm: Any = model.base_model.model  # type: ignore[union-attr]
     blocks: int = causal_lm.config.num_hidden_layers
-    found = sorted(int(block.split(".")[1]) for block in adapter.blocks())
+    found = _block_numbers(adapter)
     if found[-1] != blocks - 1:
         raise InputError(
             f"--from {adapter.label} adapts blocks {found[0]} to {found[-1]} of {blocks}, "
@@ -412,7 +415,7 @@ def _load_start(model: nn.Module, adapter: Adapter) -> None:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        stem, _, which = name.removeprefix("base_model.model.").partition(".lora_")
+        stem, _, which = name.removeprefix(PREFIX).partition(".lora_")
         pair = adapter.pairs.get(stem + ".weight")
         matrix = None if pair is None else pair[0 if which.startswith("A") else 1]
         if matrix is None or matrix.shape != param.shape:
