@@ -84,8 +84,9 @@ def main() -> None:
                 right[query.tool] += ok
                 asked[query.tool] += 1
                 if args.show:
-                    result = ran[0].result if ran else "(no call)"
-                    print(f"{'ok ' if ok else 'BAD'} {query.text[:50]!r} -> {result[:40]!r}")
+                    tried = [(r.call.name, r.call.arguments) for r in exchange.tools_ran]
+                    result = ran[0].result if ran else f"(no call run: {tried})"
+                    print(f"{'ok ' if ok else 'BAD'} {query.text[:50]!r} -> {result[:90]!r}")
                     print(f"    {exchange.reply[:200]!r}")
         finally:
             os.chdir(home)

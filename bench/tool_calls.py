@@ -57,10 +57,12 @@ def normal(value: Any) -> Any:
     return value
 
 
-def call_right(made: dict[str, Any], expected: dict[str, Any]) -> bool:
+def call_right(
+    made: dict[str, Any], expected: dict[str, Any], by_name: dict[str, Any] = BY_NAME
+) -> bool:
     if made["name"] != expected["name"] or not isinstance(made["arguments"], dict):
         return False
-    schema = BY_NAME[expected["name"]]["parameters"]["properties"]
+    schema = by_name[expected["name"]]["parameters"]["properties"]
     for key, value in expected["arguments"].items():
         if normal(made["arguments"].get(key)) != normal(value):
             return False
@@ -77,16 +79,41 @@ def call_right(made: dict[str, Any], expected: dict[str, Any]) -> bool:
     return True
 
 
-def right(made: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
+def right(
+    made: list[dict[str, Any]], expected: list[dict[str, Any]], by_name: dict[str, Any] = BY_NAME
+) -> bool:
     if len(made) != len(expected):
         return False
     left = list(expected)
     for call in made:
-        match = next((e for e in left if call_right(call, e)), None)
+        match = next((e for e in left if call_right(call, e, by_name)), None)
         if match is None:
             return False
         left.remove(match)
     return True
+
+
+def dev_cases(path: Path) -> list[dict[str, Any]]:
+    """Questions from ``recipes/function_data.py``'s output (a seed no run trained on): a
+    development set to choose settings by, so the held-out set stays unseen: each
+    conversation's first question, grouped by the calls of its first reply."""
+    cases = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        messages = row["messages"]
+        if messages[0]["role"] != "user" or not row.get("tools"):
+            continue
+        specs = {t["function"]["name"]: t["function"] for t in row["tools"]}
+        calls = [
+            {"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+            for c in messages[1].get("tool_calls", [])
+        ]
+        group = "none" if not calls else "parallel" if len(calls) > 1 else "one"
+        if group == "one" and len(specs) > 1:
+            group = "several"
+        cases.append({"question": messages[0]["content"], "offered": list(specs), "calls": calls})
+        cases[-1] |= {"group": group, "specs": specs}
+    return cases
 
 
 def tool(spec: dict[str, Any]) -> ToolFunction:
@@ -102,6 +129,7 @@ def main() -> None:
     parser.add_argument("--adapter", default="auto")
     parser.add_argument("--greedy", action="store_true")
     parser.add_argument("--show", action="store_true", help="print each question's calls")
+    parser.add_argument("--cases", type=Path, help="a development set: function_data's JSONL")
     args = parser.parse_args()
 
     from minichat.chat.session import ChatSession
@@ -113,7 +141,8 @@ def main() -> None:
         flags["temperature"] = "0"
     settings = load_settings(flags)
     backend, _ = load(settings, tools=True)
-    cases = CASES[::5] if args.quick else CASES
+    cases = dev_cases(args.cases) if args.cases else CASES
+    cases = cases[::5] if args.quick else cases
     scores: Counter[str] = Counter()
     asked: Counter[str] = Counter()
     started = time.perf_counter()
@@ -123,12 +152,13 @@ def main() -> None:
         if args.turn4:
             for text in EARLIER:
                 session.send(text)
-        session.functions = {n: tool(BY_NAME[n]) for n in case["offered"]}
+        specs = case.get("specs", BY_NAME)
+        session.functions = {n: tool(specs[n]) for n in case["offered"]}
         session.use_tools(case["offered"], "bench", max_rounds=1)
         backend = session.backend  # the tool-use adapter, once merged, stays for the next
         exchange = session.send(case["question"])
         made = [r.to_dict() for r in exchange.tools_ran]
-        ok = right(made, case["calls"])
+        ok = right(made, case["calls"], specs)
         scores[case["group"]] += ok
         asked[case["group"]] += 1
         if args.show:

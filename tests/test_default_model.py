@@ -181,13 +181,14 @@ def test_the_calculator_answers_arithmetic(cache_dir: Path, smollm2: ChatBackend
     assert "7006652" in answer["text"]
 
 
-def ask_json(cache_dir: Path, *args: str) -> dict[str, Any]:
+def ask_json(cache_dir: Path, *args: str, cwd: Path | None = None) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "minichat", "ask", "-t", "0", "--json", *args],
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "MINICHAT_CACHE_DIR": str(cache_dir)},
+        cwd=cwd,
     )
     assert result.returncode == 0, result.stderr
     answer: dict[str, Any] = json.loads(result.stdout)
@@ -205,6 +206,22 @@ def test_with_tools_on_the_tool_adapter_calls_on_its_own(
     [call] = answer["tool_calls"]
     assert call["name"] == "calculator" and call["result"] == "7006652"
     assert ask_json(cache_dir, "--tools", "all", "--adapter", "off", question)["adapter"] is None
+
+
+def test_the_file_named_in_the_question_is_the_file_read(
+    cache_dir: Path, smollm2: ChatBackend, tmp_path: Path
+) -> None:
+    """The path is copied from the question (tools.copying): this model, greedy, began
+    ``todo`` and went on ``files`` until a begun word of the question was finished as
+    the question spells it."""
+    (tmp_path / "todo.md").write_text("# To do\n- finish the report\n- water the plants\n")
+    answer = ask_json(cache_dir, "--tools", "read_file", "What is in todo.md?", cwd=tmp_path)
+    [call] = answer["tool_calls"]
+    assert (call["name"], call["arguments"], call["failed"]) == (
+        "read_file",
+        {"path": "todo.md"},
+        False,
+    )
 
 
 USER_FUNCTIONS = '''

@@ -41,6 +41,16 @@ from minichat.tools.calculator import evaluate
         ("max(3, 9, 4) - min(2, 1)", "8"),
         ("round(2.567, 2)", "2.57"),
         ("2 ** 100", str(2**100)),
+        # arithmetic in words, as a small model writes the expression
+        ("15% of 109", "16.35"),
+        ("12 times 12", "144"),
+        ("3 Multiplied by 4", "12"),
+        ("2 x (3 + 1)", "8"),
+        ("925 divided by 4", "231.25"),
+        ("12 plus 3 minus 1", "14"),
+        ("6 to the power of 3", "216"),
+        ("613 squared", "375769"),
+        ("2 cubed", "8"),
     ],
 )
 def test_the_calculator_answers_exactly(expression: str, value: str) -> None:
@@ -66,7 +76,8 @@ def test_the_calculator_answers_exactly(expression: str, value: str) -> None:
         ("(-8) ** (1/3)", "complex numbers"),
         ("exp(1000)", "too large"),
         ("round(1, 2, 3)", "round takes 1 or 2 argument(s), got 3"),
-        ("2 x 3", "not arithmetic I can read"),
+        ("2 apples * 3", "not arithmetic I can read"),
+        ("max x 3", "`max x 3` is not arithmetic"),  # an x between numbers only
         ("", "empty"),
         ("1" * 501, "longer than 500"),
         ("-" * 300 + "1", "operations deep"),

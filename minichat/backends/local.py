@@ -17,9 +17,11 @@ from typing import Any
 
 from minichat.backend import ChatBackend, Message, Outcome
 from minichat.config import GenerationConfig
+from minichat.engine import decode as engine
 from minichat.engine.decode import generate_text
 from minichat.engine.threads import process_policy
 from minichat.tools import hermes
+from minichat.tools.copying import Copier, Vocabulary
 from minichat.tools.grammar import Constraint, llg_tokenizer
 from minichat.tools.spec import Tools
 
@@ -32,6 +34,7 @@ class LocalBackend(ChatBackend):
     extra_stops: tuple[str, ...]  # stop strings the chat format itself needs
     reuse_cache: bool = True  # keep the KV cache of the shared prefix from call to call
     _grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built once
+    _vocabulary: Vocabulary | None = None  # the tokens as text, for Copier
 
     @abstractmethod
     def encode(self, messages: Sequence[Message]) -> list[int]:
@@ -67,7 +70,7 @@ class LocalBackend(ChatBackend):
         prompt_ids: list[int],
         config: GenerationConfig,
         cancel: threading.Event,
-        constraint: Constraint | None = None,
+        constraint: engine.Constraint | None = None,
     ) -> Generator[str, None, Outcome]:
         policy = process_policy() if self.token_model.device.type == "cpu" else None
         if policy is not None:
@@ -100,11 +103,10 @@ class LocalBackend(ChatBackend):
         """Tools in the Hermes format (``tools.hermes``), calls forced valid by a grammar
         (``tools.grammar``); the calls' markup never reaches the streamed text."""
         prompt = self.encode_with_tools(messages, tools)
+        copier = self._copier(messages)
         if tools.choice == "none" and tools.schema is None:
-            return (yield from self._generate(prompt, config, cancel))
-        if self._grammar_tokenizer is None:
-            self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
-        constraint = Constraint(self._grammar_tokenizer, tools)
+            return (yield from self._generate(prompt, config, cancel, copier))
+        constraint = Constraint(self._grammar_tokenizer, tools, copier)
         calls = hermes.CallFilter()
         pieces = self._generate(prompt, config, cancel, constraint)
         try:
@@ -131,6 +133,18 @@ class LocalBackend(ChatBackend):
         # the call as far as it got, under the reply's own finish, for nobody to run
         cut = hermes.cut_call(calls.calls_text) if calls.calls_text else None
         return replace(outcome, tool_calls=(cut,)) if cut else outcome
+
+    def _copier(self, messages: Sequence[Message]) -> Copier:
+        """What this reply may copy (``tools.copying``): the user's last message into
+        calls, the results of the calls since into the answer's numbers."""
+        if self._grammar_tokenizer is None:
+            self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(self._grammar_tokenizer)
+        last = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+        asked = messages[last].content if last >= 0 else ""
+        results = "\n".join(m.content for m in messages[last + 1 :] if m.role == "tool")
+        return Copier(self._vocabulary, asked, results)
 
     def describe(self) -> str:
         dtype = str(self.token_model.dtype).removeprefix("torch.")

@@ -5,11 +5,13 @@ with ``ast`` and walked over a whitelist (numbers, ``+ - * / // % **``, a few
 ``math`` functions and constants), and everything else is refused with a message
 the model can act on. Arithmetic is exact where it can be: integers, and fractions
 for division and for decimals as typed (``0.1 + 0.2`` is ``0.3``, ``2**-3`` is
-``0.125``). What needs a float (``sqrt(2)``, ``pi``, ``exp``) is rounded, and the
-answer says so with ``≈``, so a rounded value never passes for an exact integer; a
-float that would overflow or underflow to 0 is refused rather than shown as
-``inf`` or ``0``. Work that could run away (a huge power, a number of thousands of
-digits, deep nesting) is refused before it is done, so one call cannot hang the chat.
+``0.125``). Arithmetic in words is read too ("15% of 109", "12 times 12",
+"925 divided by 4", "6 to the power of 3"). What needs a float (``sqrt(2)``,
+``pi``, ``exp``) is rounded, and the answer says so with ``≈``, so a rounded value
+never passes for an exact integer; a float that would overflow or underflow to 0 is
+refused rather than shown as ``inf`` or ``0``. Work that could run away (a huge
+power, a number of thousands of digits, deep nesting) is refused before it is done,
+so one call cannot hang the chat.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 import unicodedata
 from collections.abc import Callable
 from decimal import Context, Decimal, Inexact
@@ -47,6 +50,18 @@ SPELLINGS = {
     "\N{MINUS SIGN}": "-",
     "\N{GREEK SMALL LETTER PI}": "pi",
 }
+# arithmetic in words, as a model (or a person) writes it: "15% of 109", "12 times 12"
+WORDS = [
+    (re.compile(r"(\d[\d.]*)\s*%\s*of\b", re.I), r"(\1 / 100) *"),
+    (re.compile(r"\b(?:times|multiplied by)\b", re.I), "*"),
+    (re.compile(r"(?<=\d)\s*x\s*(?=[\d(])"), " * "),
+    (re.compile(r"\bdivided by\b", re.I), "/"),
+    (re.compile(r"\bplus\b", re.I), "+"),
+    (re.compile(r"\bminus\b", re.I), "-"),
+    (re.compile(r"\bto the power of\b", re.I), "**"),
+    (re.compile(r"\bsquared\b", re.I), "** 2"),
+    (re.compile(r"\bcubed\b", re.I), "** 3"),
+]
 
 OPERATORS: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
     ast.Add: operator.add,
@@ -200,6 +215,8 @@ def _normalise(expression: str) -> str:
         raise ToolError("the expression is empty; give arithmetic such as 12 * (3 + 4)")
     for spelling, python in SPELLINGS.items():
         text = text.replace(spelling, python)
+    for words, python in WORDS:
+        text = words.sub(python, text)
     # a digit of another script (Arabic-Indic, fullwidth) is that digit; superscripts
     # and other "No" characters are not decimal and stay refused
     return "".join(

@@ -20,6 +20,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from minichat.errors import ConfigError, ModelNotFoundError
+from minichat.tools.copying import Copier
 from minichat.tools.hermes import CALL_SUFFIX, OPEN, call_prefix
 from minichat.tools.schema import arguments_schema, closed
 from minichat.tools.spec import Tools
@@ -70,7 +71,7 @@ def grammar(tools: Tools) -> str:
 class Constraint:
     """One reply's mask: ``mask`` the logits before sampling, ``consume`` the token."""
 
-    def __init__(self, tokenizer: Any, tools: Tools):
+    def __init__(self, tokenizer: Any, tools: Tools, copier: Copier | None = None):
         from llguidance import LLMatcher
 
         self.matcher = LLMatcher(tokenizer, LLMatcher.grammar_from_lark(grammar(tools)))
@@ -89,6 +90,7 @@ class Constraint:
         # it writes copies the user's words, so the engine lifts the repetition penalty
         self.calling = tools.choice != "auto" or tools.schema is not None
         self.tail = b""  # the end of the text so far, to see a call open under auto
+        self.copier = copier  # favours the words and numbers given, as given
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:
         # llguidance.numpy, not llguidance.torch: that one compiles a kernel with
@@ -108,7 +110,7 @@ class Constraint:
         masked = torch.full_like(logits, float("-inf"))
         width = min(self.size, logits.shape[-1])
         masked[:width] = torch.where(allowed[:width], logits[:width], masked[:width])
-        return masked
+        return masked if self.copier is None else self.copier.mask(masked)
 
     def consume(self, token: int) -> None:
         if not self.matcher.consume_token(token):  # the mask forbade it: a bug, not input
@@ -116,6 +118,8 @@ class Constraint:
         if not self.calling:
             self.tail = (self.tail + self.tokenizer.decode_bytes([token]))[-2 * len(OPEN) :]
             self.calling = OPEN.encode() in self.tail
+        if self.copier is not None:
+            self.copier.consume(token)
 
 
 def llg_tokenizer(tokenizer_json: str, end_ids: Collection[int]) -> Any:
