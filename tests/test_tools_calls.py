@@ -72,6 +72,29 @@ def test_prepare_describes_the_tools_and_writes_results_as_responses() -> None:
     assert response == Message("user", "<tool_response>\n42\n</tool_response>")
 
 
+def test_a_later_question_has_the_tools_described_just_before_it() -> None:
+    """After earlier turns of prose the tools come in a system turn of their own right
+    before the question, and stay there while its calls' results come back; training
+    renders them at the top, where every reply of a conversation sees them."""
+    tools = Tools((CALC.tool,))
+    call = ToolCall("c1", "calculator", '{"expression": "6*7"}')
+    earlier = [
+        Message("system", "Be brief."),
+        Message("user", "Hi!"),
+        Message("assistant", "Hello."),
+    ]
+    asked = [*earlier, Message("user", "6 times 7?")]
+    first, *middle, block, question = prepare(asked, tools)
+    assert first == earlier[0] and middle == earlier[1:]  # the earlier turns as they were
+    assert block.role == "system" and block.content.startswith("You can call these tools:")
+    assert question == asked[-1]
+    answered = [*asked, Message("assistant", "", tool_calls=(call,)), Message("tool", "42")]
+    assert prepare(answered, tools)[:5] == [first, *middle, block, question]
+    top = prepare(asked, tools, near=False)
+    assert top[0].content.startswith("Be brief.\n\nYou can call these tools:")
+    assert top[1:] == asked[1:]
+
+
 def test_a_backend_without_tools_says_so() -> None:
     echo = load_backend("echo")
     with pytest.raises(ConfigError, match="cannot call tools"):

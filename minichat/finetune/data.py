@@ -275,8 +275,8 @@ def encode_example(example: Example, chat: ChatFormat) -> Encoded:
         text_ids = list(chat.tokenizer.encode(example.text, add_special_tokens=False).ids)
         return Encoded(text_ids, [True] * len(text_ids))
     messages = list(example.messages)
-    rendered = (
-        hermes.prepare(messages, example.tools)
+    rendered = (  # the tools at the top, where every reply learnt from this can see them
+        hermes.prepare(messages, example.tools, near=False)
         if example.tools is not None
         else hermes.history(messages)
     )

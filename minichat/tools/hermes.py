@@ -85,7 +85,7 @@ def history(messages: Sequence[Message]) -> list[Message]:
             out.append(Message("assistant", text))
         elif message.role == "tool":
             response = f"<tool_response>\n{message.content}\n</tool_response>"
-            if out and out[-1].role == "user" and out[-1].content.startswith("<tool_response>"):
+            if out and out[-1].role == "user" and _is_results(out[-1]):
                 out[-1] = Message("user", f"{out[-1].content}\n{response}")
             else:
                 out.append(Message("user", response))
@@ -94,10 +94,26 @@ def history(messages: Sequence[Message]) -> list[Message]:
     return out
 
 
-def prepare(messages: Sequence[Message], tools: Tools) -> list[Message]:
-    """``messages`` as a template without tools can render them, the tools described
-    in the system turn."""
-    return add_to_system(history(messages), system_block(tools))
+def prepare(messages: Sequence[Message], tools: Tools, near: bool = True) -> list[Message]:
+    """``messages`` as a template without tools can render them, the tools described in
+    a system turn right before the question they are for: in the system turn of a
+    chat's first question, in one of their own before a later one. A small model reads
+    what is near: after three turns of prose, with the tools described at the top, the
+    default model made no call at all (``bench/tool_calls.py --turn4``). A template
+    that refuses a system turn there gets it merged into the first user turn.
+    ``near=False``: in the first system turn whatever the turn (for training, where
+    every reply of a conversation is learnt from one rendering, and each must see them)."""
+    out = history(messages)
+    block = system_block(tools)
+    asked = [i for i, m in enumerate(out) if m.role == "user" and not _is_results(m)]
+    if len(asked) < 2 or not near:
+        return add_to_system(out, block)
+    return [*out[: asked[-1]], Message("system", block), *out[asked[-1] :]]
+
+
+def _is_results(message: Message) -> bool:
+    """A user turn that only carries tool results (``history`` writes them so)."""
+    return message.content.startswith("<tool_response>")
 
 
 def add_to_system(messages: Sequence[Message], block: str) -> list[Message]:
