@@ -116,3 +116,14 @@ def test_a_begun_quotation_of_the_result_goes_on_as_the_result_has_it() -> None:
     other = copier("Show me notes.txt.", results="Call the plumber on Tuesday.\nBuy milk.")
     write(other, ' "', "x")  # a quotation of something else is left alone
     assert set(masked(other).values()) == {0.0}
+
+
+def test_where_the_grammar_allows_no_copy_the_copy_gives_way() -> None:
+    """An enum value that is not the question's word: the grammar allows only letters
+    the copy would rule out, so nothing is ruled out (never a step with no token)."""
+    c = copier("What is in todo.md?")
+    write(c, *CALL, "t", "od")
+    grammar = torch.full((len(TOKENS),), -math.inf)
+    grammar[TOKENS.index("ofiles")] = 0.0  # the only token the grammar allows
+    after = c.mask(grammar)
+    assert after[TOKENS.index("ofiles")] == 0.0

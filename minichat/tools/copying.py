@@ -123,7 +123,9 @@ class Copier:
         if sure:
             other = self.vocabulary.onward[:width].clone()
             other[ids] = False
-            logits[:width] = logits[:width].masked_fill(other.to(logits.device), float("-inf"))
+            ruled = logits[:width].masked_fill(other.to(logits.device), float("-inf"))
+            if bool(ruled.isfinite().any()):  # a grammar (an enum) may allow no copy here
+                logits[:width] = ruled
         logits[ids] += self.bonus  # a token the grammar forbade stays at -inf
         return logits
 
