@@ -136,7 +136,7 @@ class LocalBackend(ChatBackend):
 
     def _copier(self, messages: Sequence[Message]) -> Copier:
         """What this reply may copy (``tools.copying``): the user's last message into
-        calls, the results of the calls since into the answer's numbers."""
+        calls, the results of the calls since into the answer's numbers and quotes."""
         if self._grammar_tokenizer is None:
             self._grammar_tokenizer = llg_tokenizer(self.tokenizer_json(), self.end_ids)
         if self._vocabulary is None:
