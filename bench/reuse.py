@@ -9,7 +9,10 @@ sent the very same prompt, so both see identical inputs, interleaved in one proc
 
 Printed per turn: prompt tokens, tokens reused from the cache, both times to first
 token and their ratio; then turn N's time to first token over turn 1's for each.
-Target: with reuse, turn 20 within 1.5x of turn 1.
+Target: with reuse, turn 20 within 1.5x of turn 1. ``--tools``: the four built-in
+tools offered at every turn (described right before each question, so each turn
+reads the last exchange and their description again; ``--tools-at-top`` measures
+the earlier rule, the description in the first system turn).
 """
 
 from __future__ import annotations
@@ -38,7 +41,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=20, help="N: turns in the chat")
     parser.add_argument("--tokens", type=int, default=64, help="reply tokens per turn")
+    parser.add_argument("--tools", action="store_true", help="the built-in tools offered")
+    parser.add_argument("--tools-at-top", action="store_true", help="... described at the top")
     args = parser.parse_args()
+    box = None
+    if args.tools or args.tools_at_top:
+        from minichat.tools import hermes
+        from minichat.tools.builtin import builtin
+        from minichat.tools.toolbox import toolbox
+
+        box = toolbox(builtin(["calculator", "now", "read_file", "list_dir"]))
+        if args.tools_at_top:
+            prepare = hermes.prepare
+            hermes.prepare = lambda messages, tools, near=True: prepare(messages, tools, False)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     print(f"commit {commit.stdout.strip()}, {args.turns} turns, {args.tokens} reply tokens each")
 
@@ -51,8 +66,9 @@ def main() -> None:
     print(f"{'turn':>4} {'prompt':>7} {'reused':>7} {'TTFT reuse':>11} {'TTFT cold':>10}", end="")
     print(f" {'cold/reuse':>11}")
     for turn in range(1, args.turns + 1):
-        exchange = conversation.exchange(QUESTIONS[(turn - 1) % len(QUESTIONS)], warm, config)
-        stream = cold.stream(exchange.fitted.messages, config)
+        question = QUESTIONS[(turn - 1) % len(QUESTIONS)]
+        exchange = conversation.exchange(question, warm, config, tools=box)
+        stream = cold.stream(exchange.fitted.messages, config, tools=box and box.offer(0))
         for _ in stream:
             pass
         a, b = exchange.stats, stream.stats
