@@ -51,6 +51,10 @@ from minichat.tools.calculator import evaluate
         ("6 to the power of 3", "216"),
         ("613 squared", "375769"),
         ("2 cubed", "8"),
+        ("1 / 50% of 4", "0.5"),  # "50% of 4" is one number
+        ("0x10 * 2", "32"),  # hex stays hex
+        ("0x1f + 1", "32"),
+        ("10x4", "40"),
     ],
 )
 def test_the_calculator_answers_exactly(expression: str, value: str) -> None:

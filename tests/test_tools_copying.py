@@ -16,6 +16,7 @@ TOKENS = [
     "arguments", ' {"', "path", "t", "od", "o", "ofiles", ".", "md", '"', "}}",
     "D", "elhi", "honi", "Brazil", "ian", "1", "2", "3", "4", "5", " ", " about",
     "Del", "city", " is", "x", "Call", " the", " plumber", ' "', '."', "Buy",
+    "0", "AM", "Z", "azon", "N", "\n",
 ]  # fmt: skip
 
 
@@ -127,3 +128,20 @@ def test_where_the_grammar_allows_no_copy_the_copy_gives_way() -> None:
     grammar[TOKENS.index("ofiles")] = 0.0  # the only token the grammar allows
     after = c.mask(grammar)
     assert after[TOKENS.index("ofiles")] == 0.0
+
+
+def test_a_copy_in_another_case_or_one_that_may_end_is_only_favoured() -> None:
+    """ "AM" for Amazon may be the ticker AMZN; a result's 20 may end at 20 though 201
+    is in it too, and "12." may end a sentence: nothing is ruled out there."""
+    c = copier("What is Amazon's stock price?")
+    write(c, *CALL, "AM")
+    after = masked(c)
+    assert after["azon"] == COPY_BONUS and after["Z"] == 0.0
+    number = copier("How warm is it?", results="20 C now, 201 C in the oven")
+    write(number, " is", " ", "2", "0")
+    after = masked(number)
+    assert after["1"] == COPY_BONUS and after[" is"] == 0.0 and after["\n"] == 0.0
+    stop = copier("How far?", results="12.5 km")
+    write(stop, " is", " ", "1", "2", ".")
+    after = masked(stop)
+    assert after["5"] == COPY_BONUS and after[" is"] == 0.0

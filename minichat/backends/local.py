@@ -20,6 +20,7 @@ from minichat.config import GenerationConfig
 from minichat.engine import decode as engine
 from minichat.engine.decode import generate_text
 from minichat.engine.threads import process_policy
+from minichat.errors import ConfigError, ModelNotFoundError
 from minichat.tools import hermes
 from minichat.tools.copying import Copier, Vocabulary
 from minichat.tools.grammar import Constraint, llg_tokenizer
@@ -103,9 +104,13 @@ class LocalBackend(ChatBackend):
         """Tools in the Hermes format (``tools.hermes``), calls forced valid by a grammar
         (``tools.grammar``); the calls' markup never reaches the streamed text."""
         prompt = self.encode_with_tools(messages, tools)
-        copier = self._copier(messages)
-        if tools.choice == "none" and tools.schema is None:
+        if tools.choice == "none" and tools.schema is None:  # no grammar, maybe no llguidance
+            try:
+                copier: Copier | None = self._copier(messages)
+            except (ModelNotFoundError, ConfigError):
+                copier = None  # copying is a help, not a need: the reply goes on without
             return (yield from self._generate(prompt, config, cancel, copier))
+        copier = self._copier(messages)
         constraint = Constraint(self._grammar_tokenizer, tools, copier)
         calls = hermes.CallFilter()
         pieces = self._generate(prompt, config, cancel, constraint)

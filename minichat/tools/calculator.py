@@ -51,16 +51,18 @@ SPELLINGS = {
     "\N{GREEK SMALL LETTER PI}": "pi",
 }
 # arithmetic in words, as a model (or a person) writes it: "15% of 109", "12 times 12"
+# (a number's "x" only with a space beside it or after more than a 0: 0x10 is hex)
+NUMBER = r"(\d[\d.]*)"
 WORDS = [
-    (re.compile(r"(\d[\d.]*)\s*%\s*of\b", re.I), r"(\1 / 100) *"),
+    (re.compile(rf"{NUMBER}\s*%\s*of\s*{NUMBER}", re.I), r"(\1 / 100 * \2)"),
     (re.compile(r"\b(?:times|multiplied by)\b", re.I), "*"),
-    (re.compile(r"(?<=\d)\s*x\s*(?=[\d(])"), " * "),
+    (re.compile(r"(?<=\d)(?:\s+x\s*|x\s+|(?<!(?<![\w.])0)x)(?=[\d(])"), " * "),
     (re.compile(r"\bdivided by\b", re.I), "/"),
     (re.compile(r"\bplus\b", re.I), "+"),
     (re.compile(r"\bminus\b", re.I), "-"),
     (re.compile(r"\bto the power of\b", re.I), "**"),
-    (re.compile(r"\bsquared\b", re.I), "** 2"),
-    (re.compile(r"\bcubed\b", re.I), "** 3"),
+    (re.compile(rf"{NUMBER}\s+squared\b", re.I), r"(\1 ** 2)"),
+    (re.compile(rf"{NUMBER}\s+cubed\b", re.I), r"(\1 ** 3)"),
 ]
 
 OPERATORS: dict[type[ast.operator], Callable[[Number, Number], Number]] = {

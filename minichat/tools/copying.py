@@ -43,6 +43,8 @@ WORD_START = re.compile(r"(?<!\w)\w")
 NUMBER_END = re.compile(r"(?<![\w.,])\d[\d.]*$")  # the number a reply is writing
 MARKERS = 2 * max(len(OPEN), len(CLOSE))
 QUOTED = 400  # characters of a quotation followed; a longer one is the model's alone
+MATCHES = 64  # places in the given text a piece is looked for
+WINDOW = 4 * LONGEST  # characters read after each
 
 
 class Vocabulary:
@@ -94,7 +96,7 @@ class Copier:
     def push(self, text: str) -> None:
         self.tail = (self.tail + text)[-MARKERS:]
         if self.call is None and OPEN in self.tail:  # a call opens: its JSON follows
-            self.call = _Strings()
+            self.call, self.quote = _Strings(), None
             text = self.tail[self.tail.rindex(OPEN) + len(OPEN) :]
             self.tail = text
         if self.call is not None:
@@ -147,10 +149,15 @@ class Copier:
                 return [], False
             pieces, given, whole = [number.group()], self.results, False
         for piece in pieces:  # the longest first
-            rests = set(given.rests(piece, whole))
-            if rests:
-                ids = {t for rest in rests for t in self._tokens(rest)}
-                return sorted(ids), len(piece) >= 2
+            found = list(given.rests(piece, whole))
+            if found:
+                ids = {t for rest, _ in found for t in self._tokens(rest)}
+                # sure only of a copy in the given case that cannot end here: "AM" may be
+                # AMZN though the user wrote Amazon, a "20" in the results may end at 20,
+                # and "12." may end a sentence
+                sure = len(piece) >= 2 and not piece.endswith(".")
+                sure = sure and all(rest and exact for rest, exact in found)
+                return sorted(ids), sure
         return [], False
 
     def _tokens(self, rest: str) -> Iterator[int]:
@@ -165,24 +172,28 @@ class Given:
         self.text = text
         self.folded = _fold(text)
 
-    def rests(self, piece: str, line: bool = False) -> Iterator[str]:
-        """What is left of the word (``line``: of the line) wherever ``piece`` starts at
-        a word of the text."""
-        piece = _fold(piece)
-        at = self.folded.find(piece)
-        while at >= 0:
+    def rests(self, piece: str, line: bool = False) -> Iterator[tuple[str, bool]]:
+        """Wherever ``piece`` starts at a word of the text: what is left of the word
+        (``line``: of the line; "" where it ends there), and whether the piece is there
+        in the same case. The first ``MATCHES`` places only, each read no further than
+        a window, so a long result costs no more than a short one."""
+        folded = _fold(piece)
+        at = self.folded.find(folded)
+        for _ in range(MATCHES):
+            if at < 0:
+                break
             end = at + len(piece)
-            starts_word = at == 0 or not self.text[at - 1].isalnum()
-            if starts_word and end < len(self.text):
+            if at == 0 or not self.text[at - 1].isalnum():
+                window = self.text[end : end + WINDOW]
                 if line:
-                    rest = self.text[end:].split("\n", 1)[0]
-                elif self.text[end].isspace():
+                    rest = window.split("\n", 1)[0]
+                elif not window or window[0].isspace():
                     rest = ""
                 else:
-                    rest = self.text[end:].split(maxsplit=1)[0].rstrip(TRAILING)
-                if rest and "\\" not in rest and '"' not in rest:
-                    yield rest
-            at = self.folded.find(piece, at + 1)
+                    rest = window.split(maxsplit=1)[0].rstrip(TRAILING)
+                if "\\" not in rest and '"' not in rest:
+                    yield rest, self.text[at:end] == piece
+            at = self.folded.find(folded, at + 1)
 
     def begins(self, piece: str) -> bool:
         """Whether ``piece`` is a word of the text or begins one (a number the user
@@ -217,14 +228,15 @@ class _Strings:
     def push(self, text: str) -> None:
         for char in text:
             if self.in_string:
-                if self.escaped:
+                if self.escaped:  # \n, \t, \u...: a break between words, as copies go
                     self.escaped = False
+                    self.text.append(char if char in '"\\/' else " ")
                 elif char == "\\":
                     self.escaped = True
                 elif char == '"':
                     self.in_string = False
-                    continue
-                self.text.append(char)
+                else:
+                    self.text.append(char)
             elif char == '"':
                 self.in_string, self.key, self.text = True, self.expect_key, []
             elif char in "{[":
