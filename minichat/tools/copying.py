@@ -81,7 +81,6 @@ class Copier:
 
     def __init__(self, vocabulary: Vocabulary, asked: str, results: str = ""):
         self.vocabulary = vocabulary
-        self.bonus = COPY_BONUS  # read here, so a bench can try another
         self.asked = Given(asked)
         self.results = Given(results)
         self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -130,7 +129,7 @@ class Copier:
             ruled = logits[:width].masked_fill(other.to(logits.device), float("-inf"))
             if bool(ruled.isfinite().any()):  # a grammar (an enum) may allow no copy here
                 logits[:width] = ruled
-        logits[ids] += self.bonus  # a token the grammar forbade stays at -inf
+        logits[ids] += COPY_BONUS  # a token the grammar forbade stays at -inf
         return logits
 
     def favoured(self) -> tuple[list[int], bool]:
